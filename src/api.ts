@@ -1,0 +1,113 @@
+/**
+ * The public shape of a dynamesh node. Types only; `createNode` in `src/node/` implements it.
+ */
+import type { Env, NodeId, Storage, Transport } from './types.js'
+
+/** Opaque causal context from a get; hand it back to put/delete to supersede what was read. */
+export type Context = string & { readonly __brand: 'Context' }
+
+export type Key = string | Uint8Array
+export type Value = string | Uint8Array
+
+export interface CallOptions {
+  /** Abort the call; it rejects with the signal's reason. */
+  signal?: AbortSignal
+  /** Give up after this many milliseconds (code TIMEOUT). */
+  timeoutMs?: number
+  /** Replicas for this call; defaults to the cluster's N. */
+  n?: number
+}
+
+export interface GetOptions extends CallOptions {
+  /** Replies needed before answering; defaults to the cluster's R. */
+  r?: number
+}
+
+export interface PutOptions extends CallOptions {
+  /** Context from a get; without one the put is a blind write and may create a sibling. */
+  context?: Context
+  /** Durable acknowledgements needed; defaults to the cluster's W. */
+  w?: number
+}
+
+export interface GetResult {
+  /** Every concurrent value (siblings); `[]` when absent or deleted. */
+  values: Uint8Array[]
+  /** Causal context of everything read, deletes included. */
+  context: Context
+  /** True when a tombstone was read (the key existed and was deleted). */
+  deleted: boolean
+}
+
+export interface MemberInfo {
+  id: NodeId
+  status: 'joining' | 'up' | 'leaving' | 'left'
+  weight: number
+  /** This node's local failure detector's opinion. */
+  reachable: boolean
+}
+
+export interface ClusterInfo {
+  id: NodeId
+  config: { n: number; r: number; w: number; q: number }
+  members: MemberInfo[]
+  /** For each partition, the ids of its N primary replicas, in preference order. */
+  partitions: NodeId[][]
+}
+
+export interface NodeStats {
+  /** Hints held for other nodes. */
+  hints: number
+  /** Records held in this node's own partitions. */
+  records: number
+  /** Messages and bytes sent, by message type. */
+  sent: Record<string, { count: number; bytes: number }>
+  /** Messages dropped because they failed validation. */
+  rejected: number
+}
+
+export interface NodeOptions {
+  /** Node id; required with the simulated network, derived from the identity key otherwise. */
+  id?: string
+  storage: Storage
+  transport: Transport
+  env?: Env
+  n?: number
+  r?: number
+  w?: number
+  /** Partitions in the ring (power of two, same on every node). Default 256. */
+  q?: number
+  /** Capacity relative to other nodes; the share of partitions grows with it. Default 1. */
+  weight?: number
+  /** Ids to gossip with first. */
+  seeds?: string[]
+  /** Largest value accepted, in bytes. Default 1 MiB. */
+  maxValueBytes?: number
+  /** Default per-call timeout. Default 2000 ms. */
+  timeoutMs?: number
+  /** Periods of the background tasks, in ms. */
+  gossipMs?: number
+  antiEntropyMs?: number
+  handoffMs?: number
+}
+
+/** Kinds of things a node reports as they happen (for logs and the demo page). */
+export type NodeEvent =
+  | { type: 'member'; id: NodeId; status: MemberInfo['status'] }
+  | { type: 'reachable'; id: NodeId; reachable: boolean }
+  | { type: 'hint-stored'; for: NodeId; key: Uint8Array }
+  | { type: 'hint-delivered'; to: NodeId; count: number }
+  | { type: 'repair'; kind: 'read' | 'merkle' | 'transfer'; peer: NodeId; keys: number; bytes: number }
+
+export interface DynameshNode {
+  readonly id: NodeId
+  get(key: Key, options?: GetOptions): Promise<GetResult>
+  put(key: Key, value: Value, options?: PutOptions): Promise<{ context: Context }>
+  delete(key: Key, options?: PutOptions): Promise<{ context: Context }>
+  cluster(): ClusterInfo
+  stats(): Promise<NodeStats>
+  on(handler: (ev: NodeEvent) => void): () => void
+  /** Moves this node's data to the remaining owners, then marks it left. */
+  leave(): Promise<void>
+  stop(): Promise<void>
+}

@@ -1,0 +1,52 @@
+/**
+ * Hashing for placement, versions and Merkle trees: SHA-256 from @noble/hashes, a pure JS
+ * implementation that runs the same in browsers and Node.
+ */
+import { sha256 } from '@noble/hashes/sha2.js'
+
+const encoder = new TextEncoder()
+
+/** UTF-8 bytes of a string; bytes pass through. */
+export const toBytes = (v: string | Uint8Array): Uint8Array => (typeof v === 'string' ? encoder.encode(v) : v)
+
+/** SHA-256 of the bytes. */
+export const hash = (data: Uint8Array): Uint8Array => sha256(data)
+
+/** The top 64 bits of SHA-256, as an unsigned bigint. Keys and tokens share this space. */
+export function hash64(data: Uint8Array): bigint {
+  const h = sha256(data)
+  const v = new DataView(h.buffer, h.byteOffset, 8)
+  return v.getBigUint64(0)
+}
+
+/** Hex of bytes. */
+export function toHex(b: Uint8Array): string {
+  let s = ''
+  for (const x of b) s += x.toString(16).padStart(2, '0')
+  return s
+}
+
+/** Byte-wise comparison, like memcmp. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}
+
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && compareBytes(a, b) === 0
+
+/** Concatenates byte arrays. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
