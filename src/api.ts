@@ -99,6 +99,18 @@ export type NodeEvent =
   | { type: 'hint-delivered'; to: NodeId; count: number }
   | { type: 'repair'; kind: 'read' | 'merkle' | 'transfer'; peer: NodeId; keys: number; bytes: number }
 
+export interface NodeInspection {
+  id: NodeId
+  /** Hex Merkle root of every partition this node holds records of. */
+  roots: Record<number, string>
+  records: number
+  hints: number
+  /** Owners this node holds hints for. */
+  hintOwners: NodeId[]
+  /** True when the node has nothing to do (no calls, hints to deliver, transfers, repairs). */
+  idle: boolean
+}
+
 export interface DynameshNode {
   readonly id: NodeId
   get(key: Key, options?: GetOptions): Promise<GetResult>
@@ -106,6 +118,8 @@ export interface DynameshNode {
   delete(key: Key, options?: PutOptions): Promise<{ context: Context }>
   cluster(): ClusterInfo
   stats(): Promise<NodeStats>
+  /** What this node holds: Merkle roots of its partitions, counts, hints (for tests and the demo page). */
+  inspect(): NodeInspection
   on(handler: (ev: NodeEvent) => void): () => void
   /** Moves this node's data to the remaining owners, then marks it left. */
   leave(): Promise<void>

@@ -1,0 +1,239 @@
+/**
+ * The versions of one key, as a dotted version vector set (DVV set).
+ *
+ * Dynamo (DeCandia et al., SOSP 2007, section 4.4) tags every version with a vector clock and keeps
+ * versions that are not causally ordered as siblings. Plain vector clocks keyed by coordinator cannot
+ * tell two blind writes through the same coordinator apart: the second one looks like it descends
+ * from the first, so one is silently lost, or (with client ids) clocks grow without bound. We use the
+ * "causal context + dotted siblings" form of Almeida et al., "Scalable and Accurate Causality Tracking
+ * for Eventually Consistent Stores" (DAIS 2014), as Riak's `dvvset` does:
+ *
+ * - `vv` is one version vector summarising everything this set has seen (it covers every sibling);
+ * - every sibling carries its own dot `(replica, n)`, the single event that wrote it.
+ *
+ * A write supersedes exactly the dots its context covers, so concurrency is judged per dot, not per
+ * vector. Everything here is a pure function over plain values; inputs are never mutated, and values
+ * (`Uint8Array`) are shared, not copied: callers must treat them as immutable.
+ */
+import { compareBytes, equalBytes } from './hash.js'
+
+/** A replica incarnation id, e.g. `"nodeA~3f9c"` (opaque). A new incarnation must use a new id. */
+export type ReplicaId = string
+
+/** One write event: the `n`-th event coordinated by replica `id` for this key (`n >= 1`). */
+export interface Dot {
+  id: ReplicaId
+  n: number
+}
+
+/** One concurrent version. `value: null` is a tombstone (delete); `ts` is the coordinator's wall time (ms) of the write. */
+export interface Sibling {
+  dot: Dot
+  value: Uint8Array | null
+  ts: number
+}
+
+/** Per replica: the highest event seen and the time of that event (used to prune the oldest entries). */
+export interface VersionVector {
+  [id: ReplicaId]: { n: number; ts: number }
+}
+
+/**
+ * The versions of one key. Canonical form: `siblings` sorted by (`dot.id` in UTF-8 byte order,
+ * `dot.n`), no two with the same dot, every dot covered by `vv`, and no sibling covered by another
+ * version (a superseded sibling is dropped, not kept).
+ */
+export interface VersionSet {
+  vv: VersionVector
+  siblings: Sibling[]
+}
+
+/** Default clock size limit: the paper's "threshold (say 10)" (section 4.4). */
+export const DEFAULT_MAX_ENTRIES = 10
+
+/** The set of a key never written. Frozen: it is shared. */
+export const emptySet: VersionSet = Object.freeze({
+  vv: Object.freeze({}) as VersionVector,
+  siblings: Object.freeze([]) as unknown as Sibling[],
+})
+
+/**
+ * Orders replica ids by code point, which is the byte order of their UTF-8 encodings, so sorting
+ * here agrees with the sorted binary encoding. Plain `<` on JS strings compares UTF-16 code units,
+ * which disagrees where a surrogate pair meets U+E000..U+FFFF.
+ */
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0
+  const len = Math.min(a.length, b.length)
+  for (let i = 0; i < len; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0xd800) x += x < 0xe000 ? 0x2000 : -0x800
+    if (y >= 0xd800) y += y < 0xe000 ? 0x2000 : -0x800
+    return x - y
+  }
+  return a.length - b.length
+}
+
+/** Canonical sibling order: by dot id (UTF-8 byte order), then by counter. */
+export const compareDots = (a: Dot, b: Dot): number => compareIds(a.id, b.id) || a.n - b.n
+
+/**
+ * The entry for `id`, own properties only: ids such as `"constructor"` must not find
+ * `Object.prototype` members.
+ */
+export const entryOf = (vv: VersionVector, id: ReplicaId): { n: number; ts: number } | undefined =>
+  Object.hasOwn(vv, id) ? vv[id] : undefined
+
+/** Sets an own entry; `defineProperty` so an id `"__proto__"` is stored as data, not as a prototype. */
+export function setEntry(vv: VersionVector, id: ReplicaId, e: { n: number; ts: number }): void {
+  Object.defineProperty(vv, id, { value: e, enumerable: true, writable: true, configurable: true })
+}
+
+/** The opaque causal context a get hands the client: the set's version vector. */
+export const contextOf = (s: VersionSet): VersionVector => s.vv
+
+/** True when `vv` has seen the event `dot`. */
+export function covers(vv: VersionVector, dot: Dot): boolean {
+  const e = entryOf(vv, dot.id)
+  return e !== undefined && e.n >= dot.n
+}
+
+/** True when `a` has seen everything `b` has (pointwise `a >= b`; times are ignored). */
+export function descends(a: VersionVector, b: VersionVector): boolean {
+  for (const id of Object.keys(b)) if (!covers(a, { id, n: b[id]!.n })) return false
+  return true
+}
+
+/** Pointwise maximum; on equal counters the later time, so the result is independent of argument order. */
+export function mergeVV(a: VersionVector, b: VersionVector): VersionVector {
+  const out: VersionVector = {}
+  for (const id of Object.keys(a)) setEntry(out, id, a[id]!)
+  for (const id of Object.keys(b)) {
+    const y = b[id]!
+    const x = entryOf(out, id)
+    if (x === undefined || y.n > x.n || (y.n === x.n && y.ts > x.ts)) setEntry(out, id, y)
+  }
+  return out
+}
+
+/**
+ * A coordinator's write (section 4.5): the new version supersedes exactly the siblings whose dots
+ * `ctx` covers (what the client read) and stays concurrent with the rest, including siblings
+ * written after that read. `value: null` writes a tombstone. A blind write passes `{}`.
+ *
+ * The new dot is one past the highest counter for `replica` in either `s.vv` or `ctx` (Riak's
+ * dvvset syncs the context in first, then adds the event). The coordinator must apply this to its own
+ * stored set for the key: that set never loses the coordinator's own entry (see pruning below, and
+ * `merge` never shrinks a vector), so a dot is never issued twice. A reissued dot could be taken as
+ * already seen by a replica holding the older one, and dropped: a lost update.
+ *
+ * Pruning (section 4.4, "clock truncation scheme"): when `vv` has more than `maxEntries` entries
+ * (default 10), entries are removed oldest `ts` first, but never the entry of a live sibling's
+ * replica (that sibling would look uncovered by its own set) nor `replica`'s own. Removing an entry
+ * only makes the set cover less, and versions are dropped only when covered, so pruning can cause
+ * false conflicts (an old, already superseded version resurfacing as an extra sibling when this set
+ * meets a replica still holding it), never lost updates.
+ */
+export function update(
+  s: VersionSet,
+  ctx: VersionVector,
+  replica: ReplicaId,
+  value: Uint8Array | null,
+  now: number,
+  opts: { maxEntries?: number } = {},
+): VersionSet {
+  if (typeof replica !== 'string' || replica.length === 0) throw new TypeError('replica id must be a non-empty string')
+  if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array or null')
+  if (!Number.isFinite(now)) throw new TypeError('now must be a finite number')
+  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be an integer >= 1')
+
+  const ts = now + 0 // -0 becomes 0, which is what a decoded copy holds
+  const siblings = s.siblings.filter((x) => !covers(ctx, x.dot))
+  const vv = mergeVV(s.vv, ctx)
+  const n = (entryOf(vv, replica)?.n ?? 0) + 1
+  setEntry(vv, replica, { n, ts })
+  siblings.push({ dot: { id: replica, n }, value, ts })
+  siblings.sort(compareSiblings)
+  return { vv: prune(vv, siblings, maxEntries), siblings }
+}
+
+/** Drops the oldest entries past `max`, sparing ids of live siblings. Mutates the fresh `vv` it is given. */
+function prune(vv: VersionVector, siblings: Sibling[], max: number): VersionVector {
+  const ids = Object.keys(vv)
+  if (ids.length <= max) return vv
+  const live = new Set(siblings.map((x) => x.dot.id))
+  const victims = ids
+    .filter((id) => !live.has(id))
+    .sort((x, y) => {
+      const tx = vv[x]!.ts
+      const ty = vv[y]!.ts
+      return tx < ty ? -1 : tx > ty ? 1 : compareIds(x, y)
+    })
+    .slice(0, ids.length - max)
+  for (const id of victims) delete vv[id]
+  return vv
+}
+
+/**
+ * Synchronises two replicas' sets (read repair, anti-entropy, handoff). A sibling of either side is
+ * kept unless the other side has seen its dot (its `vv` covers it) and no longer holds it, which
+ * means a write there superseded it. The vectors merge pointwise. Commutative, associative and
+ * idempotent, so replicas converge whatever order they exchange in.
+ */
+export function merge(a: VersionSet, b: VersionSet): VersionSet {
+  const aDots = new Set(a.siblings.map((x) => dotKey(x.dot)))
+  const bDots = new Set(b.siblings.map((x) => dotKey(x.dot)))
+  const kept: Sibling[] = []
+  for (const x of a.siblings) if (!covers(b.vv, x.dot) || bDots.has(dotKey(x.dot))) kept.push(x)
+  for (const y of b.siblings) if (!covers(a.vv, y.dot) || aDots.has(dotKey(y.dot))) kept.push(y)
+  kept.sort(compareSiblings)
+  // Both sides may hold the same dot. Dots are unique per write, so the copies are equal; should they
+  // differ anyway (a reused replica id), the larger by compareSiblings wins on every replica alike.
+  const siblings: Sibling[] = []
+  for (const x of kept) {
+    const last = siblings[siblings.length - 1]
+    if (last !== undefined && compareDots(last.dot, x.dot) === 0) siblings[siblings.length - 1] = x
+    else siblings.push(x)
+  }
+  return { vv: mergeVV(a.vv, b.vv), siblings }
+}
+
+/** The values of the non-tombstone siblings, in canonical order. */
+export const values = (s: VersionSet): Uint8Array[] =>
+  s.siblings.flatMap((x) => (x.value === null ? [] : [x.value]))
+
+/** True when the key was written and every current version is a delete. */
+export const isDeleted = (s: VersionSet): boolean =>
+  s.siblings.length > 0 && s.siblings.every((x) => x.value === null)
+
+/** Structural equality of two canonical sets (vector entries in any key order). */
+export function equalSets(a: VersionSet, b: VersionSet): boolean {
+  const ids = Object.keys(a.vv)
+  if (ids.length !== Object.keys(b.vv).length) return false
+  for (const id of ids) {
+    const x = a.vv[id]!
+    const y = entryOf(b.vv, id)
+    if (y === undefined || x.n !== y.n || x.ts !== y.ts) return false
+  }
+  if (a.siblings.length !== b.siblings.length) return false
+  return a.siblings.every((x, i) => {
+    const y = b.siblings[i]!
+    if (x.dot.id !== y.dot.id || x.dot.n !== y.dot.n || x.ts !== y.ts) return false
+    return x.value === null || y.value === null ? x.value === y.value : equalBytes(x.value, y.value)
+  })
+}
+
+/** A collision-free map key for a dot: the counter has no ':' so the first ':' ends it. */
+const dotKey = (d: Dot): string => `${d.n}:${d.id}`
+
+/** Canonical order by dot; equal dots ordered by content so duplicate resolution is deterministic. */
+function compareSiblings(a: Sibling, b: Sibling): number {
+  const d = compareDots(a.dot, b.dot)
+  if (d !== 0) return d
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1
+  if (a.value === null || b.value === null) return (a.value === null ? 0 : 1) - (b.value === null ? 0 : 1)
+  return compareBytes(a.value, b.value)
+}

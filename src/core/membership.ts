@@ -1,0 +1,51 @@
+/**
+ * Membership views (Dynamo paper section 4.8): every member entry carries a version owned by that
+ * member; views merge entry by entry, the higher version winning, so gossip converges no matter the
+ * order in which views are exchanged. Reachability is NOT part of a view: it is each node's own
+ * opinion (see the failure detector), never gossiped as fact.
+ */
+import type { MemberEntry, MemberStatus } from '../wire/messages.js'
+import type { NodeId } from '../types.js'
+import type { RingMember } from './ring.js'
+
+export type { MemberEntry, MemberStatus }
+
+/** Tie-break order when two entries carry the same version: later lifecycle states win. */
+const STATUS_RANK: Record<MemberStatus, number> = { joining: 0, up: 1, leaving: 2, left: 3 }
+
+/** True when `a` should replace `b` in a view. */
+export function supersedes(a: MemberEntry, b: MemberEntry): boolean {
+  if (a.version !== b.version) return a.version > b.version
+  if (a.status !== b.status) return STATUS_RANK[a.status] > STATUS_RANK[b.status]
+  return a.weight > b.weight
+}
+
+/**
+ * Merges a remote view into a local one (a map by id, changed in place). Returns the entries that
+ * changed locally. The local node's own entry is never taken from a remote view unless the remote
+ * one is newer, which happens only after this node restarted with an older persisted view.
+ */
+export function mergeView(local: Map<string, MemberEntry>, remote: readonly MemberEntry[]): MemberEntry[] {
+  const changed: MemberEntry[] = []
+  for (const r of remote) {
+    const l = local.get(r.id)
+    if (!l || supersedes(r, l)) {
+      const copy = { id: r.id, weight: r.weight, status: r.status, version: r.version }
+      local.set(r.id, copy)
+      changed.push(copy)
+    }
+  }
+  return changed
+}
+
+/** Members that own partitions: up ones. Joining members wait, leaving members hand their data off. */
+export function ringMembersOf(view: Iterable<MemberEntry>): RingMember[] {
+  const out: RingMember[] = []
+  for (const m of view) if (m.status === 'up') out.push({ id: m.id as NodeId, weight: m.weight })
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
+
+/** A stable fingerprint of the ring-relevant part of a view, to rebuild the ring only on change. */
+export function ringKey(members: readonly RingMember[]): string {
+  return members.map((m) => `${m.id}:${m.weight}`).join(',')
+}

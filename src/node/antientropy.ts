@@ -1,0 +1,134 @@
+/**
+ * Merkle anti-entropy (Dynamo paper section 4.7). Periodically a node picks one peer it shares
+ * partitions with and sends the roots of those partitions' trees; for partitions whose roots differ
+ * the two sides trade child hashes level by level, descending only into differing branches, then
+ * trade leaf listings and finally only the records that differ:
+ *
+ *   A                         B
+ *   ae-roots {p: root} ---->  roots differ for p
+ *                      <----  ae-step {p: B's probes of the root's children}
+ *   ae-step {p: A's probes of the differing children} ---->  ...
+ *                      <----  ae-step {p: B's leaf listings of differing leaves}
+ *   compare leaves: store (A's newer records) ---->, ae-pull (keys A lacks) ---->
+ *                      <----  store (B's records)
+ *
+ * Cost tracks the number of differences and the tree depth, not the number of keys.
+ */
+import { answerProbes, compareLeaves, decodeListings, decodeProbes, encodeListings, encodeProbes, startDiff } from '../core/merkle.js'
+import { encodeSet } from '../core/record.js'
+import { isPrimary, partitionsOf } from '../core/ring.js'
+import { equalBytes } from '../core/hash.js'
+import type { NodeId } from '../types.js'
+import type { Msg, StoreItem } from '../wire/messages.js'
+import type { NodeContext } from './context.js'
+
+const PUSH_BATCH = 64
+
+export class AntiEntropy {
+  private nextSid = 1
+  /** Virtual or wall time until which a session that found differences counts as in progress. */
+  private busyUntil = 0
+  /** Bytes of anti-entropy traffic sent, for the stats and the demo. */
+  bytesSent = 0
+  keysRepaired = 0
+
+  constructor(private readonly ctx: NodeContext) {}
+
+  get busy(): boolean {
+    return this.ctx.env.now() < this.busyUntil
+  }
+
+  private markBusy(): void {
+    this.busyUntil = this.ctx.env.now() + 2 * this.ctx.config.antiEntropyMs
+  }
+
+  private send(to: NodeId, msg: Msg, bytes: number): void {
+    this.bytesSent += bytes
+    this.ctx.send(to, msg)
+  }
+
+  /** Starts one exchange with a random reachable peer that shares partitions with this node. */
+  tick(): void {
+    const ring = this.ctx.ring()
+    const mine = partitionsOf(ring, this.ctx.id)
+    if (mine.length === 0) return
+    const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
+    if (peers.length === 0) return
+    const peer = peers[Math.floor(this.ctx.env.random() * peers.length)]!
+    const shared = mine.filter((p) => isPrimary(ring, p, peer))
+    if (shared.length === 0) return
+    const parts = shared.map((p) => [p, this.ctx.store.tree(p).root()] as [number, Uint8Array])
+    this.send(peer, { t: 'ae-roots', sid: this.nextSid++, parts }, parts.length * 20)
+  }
+
+  onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
+    const ring = this.ctx.ring()
+    const out: Array<[number, Uint8Array, Uint8Array]> = []
+    for (const [p, root] of parts) {
+      if (p >= ring.q || !isPrimary(ring, p, this.ctx.id)) continue
+      const tree = this.ctx.store.tree(p)
+      if (equalBytes(tree.root(), root)) continue
+      out.push([p, encodeProbes(startDiff(tree)), encodeListings([])])
+    }
+    if (out.length === 0) return
+    this.markBusy()
+    this.send(from, { t: 'ae-step', sid, parts: out }, out.reduce((n, [, a, b]) => n + a.length + b.length + 4, 0))
+  }
+
+  onStep(from: NodeId, sid: number, parts: Array<[number, Uint8Array, Uint8Array]>): void {
+    const ring = this.ctx.ring()
+    const out: Array<[number, Uint8Array, Uint8Array]> = []
+    const pushKeys: Array<[number, Uint8Array]> = []
+    const pullKeys: Uint8Array[] = []
+    for (const [p, probeBytes, leafBytes] of parts) {
+      if (p >= ring.q) continue
+      const tree = this.ctx.store.tree(p)
+      const listings = decodeListings(leafBytes)
+      if (listings.length) {
+        const { theyNeed, iNeed } = compareLeaves(tree, listings)
+        for (const k of theyNeed) pushKeys.push([p, k])
+        pullKeys.push(...iNeed)
+      }
+      const probes = decodeProbes(probeBytes)
+      if (probes.length) {
+        const ans = answerProbes(tree, probes)
+        if (ans.probes.length || ans.leaves.length) out.push([p, encodeProbes(ans.probes), encodeListings(ans.leaves)])
+      }
+    }
+    if (out.length || pushKeys.length || pullKeys.length) this.markBusy()
+    if (out.length) this.send(from, { t: 'ae-step', sid, parts: out }, out.reduce((n, [, a, b]) => n + a.length + b.length + 4, 0))
+    for (let i = 0; i < pullKeys.length; i += 1024) {
+      const keys = pullKeys.slice(i, i + 1024)
+      this.send(from, { t: 'ae-pull', sid, keys }, keys.reduce((n, k) => n + k.length + 2, 0))
+    }
+    if (pushKeys.length) void this.push(from, pushKeys.map(([, k]) => k))
+  }
+
+  onPull(from: NodeId, keys: Uint8Array[]): void {
+    this.markBusy()
+    void this.push(from, keys)
+  }
+
+  /** Sends this node's records of `keys` to `to` (unacknowledged: the next round checks again). */
+  private async push(to: NodeId, keys: Uint8Array[]): Promise<void> {
+    let items: StoreItem[] = []
+    let bytes = 0
+    const flush = (): void => {
+      if (!items.length) return
+      this.send(to, { t: 'store', rid: 0, items, ack: false }, bytes)
+      this.keysRepaired += items.length
+      this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: items.length, bytes })
+      items = []
+      bytes = 0
+    }
+    for (const key of keys) {
+      const set = await this.ctx.store.readRecord(key)
+      if (!set || !this.ctx.running()) continue
+      const rec = encodeSet(set)
+      items.push({ key, rec })
+      bytes += rec.length + key.length
+      if (items.length >= PUSH_BATCH || bytes > 256 * 1024) flush()
+    }
+    flush()
+  }
+}

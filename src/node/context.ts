@@ -1,0 +1,46 @@
+/**
+ * What the parts of a node (coordinator, gossip, handoff, anti-entropy) share: the node's id, its
+ * store, its view of the ring and of who is reachable, and the way to talk to peers.
+ */
+import type { NodeEvent } from '../api.js'
+import type { FailureDetector } from '../core/detector.js'
+import type { Ring } from '../core/ring.js'
+import type { Env, NodeId, Transport } from '../types.js'
+import type { Msg } from '../wire/messages.js'
+import type { Rpc } from './rpc.js'
+import type { ReplicaStore } from './store.js'
+
+export interface NodeConfig {
+  n: number
+  r: number
+  w: number
+  q: number
+  weight: number
+  timeoutMs: number
+  maxValueBytes: number
+  gossipMs: number
+  antiEntropyMs: number
+  handoffMs: number
+}
+
+export interface NodeContext {
+  readonly id: NodeId
+  readonly env: Env
+  readonly config: NodeConfig
+  readonly store: ReplicaStore
+  readonly rpc: Rpc
+  readonly detector: FailureDetector
+  readonly transport: Transport
+  /** The ring as this node currently sees it. */
+  ring(): Ring
+  /** Reachable in this node's opinion (itself always). */
+  isUp(id: NodeId): boolean
+  /** The replica id this node stamps on the versions it coordinates now. */
+  dotId(): string
+  /** Starts a new dot id, before state that carried the old one is deleted. */
+  newEpoch(): Promise<void>
+  send(to: NodeId, msg: Msg): void
+  emit(ev: NodeEvent): void
+  /** Accounting of repair traffic (merkle, transfer), by peer. */
+  running(): boolean
+}

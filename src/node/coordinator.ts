@@ -1,0 +1,208 @@
+/**
+ * Coordinating gets and puts (Dynamo paper sections 4.5 and 4.6). A put is stamped with a new dot by
+ * a coordinator that stores it durably first, then sent to the rest of the preference list; it is
+ * acknowledged after W durable copies. Replicas that do not answer in time are suspected and the
+ * write moves on to the next healthy node with a hint (sloppy quorum). A get answers after R replies
+ * and keeps listening to late ones to repair stale replicas (read repair).
+ */
+import { merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
+import { decodeSet, digestSet, encodeSet } from '../core/record.js'
+import { preferenceList, type PrefEntry } from '../core/ring.js'
+import { equalBytes } from '../core/hash.js'
+import { DynameshError } from '../errors.js'
+import type { NodeId } from '../types.js'
+import type { NodeContext } from './context.js'
+
+/** How long one replica gets to answer before it is suspected and replaced, as a share of the call. */
+const replicaTimeout = (timeoutMs: number): number => Math.max(20, Math.floor(timeoutMs / 4))
+
+interface Quorum<T> {
+  done: boolean
+  resolve(v: T): void
+  reject(e: Error): void
+}
+
+function quorum<T>(ctx: NodeContext, timeoutMs: number, onTimeout: () => Error): { q: Quorum<T>; promise: Promise<T> } {
+  let resolveP!: (v: T) => void
+  let rejectP!: (e: Error) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolveP = res
+    rejectP = rej
+  })
+  const cancel = ctx.env.setTimer(timeoutMs, () => q.reject(onTimeout()))
+  const q: Quorum<T> = {
+    done: false,
+    resolve(v) {
+      if (q.done) return
+      q.done = true
+      cancel()
+      resolveP(v)
+    },
+    reject(e) {
+      if (q.done) return
+      q.done = true
+      cancel()
+      rejectP(e)
+    },
+  }
+  return { q, promise }
+}
+
+/**
+ * Stores a new version of `key` on this node (which must be a replica or the sloppy stand-in for
+ * one) and on the rest of the preference list; resolves after `w` durable copies.
+ */
+export async function coordinatePut(
+  ctx: NodeContext,
+  key: Uint8Array,
+  value: Uint8Array | null,
+  context: VersionVector,
+  opts: { n: number; w: number; timeoutMs: number; hintFor?: NodeId },
+): Promise<VersionSet> {
+  const p = ctx.store.partitionOf(key)
+  const set = await ctx.store.modify(key, opts.hintFor, (known) => update(known, context, ctx.dotId(), value, ctx.env.now()))
+  const rec = encodeSet(set)
+  const { q, promise } = quorum<VersionSet>(ctx, opts.timeoutMs, () =>
+    new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms`),
+  )
+  let acks = 1
+  let outstanding = 0
+  const asked = new Set<NodeId>([ctx.id])
+  if (opts.hintFor) asked.add(opts.hintFor)
+  if (acks >= opts.w) q.resolve(set)
+
+  const ask = (): void => {
+    if (!ctx.running()) return q.reject(new DynameshError('NOT_RUNNING', 'node stopped'))
+    for (const e of preferenceList(ctx.ring(), p, opts.n, ctx.isUp)) {
+      if (asked.has(e.node)) continue
+      asked.add(e.node)
+      outstanding++
+      const hint = e.primary ? undefined : e.hintFor
+      void ctx.rpc
+        .call(e.node, { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }, replicaTimeout(opts.timeoutMs))
+        .then((reply) => {
+          outstanding--
+          if (reply?.t === 'store-r' && reply.ok) {
+            if (++acks >= opts.w) q.resolve(set)
+          } else {
+            if (!reply) ctx.detector.suspect(e.node)
+            ask()
+          }
+          if (!q.done && outstanding === 0) {
+            q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged; no other replica is reachable`))
+          }
+        })
+    }
+  }
+  ask()
+  if (!q.done && outstanding === 0) {
+    q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas reachable`))
+  }
+  return promise
+}
+
+interface ReadReply {
+  entry: PrefEntry
+  set: VersionSet | undefined
+}
+
+/** Reads `key` from the preference list; resolves with the merge of at least `r` replies. */
+export async function coordinateGet(
+  ctx: NodeContext,
+  key: Uint8Array,
+  opts: { n: number; r: number; timeoutMs: number },
+): Promise<VersionSet | undefined> {
+  const p = ctx.store.partitionOf(key)
+  const replies = new Map<NodeId, ReadReply>()
+  const asked = new Set<NodeId>()
+  let outstanding = 0
+  let merged: VersionSet | undefined
+  const { q, promise } = quorum<VersionSet | undefined>(ctx, opts.timeoutMs, () =>
+    new DynameshError('TIMEOUT', `get: ${replies.size} of ${opts.r} replies after ${opts.timeoutMs} ms`),
+  )
+
+  const finishIfEnough = (): void => {
+    if (q.done || replies.size < opts.r) return
+    // Empty answers alone do not end a read while a replica that may hold the key is still out:
+    // a node that just joined, or a fallback, answers "absent" first.
+    if (!merged && outstanding > 0) return
+    q.resolve(merged)
+  }
+
+  const afterAll = (): void => {
+    if (outstanding > 0) return
+    if (!q.done) {
+      if (replies.size >= opts.r) q.resolve(merged)
+      else q.reject(new DynameshError('QUORUM_FAILED', `get: ${replies.size} of ${opts.r} replicas answered`))
+    }
+    readRepair(ctx, key, merged, [...replies.values()])
+  }
+
+  const onReply = (entry: PrefEntry, set: VersionSet | undefined): void => {
+    replies.set(entry.node, { entry, set })
+    if (set) merged = merged ? merge(merged, set) : set
+    finishIfEnough()
+  }
+
+  const ask = (): void => {
+    for (const e of preferenceList(ctx.ring(), p, opts.n, ctx.isUp)) {
+      if (asked.has(e.node)) continue
+      asked.add(e.node)
+      outstanding++
+      if (e.node === ctx.id) {
+        void ctx.store.readAll(key).then(
+          (set) => {
+            outstanding--
+            onReply(e, set)
+            afterAll()
+          },
+          () => {
+            outstanding--
+            afterAll()
+          },
+        )
+        continue
+      }
+      void ctx.rpc.call(e.node, { t: 'get', key }, replicaTimeout(opts.timeoutMs)).then((reply) => {
+        outstanding--
+        if (reply?.t === 'get-r') {
+          let set: VersionSet | undefined
+          try {
+            set = reply.rec ? decodeSet(reply.rec) : undefined
+            onReply(e, set)
+          } catch {
+            // A malformed record from a peer counts as no answer.
+          }
+        } else if (!reply) {
+          ctx.detector.suspect(e.node)
+          ask()
+        }
+        afterAll()
+      })
+    }
+  }
+  ask()
+  afterAll()
+  return promise
+}
+
+/** Sends the merged version to every replica whose answer differed from it. */
+function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | undefined, replies: ReadReply[]): void {
+  if (!merged || !ctx.running()) return
+  const digest = digestSet(merged)
+  let rec: Uint8Array | undefined
+  let repaired = 0
+  for (const { entry, set } of replies) {
+    if (set && equalBytes(digestSet(set), digest)) continue
+    const hint = entry.primary ? undefined : entry.hintFor
+    repaired++
+    if (entry.node === ctx.id) {
+      void ctx.store.apply(key, merged, hint).catch(() => {})
+      continue
+    }
+    rec ??= encodeSet(merged)
+    ctx.send(entry.node, { t: 'store', rid: 0, items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: false })
+    ctx.emit({ type: 'repair', kind: 'read', peer: entry.node, keys: 1, bytes: rec.length })
+  }
+  void repaired
+}

@@ -1,0 +1,113 @@
+/**
+ * Incoming messages: decoded and validated once, then handed to the part of the node they concern.
+ * A peer's bytes are untrusted: a message that fails validation is dropped and counted, and no
+ * handler's failure escapes into the transport's callback (STYLE.md 8).
+ */
+import { decodeSet, encodeSet } from '../core/record.js'
+import { decodeContext } from '../core/record.js'
+import { DynameshError } from '../errors.js'
+import type { NodeId } from '../types.js'
+import { decodeMessage, type Msg } from '../wire/messages.js'
+import type { Node } from './node.js'
+
+export class Dispatcher {
+  private greeting: { waiting: Set<NodeId>; done: () => void } | undefined
+
+  constructor(private readonly node: Node) {}
+
+  /** Gossips with `targets` and resolves once all answered or `ms` passed. */
+  greet(targets: NodeId[], ms: number): Promise<void> {
+    if (targets.length === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const cancel = this.node.env.setTimer(ms, () => finish())
+      const finish = (): void => {
+        cancel()
+        this.greeting = undefined
+        resolve()
+      }
+      this.greeting = { waiting: new Set(targets), done: finish }
+      for (const t of targets) this.node.gossip.sendTo(t, true)
+    })
+  }
+
+  onMessage(from: NodeId, bytes: Uint8Array): void {
+    if (!this.node.running()) return
+    let msg: Msg
+    try {
+      msg = decodeMessage(bytes)
+    } catch {
+      this.node.rejected++
+      return
+    }
+    this.node.detector.heard(from)
+    try {
+      this.handle(from, msg)
+    } catch {
+      this.node.rejected++
+    }
+  }
+
+  private handle(from: NodeId, msg: Msg): void {
+    const node = this.node
+    switch (msg.t) {
+      case 'gossip':
+        node.gossip.onGossip(from, msg.members, msg.reply)
+        if (this.greeting?.waiting.delete(from) && this.greeting.waiting.size === 0) this.greeting.done()
+        return
+      case 'get':
+        void node.store.readAll(msg.key).then(
+          (set) => node.send(from, { t: 'get-r', rid: msg.rid, rec: set ? encodeSet(set) : null }),
+          () => {},
+        )
+        return
+      case 'get-r':
+      case 'store-r':
+      case 'fwd-r':
+        node.rpc.settle(from, msg)
+        return
+      case 'store':
+        void this.store(from, msg)
+        return
+      case 'fwd':
+        void this.forwarded(from, msg)
+        return
+      case 'ae-roots':
+        node.antiEntropy.onRoots(from, msg.sid, msg.parts)
+        return
+      case 'ae-step':
+        node.antiEntropy.onStep(from, msg.sid, msg.parts)
+        return
+      case 'ae-pull':
+        node.antiEntropy.onPull(from, msg.keys)
+        return
+    }
+  }
+
+  private async store(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
+    let ok = true
+    for (const item of msg.items) {
+      try {
+        const set = decodeSet(item.rec)
+        const hint = item.hint === undefined || item.hint === this.node.id ? undefined : item.hint
+        await this.node.store.apply(item.key, set, hint)
+        if (hint) this.node.emit({ type: 'hint-stored', for: hint as NodeId, key: item.key })
+      } catch (e) {
+        if (e instanceof DynameshError && e.code === 'INVALID_MESSAGE') this.node.rejected++
+        ok = false
+      }
+    }
+    if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok })
+  }
+
+  private async forwarded(from: NodeId, msg: Extract<Msg, { t: 'fwd' }>): Promise<void> {
+    try {
+      const ctx = decodeContext(msg.ctx)
+      const out = await this.node.coordinate(msg.key, msg.value, ctx, msg.n, msg.w, msg.timeoutMs)
+      this.node.send(from, { t: 'fwd-r', rid: msg.rid, ok: true, ctx: out, code: '', message: '' })
+    } catch (e) {
+      const code = e instanceof DynameshError ? e.code : 'QUORUM_FAILED'
+      const message = e instanceof Error ? e.message : 'failed'
+      this.node.send(from, { t: 'fwd-r', rid: msg.rid, ok: false, ctx: '', code, message })
+    }
+  }
+}

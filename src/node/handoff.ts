@@ -1,0 +1,123 @@
+/**
+ * Moving data to where it belongs (Dynamo paper sections 4.6 and 4.9):
+ * - hinted handoff: hints held for an owner are delivered once the owner is reachable, and deleted
+ *   only after it acknowledged them durably (and only if no newer hint arrived meanwhile);
+ * - ownership transfer: records of partitions this node no longer replicates (a node joined, or this
+ *   node is leaving) are sent to the current owners and deleted once they all acknowledged them.
+ */
+import { encodeSet } from '../core/record.js'
+import { isPrimary } from '../core/ring.js'
+import type { NodeId } from '../types.js'
+import type { StoreItem } from '../wire/messages.js'
+import type { NodeContext } from './context.js'
+import type { HintEntry } from './store.js'
+
+/** Records per store message and bytes per message, so one batch never nears the framing limit. */
+const BATCH_ITEMS = 128
+const BATCH_BYTES = 512 * 1024
+
+function batches<T extends { rec: Uint8Array }>(items: T[]): T[][] {
+  const out: T[][] = []
+  let cur: T[] = []
+  let bytes = 0
+  for (const it of items) {
+    if (cur.length > 0 && (cur.length >= BATCH_ITEMS || bytes + it.rec.length > BATCH_BYTES)) {
+      out.push(cur)
+      cur = []
+      bytes = 0
+    }
+    cur.push(it)
+    bytes += it.rec.length
+  }
+  if (cur.length) out.push(cur)
+  return out
+}
+
+/** Sends `items` to `to` in acknowledged batches; returns the items that were acknowledged. */
+async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[]): Promise<T[]> {
+  const done: T[] = []
+  for (const batch of batches(items)) {
+    if (!ctx.running()) break
+    const storeItems: StoreItem[] = batch.map((b) => ({ key: b.key, rec: b.rec }))
+    const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true }, ctx.config.timeoutMs)
+    if (reply?.t !== 'store-r' || !reply.ok) {
+      if (!reply) ctx.detector.suspect(to)
+      break
+    }
+    done.push(...batch)
+  }
+  return done
+}
+
+/** Delivers hints to reachable owners; returns how many hints were delivered and deleted. */
+export async function deliverHints(ctx: NodeContext): Promise<number> {
+  if (ctx.store.hints === 0) return 0
+  const byOwner = await ctx.store.allHints()
+  let total = 0
+  for (const [owner, hints] of byOwner) {
+    const to = owner as NodeId
+    if (to === ctx.id || !ctx.isUp(to)) continue
+    const items = hints.map((h) => ({ ...h, rec: encodeSet(h.set) }))
+    const acked = await deliver(ctx, to, items)
+    if (acked.length === 0) continue
+    // The dots this node stamped while holding these hints leave with them: new writes get a new id.
+    await ctx.newEpoch()
+    const deleted = await ctx.store.deleteHints(acked as HintEntry[])
+    total += deleted
+    const bytes = acked.reduce((n, a) => n + a.rec.length, 0)
+    ctx.emit({ type: 'hint-delivered', to, count: deleted })
+    ctx.emit({ type: 'repair', kind: 'transfer', peer: to, keys: acked.length, bytes })
+  }
+  return total
+}
+
+/** Hints this node could deliver right now (their owner is reachable). */
+export function deliverableHints(ctx: NodeContext): boolean {
+  for (const owner of ctx.store.hintOwners()) if (owner !== ctx.id && ctx.isUp(owner as NodeId)) return true
+  return false
+}
+
+/** Partitions this node holds records of but does not replicate any more. */
+export function foreignPartitions(ctx: NodeContext): number[] {
+  const ring = ctx.ring()
+  if (ring.members.length === 0) return []
+  return ctx.store.heldPartitions().filter((p) => !isPrimary(ring, p, ctx.id))
+}
+
+/** True when some foreign partition has an owner reachable right now. */
+export function transferPending(ctx: NodeContext): boolean {
+  const ring = ctx.ring()
+  return foreignPartitions(ctx).some((p) => (ring.owners[p] ?? []).some((o) => o !== ctx.id && ctx.isUp(o)))
+}
+
+/**
+ * Sends each foreign partition's records to every reachable owner, and deletes them once all its
+ * owners acknowledged (owners that are down get them later from the others through anti-entropy, so
+ * at least one acknowledgement is required and every reachable owner must have acknowledged).
+ */
+export async function transferForeign(ctx: NodeContext): Promise<number> {
+  let moved = 0
+  for (const p of foreignPartitions(ctx)) {
+    if (!ctx.running()) break
+    const owners = (ctx.ring().owners[p] ?? []).filter((o) => o !== ctx.id)
+    const reachable = owners.filter((o) => ctx.isUp(o))
+    if (reachable.length === 0) continue
+    const items: Array<{ key: Uint8Array; rec: Uint8Array; digest: Uint8Array }> = []
+    for await (const r of ctx.store.records(p)) items.push({ key: r.key, rec: encodeSet(r.set), digest: r.digest })
+    let acked: Set<string> | undefined
+    for (const o of reachable) {
+      const done = await deliver(ctx, o, items)
+      const keys = new Set(done.map((d) => String(d.key)))
+      acked = acked ? new Set([...acked].filter((k) => keys.has(k))) : keys
+      const bytes = done.reduce((n, d) => n + d.rec.length, 0)
+      if (done.length) ctx.emit({ type: 'repair', kind: 'transfer', peer: o, keys: done.length, bytes })
+    }
+    const safe = items.filter((i) => acked?.has(String(i.key)))
+    if (safe.length === 0) continue
+    // Re-check ownership: the ring may have changed while records were in flight.
+    if (isPrimary(ctx.ring(), p, ctx.id)) continue
+    await ctx.newEpoch()
+    moved += await ctx.store.deleteRecords(p, safe)
+  }
+  return moved
+}

@@ -1,0 +1,65 @@
+/** `createNode`: validates options, opens the node's storage state and joins the cluster. */
+import type { DynameshNode, NodeOptions } from '../api.js'
+import type { Storage } from '../types.js'
+import { realEnv } from './env.js'
+import { loadMembers, loadMeta } from './meta.js'
+import { Node } from './node.js'
+import { ReplicaStore } from './store.js'
+import type { NodeConfig } from './context.js'
+import type { NodeId } from '../types.js'
+
+function positiveInt(name: string, v: number | undefined, fallback: number): number {
+  const x = v ?? fallback
+  if (!Number.isInteger(x) || x < 1) throw new TypeError(`${name} must be a positive whole number`)
+  return x
+}
+
+/** Creates a node, restores what its storage holds, and starts it. */
+export async function createNode(options: NodeOptions): Promise<DynameshNode & { idle(): boolean }> {
+  if (!options || !options.storage || !options.transport) throw new TypeError('createNode needs storage and transport')
+  const { storage, transport } = options
+  if (options.id !== undefined && options.id !== transport.id) {
+    throw new TypeError(`id ${options.id} does not match the transport's id ${transport.id}`)
+  }
+  const n = positiveInt('n', options.n, 3)
+  const config: NodeConfig = {
+    n,
+    r: positiveInt('r', options.r, Math.min(2, n)),
+    w: positiveInt('w', options.w, Math.min(2, n)),
+    q: positiveInt('q', options.q, 256),
+    weight: options.weight ?? 1,
+    timeoutMs: positiveInt('timeoutMs', options.timeoutMs, 2000),
+    maxValueBytes: positiveInt('maxValueBytes', options.maxValueBytes, 1024 * 1024),
+    gossipMs: positiveInt('gossipMs', options.gossipMs, 1000),
+    antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
+    handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
+  }
+  if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
+  if ((config.q & (config.q - 1)) !== 0 || config.q > 65536) throw new TypeError('q must be a power of two up to 65536')
+  if (!(config.weight > 0 && config.weight <= 1000)) throw new TypeError('weight must be in (0, 1000]')
+  const env = options.env ?? realEnv()
+  const release = env.hold?.()
+  try {
+    const store = new ReplicaStore(storage, config.q)
+    await store.open()
+    const meta = await loadMeta(storage, transport.id, env)
+    const members = await loadMembers(storage)
+    const node = new Node({
+      id: transport.id,
+      env,
+      config,
+      store,
+      transport,
+      meta,
+      members,
+      seeds: (options.seeds ?? []).map((s) => s as NodeId),
+    })
+    await node.start()
+    // The simulation crashes the node through halt() and brings it back through recreate().
+    node.recreate = (o: { storage?: Storage; env?: typeof env; transport?: typeof transport }) => createNode({ ...options, ...o })
+    env.attach?.(node)
+    return node
+  } finally {
+    release?.()
+  }
+}

@@ -1,0 +1,52 @@
+/** Node metadata kept in storage: the replica incarnation and epoch, and the membership view. */
+import { Packr } from 'msgpackr'
+import type { Env, Storage } from '../types.js'
+import type { MemberEntry } from '../wire/messages.js'
+import { metaKey } from './keys.js'
+
+/**
+ * `incarnation` is new for every fresh storage, so a node whose disk was lost never reuses the dots
+ * of its former self; `epoch` moves on whenever records or hints leave this node, so the dots it
+ * stamps afterwards cannot collide with dots that left with them.
+ */
+export interface Meta {
+  incarnation: string
+  epoch: number
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+const SELF = metaKey('self')
+const MEMBERS = metaKey('members')
+
+export async function loadMeta(storage: Storage, id: string, env: Env): Promise<Meta> {
+  const raw = await storage.get(SELF)
+  if (raw) {
+    try {
+      const m = packr.unpack(raw) as Meta
+      if (typeof m.incarnation === 'string' && Number.isInteger(m.epoch)) return m
+    } catch {
+      // Unreadable metadata: start a new incarnation rather than risk reusing dots.
+    }
+  }
+  const suffix = Math.floor(env.random() * 0xffffffff).toString(16).padStart(8, '0')
+  const meta = { incarnation: `${id.slice(0, 16)}~${suffix}`, epoch: 0 }
+  await saveMeta(storage, meta)
+  return meta
+}
+
+export const saveMeta = (storage: Storage, meta: Meta): Promise<void> =>
+  storage.batch([{ type: 'put', key: SELF, value: packr.pack(meta) }])
+
+export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
+  const raw = await storage.get(MEMBERS)
+  if (!raw) return []
+  try {
+    const list = packr.unpack(raw) as MemberEntry[]
+    return Array.isArray(list) ? list.filter((m) => typeof m?.id === 'string' && typeof m.version === 'number') : []
+  } catch {
+    return []
+  }
+}
+
+export const saveMembers = (storage: Storage, members: MemberEntry[]): Promise<void> =>
+  storage.batch([{ type: 'put', key: MEMBERS, value: packr.pack(members) }])

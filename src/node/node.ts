@@ -1,0 +1,335 @@
+/**
+ * A dynamesh node: owns one Storage, one Transport and one Env, and composes the pure core (ring,
+ * clocks, Merkle trees, membership) with the coordinator, gossip, hinted handoff and anti-entropy.
+ */
+import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, Key, NodeEvent, NodeStats, PutOptions, Value, Context } from '../api.js'
+import { contextOf, isDeleted, values, type VersionVector } from '../core/clock.js'
+import { FailureDetector } from '../core/detector.js'
+import { ringMembersOf } from '../core/membership.js'
+import { decodeContext, encodeContext, encodeSet } from '../core/record.js'
+import { buildRing, preferenceList, type Ring } from '../core/ring.js'
+import { DynameshError } from '../errors.js'
+import { toHex } from '../core/hash.js'
+import type { Cancel, Env, NodeId } from '../types.js'
+import { encodeMessage, type MemberEntry, type Msg } from '../wire/messages.js'
+import { AntiEntropy } from './antientropy.js'
+import { coordinatePut, coordinateGet } from './coordinator.js'
+import type { NodeConfig, NodeContext } from './context.js'
+import { Gossip } from './gossip.js'
+import { deliverableHints, deliverHints, transferForeign, transferPending } from './handoff.js'
+import { Rpc } from './rpc.js'
+import { ReplicaStore } from './store.js'
+import { checkCount, checkKey, checkTimeout, checkValue, withAbort } from './validate.js'
+import { Dispatcher } from './dispatch.js'
+import type { Meta } from './meta.js'
+import { saveMembers, saveMeta } from './meta.js'
+import type { Storage, Transport } from '../types.js'
+
+export interface NodeParts {
+  id: NodeId
+  env: Env
+  config: NodeConfig
+  store: ReplicaStore
+  transport: Transport
+  meta: Meta
+  members: MemberEntry[]
+  seeds: NodeId[]
+}
+
+export class Node implements DynameshNode, NodeContext {
+  readonly id: NodeId
+  readonly env: Env
+  readonly config: NodeConfig
+  readonly store: ReplicaStore
+  readonly transport: Transport
+  readonly rpc: Rpc
+  readonly detector: FailureDetector
+  readonly gossip: Gossip
+  readonly antiEntropy: AntiEntropy
+  private readonly dispatcher: Dispatcher
+  private meta: Meta
+  private currentRing: Ring
+  private isRunning = true
+  private readonly timers = new Set<Cancel>()
+  private readonly handlers = new Set<(ev: NodeEvent) => void>()
+  private readonly inflight = new Set<(e: Error) => void>()
+  private backgroundBusy = false
+  readonly sent: Record<string, { count: number; bytes: number }> = {}
+  rejected = 0
+  /** Set by createNode: the same node again, with overrides (used by the simulation's restart). */
+  recreate: (overrides: { storage?: Storage; env?: Env; transport?: Transport }) => Promise<unknown> = () =>
+    Promise.reject(new TypeError('not recreatable'))
+
+  constructor(parts: NodeParts) {
+    this.id = parts.id
+    this.env = parts.env
+    this.config = parts.config
+    this.store = parts.store
+    this.transport = parts.transport
+    this.meta = parts.meta
+    this.rpc = new Rpc(this.env, (to, m) => this.send(to, m))
+    this.detector = new FailureDetector(() => this.env.now(), (ev) => this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable }))
+    this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged))
+    this.gossip.load(parts.members)
+    this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
+    this.antiEntropy = new AntiEntropy(this)
+    this.dispatcher = new Dispatcher(this)
+  }
+
+  // ---- NodeContext -------------------------------------------------------------------------------
+
+  ring = (): Ring => this.currentRing
+  isUp = (id: NodeId): boolean => id === this.id || this.detector.isUp(id)
+  running = (): boolean => this.isRunning
+  dotId = (): string => `${this.meta.incarnation}.${this.meta.epoch}`
+
+  async newEpoch(): Promise<void> {
+    this.meta = { ...this.meta, epoch: this.meta.epoch + 1 }
+    await saveMeta(this.store.raw, this.meta)
+  }
+
+  send(to: NodeId, msg: Msg): void {
+    if (!this.isRunning || to === this.id) return
+    const bytes = encodeMessage(msg)
+    const s = (this.sent[msg.t] ??= { count: 0, bytes: 0 })
+    s.count++
+    s.bytes += bytes.length
+    this.transport.send(to, bytes)
+  }
+
+  emit(ev: NodeEvent): void {
+    for (const h of this.handlers) {
+      try {
+        h(ev)
+      } catch {
+        // A listener's mistake must not break the node.
+      }
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------
+
+  /** Joins: announces itself, gossips with everyone it can name, starts the background tasks. */
+  async start(): Promise<void> {
+    this.transport.onMessage((from, bytes) => this.dispatcher.onMessage(from, bytes))
+    this.transport.onPeer(({ id, up }) => (up ? this.detector.heard(id) : this.detector.suspect(id)))
+    await this.transport.start()
+    const self = this.gossip.view.get(this.id)
+    if (!self || self.status !== 'up' || self.weight !== this.config.weight) this.gossip.setSelf('up', this.config.weight)
+    const targets = this.gossip.candidates()
+    await this.hold(this.dispatcher.greet(targets, Math.min(this.config.timeoutMs, 1000)))
+    this.every(this.config.gossipMs, () => this.gossip.tick())
+    this.every(this.config.antiEntropyMs, () => this.antiEntropy.tick())
+    this.every(this.config.handoffMs, () => void this.background())
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const schedule = (delay: number): void => {
+      const cancel = this.env.setTimer(delay, () => {
+        this.timers.delete(cancel)
+        if (!this.isRunning) return
+        try {
+          fn()
+        } finally {
+          schedule(ms * (0.75 + 0.5 * this.env.random()))
+        }
+      })
+      this.timers.add(cancel)
+    }
+    schedule(ms * this.env.random())
+  }
+
+  private async background(): Promise<void> {
+    if (this.backgroundBusy) return
+    this.backgroundBusy = true
+    try {
+      await deliverHints(this)
+      await transferForeign(this)
+    } catch {
+      // Retried next period; storage errors surface through the stats.
+    } finally {
+      this.backgroundBusy = false
+    }
+  }
+
+  private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
+    if (ringChanged) this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
+    for (const m of changed) this.emit({ type: 'member', id: m.id as NodeId, status: m.status })
+    void saveMembers(this.store.raw, this.gossip.members()).catch(() => {})
+  }
+
+  /** Nothing to do right now: no calls, no replies awaited, no deliverable hints or transfers. */
+  idle(): boolean {
+    return (
+      this.inflight.size === 0 &&
+      this.rpc.size === 0 &&
+      !this.backgroundBusy &&
+      !this.antiEntropy.busy &&
+      !deliverableHints(this) &&
+      !transferPending(this)
+    )
+  }
+
+  /** Stops at once as a crash would: no flush, calls in flight fail. */
+  halt(): void {
+    if (!this.isRunning) return
+    this.isRunning = false
+    for (const c of this.timers) c()
+    this.timers.clear()
+    this.rpc.clear()
+    const err = new DynameshError('NOT_RUNNING', 'node stopped')
+    for (const fail of this.inflight) fail(err)
+    this.inflight.clear()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.isRunning) return
+    this.halt()
+    await this.transport.stop()
+    await this.store.raw.close()
+  }
+
+  async leave(): Promise<void> {
+    this.ensureRunning()
+    this.gossip.setSelf('leaving')
+    for (const id of this.gossip.candidates().slice(0, 3)) this.gossip.sendTo(id, true)
+    await this.hold(this.drain())
+    this.gossip.setSelf('left')
+    for (const id of this.gossip.candidates()) this.gossip.sendTo(id, false)
+    await this.stop()
+  }
+
+  /** Hands off every record and hint, retrying each period until none is left. */
+  private drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (): void => {
+        if (!this.isRunning) return reject(new DynameshError('NOT_RUNNING', 'node stopped while leaving'))
+        if (this.store.recordCount === 0 && this.store.hints === 0) return resolve()
+        void this.background().finally(() => {
+          const cancel = this.env.setTimer(this.config.handoffMs, () => {
+            this.timers.delete(cancel)
+            step()
+          })
+          this.timers.add(cancel)
+        })
+      }
+      step()
+    })
+  }
+
+  // ---- the client API ----------------------------------------------------------------------------
+
+  private ensureRunning(): void {
+    if (!this.isRunning) throw new DynameshError('NOT_RUNNING', 'node is stopped')
+  }
+
+  /** Runs a call while holding the env (virtual time moves in the simulation); fails it on halt. */
+  private hold<T>(p: Promise<T>): Promise<T> {
+    const release = this.env.hold?.()
+    return new Promise<T>((resolve, reject) => {
+      this.inflight.add(reject)
+      p.then(resolve, reject).finally(() => {
+        this.inflight.delete(reject)
+        release?.()
+      })
+    })
+  }
+
+  async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    this.ensureRunning()
+    const k = checkKey(key)
+    const n = checkCount('n', options.n, this.config.n, 64)
+    const r = checkCount('r', options.r, Math.min(this.config.r, n), n)
+    const timeoutMs = checkTimeout(options.timeoutMs, this.config.timeoutMs)
+    const set = await this.hold(withAbort(coordinateGet(this, k, { n, r, timeoutMs }), options.signal))
+    if (!set) return { values: [], context: '' as Context, deleted: false }
+    return { values: values(set), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set) }
+  }
+
+  async put(key: Key, value: Value, options: PutOptions = {}): Promise<{ context: Context }> {
+    this.ensureRunning()
+    return this.write(checkKey(key), checkValue(value, this.config.maxValueBytes), options)
+  }
+
+  async delete(key: Key, options: PutOptions = {}): Promise<{ context: Context }> {
+    this.ensureRunning()
+    return this.write(checkKey(key), null, options)
+  }
+
+  private async write(key: Uint8Array, value: Uint8Array | null, options: PutOptions): Promise<{ context: Context }> {
+    const n = checkCount('n', options.n, this.config.n, 64)
+    const w = checkCount('w', options.w, Math.min(this.config.w, n), n)
+    const timeoutMs = checkTimeout(options.timeoutMs, this.config.timeoutMs)
+    const ctx = options.context ? decodeContext(options.context) : {}
+    const ctxString = await this.hold(withAbort(this.coordinate(key, value, ctx, n, w, timeoutMs), options.signal))
+    return { context: ctxString as Context }
+  }
+
+  /**
+   * Coordinates a write here when this node is on the key's preference list; otherwise forwards it
+   * to a node that is, and coordinates it here as a sloppy stand-in when none answers (an offline
+   * node keeps taking writes and hands them off later).
+   */
+  async coordinate(key: Uint8Array, value: Uint8Array | null, ctx: VersionVector, n: number, w: number, timeoutMs: number): Promise<string> {
+    const p = this.store.partitionOf(key)
+    const pl = preferenceList(this.currentRing, p, n, this.isUp)
+    const me = pl.find((e) => e.node === this.id)
+    if (!me) {
+      for (const e of pl) {
+        const reply = await this.rpc.call(
+          e.node,
+          { t: 'fwd', key, value, ctx: encodeContext(ctx), w, n, timeoutMs },
+          timeoutMs,
+        )
+        if (reply?.t === 'fwd-r') {
+          if (reply.ok) return reply.ctx
+          throw new DynameshError(reply.code === 'TIMEOUT' ? 'TIMEOUT' : 'QUORUM_FAILED', reply.message)
+        }
+        this.detector.suspect(e.node)
+      }
+    }
+    const owner = this.currentRing.owners[p]?.find((o) => o !== this.id)
+    const hintFor = me ? (me.primary ? undefined : me.hintFor) : owner
+    const set = await coordinatePut(this, key, value, ctx, { n, w, timeoutMs, ...(hintFor ? { hintFor } : {}) })
+    return encodeContext(contextOf(set))
+  }
+
+  cluster(): ClusterInfo {
+    return {
+      id: this.id,
+      config: { n: this.config.n, r: this.config.r, w: this.config.w, q: this.config.q },
+      members: this.gossip.members().map((m) => ({
+        id: m.id as NodeId,
+        status: m.status,
+        weight: m.weight,
+        reachable: this.isUp(m.id as NodeId),
+      })),
+      partitions: this.currentRing.owners.map((o) => [...o]),
+    }
+  }
+
+  async stats(): Promise<NodeStats> {
+    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected }
+  }
+
+  inspect(): NodeInspection {
+    const roots: Record<number, string> = {}
+    for (const p of this.store.heldPartitions()) roots[p] = toHex(this.store.tree(p).root())
+    return {
+      id: this.id,
+      roots,
+      records: this.store.recordCount,
+      hints: this.store.hints,
+      hintOwners: [...this.store.hintOwners()] as NodeId[],
+      idle: this.idle(),
+    }
+  }
+
+  on(handler: (ev: NodeEvent) => void): () => void {
+    this.handlers.add(handler)
+    return () => this.handlers.delete(handler)
+  }
+
+  /** Encoded record for a reply (used by the dispatcher). */
+  static encode = encodeSet
+}

@@ -1,0 +1,119 @@
+/**
+ * The checker that runs over the history of a simulated run (DESIGN.md section 4):
+ * - no acknowledged write is lost: it is in the final read of its key, or it was superseded by an
+ *   acknowledged write whose context had seen it;
+ * - replicas converge: after heal and quiescence every primary of a partition has the same Merkle root;
+ * - hints drain: with every owner up, no node holds a hint.
+ * Values written through a {@link History} are unique strings, so a final read says exactly which
+ * writes survived.
+ */
+import type { DynameshNode, PutOptions } from '../api.js'
+
+export interface WriteRecord {
+  /** The unique value written (or `del:<n>` for a delete). */
+  id: string
+  key: string
+  deleted: boolean
+  /** Write ids the writer had read: the values of the get whose context it carried. */
+  saw: string[]
+  acked: boolean
+  error?: string
+}
+
+const decoder = new TextDecoder()
+
+/** Records every write and read made through it, to check them after the run. */
+export class History {
+  readonly writes: WriteRecord[] = []
+  private seq = 0
+  /** Context → the values the get that produced it returned. */
+  private readonly reads = new Map<string, string[]>()
+
+  constructor(private readonly prefix = 'w') {}
+
+  /** A get through `node`, remembering what its context covers. */
+  async get(node: DynameshNode, key: string): Promise<{ values: string[]; context: string }> {
+    const r = await node.get(key)
+    const values = r.values.map((v) => decoder.decode(v))
+    if (r.context) this.reads.set(r.context, values)
+    return { values, context: r.context }
+  }
+
+  /** Writes a fresh unique value (or deletes) with an optional context; never throws. */
+  async write(node: DynameshNode, key: string, opts: { context?: string; del?: boolean; w?: number } = {}): Promise<WriteRecord> {
+    const id = `${opts.del ? 'del' : this.prefix}:${this.seq++}`
+    const rec: WriteRecord = { id, key, deleted: !!opts.del, saw: opts.context ? (this.reads.get(opts.context) ?? []) : [], acked: false }
+    this.writes.push(rec)
+    const options: PutOptions = {}
+    if (opts.context) options.context = opts.context as PutOptions['context']
+    if (opts.w) options.w = opts.w
+    try {
+      if (opts.del) await node.delete(key, options)
+      else await node.put(key, id, options)
+      rec.acked = true
+    } catch (e) {
+      rec.error = e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e)
+    }
+    return rec
+  }
+
+  keys(): string[] {
+    return [...new Set(this.writes.map((w) => w.key))].sort()
+  }
+}
+
+/**
+ * Acknowledged writes missing from the final reads and not superseded by an acknowledged write
+ * that saw them. `finalReads` maps each key to the values a full read returned after the run.
+ */
+export function lostWrites(history: History, finalReads: Map<string, string[]>): WriteRecord[] {
+  const supersededBy = new Map<string, WriteRecord[]>()
+  for (const w of history.writes) {
+    if (!w.acked) continue
+    for (const s of w.saw) {
+      const list = supersededBy.get(s) ?? []
+      list.push(w)
+      supersededBy.set(s, list)
+    }
+  }
+  const lost: WriteRecord[] = []
+  for (const w of history.writes) {
+    if (!w.acked || w.deleted) continue
+    if (finalReads.get(w.key)?.includes(w.id)) continue
+    if ((supersededBy.get(w.id) ?? []).some((s) => s.key === w.key)) continue
+    lost.push(w)
+  }
+  return lost
+}
+
+/** Partitions whose primaries disagree on the Merkle root, with each primary's root. */
+export function divergentPartitions(nodes: readonly DynameshNode[]): Array<{ partition: number; roots: Record<string, string> }> {
+  const byId = new Map(nodes.map((n) => [n.id as string, n.inspect()]))
+  const first = nodes[0]
+  if (!first) return []
+  const out: Array<{ partition: number; roots: Record<string, string> }> = []
+  first.cluster().partitions.forEach((owners, p) => {
+    const roots: Record<string, string> = {}
+    for (const o of owners) {
+      const ins = byId.get(o)
+      if (ins) roots[o] = ins.roots[p] ?? ''
+    }
+    if (new Set(Object.values(roots)).size > 1) out.push({ partition: p, roots })
+  })
+  return out
+}
+
+/** Nodes still holding hints, with the count. */
+export function undeliveredHints(nodes: readonly DynameshNode[]): Array<{ id: string; hints: number }> {
+  return nodes.map((n) => ({ id: n.id as string, hints: n.inspect().hints })).filter((h) => h.hints > 0)
+}
+
+/** Reads every key of the history with R = N through `node`. */
+export async function finalReads(history: History, node: DynameshNode, n = 3): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>()
+  for (const k of history.keys()) {
+    const r = await node.get(k, { r: n })
+    out.set(k, r.values.map((v) => decoder.decode(v)))
+  }
+  return out
+}

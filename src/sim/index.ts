@@ -1,0 +1,9 @@
+/**
+ * dynamesh/sim: a seeded simulated network that runs a whole cluster in one process, with latency,
+ * loss, duplication, reordering, partitions, crashes and restarts, plus the checker that verifies a
+ * run. Apps can test themselves against a simulated cluster with it.
+ */
+export { createSimNetwork, SIM_EPOCH } from './network.js'
+export type { SimNetwork, SimOptions, SimJoined, SimStats, SimMessageEvent, LinkFaults, Faults } from './network.js'
+export { seededRandom, randomInt, type Rng } from './random.js'
+export { History, lostWrites, divergentPartitions, undeliveredHints, finalReads, type WriteRecord } from './checker.js'
