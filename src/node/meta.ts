@@ -1,6 +1,9 @@
 /** Node metadata kept in storage: the replica incarnation and epoch, and the membership view. */
 import { Packr } from 'msgpackr'
-import type { Env, Storage } from '../types.js'
+import type { BatchOp, Env, Storage } from '../types.js'
+
+/** Anything with a batch: a Storage, or the node's fenced store. */
+type Batcher = { batch(ops: BatchOp[]): Promise<void> }
 import type { MemberEntry } from '../wire/messages.js'
 import { metaKey } from './keys.js'
 
@@ -34,7 +37,7 @@ export async function loadMeta(storage: Storage, id: string, env: Env): Promise<
   return meta
 }
 
-export const saveMeta = (storage: Storage, meta: Meta): Promise<void> =>
+export const saveMeta = (storage: Batcher, meta: Meta): Promise<void> =>
   storage.batch([{ type: 'put', key: SELF, value: packr.pack(meta) }])
 
 export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
@@ -48,5 +51,5 @@ export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
   }
 }
 
-export const saveMembers = (storage: Storage, members: MemberEntry[]): Promise<void> =>
+export const saveMembers = (storage: Batcher, members: MemberEntry[]): Promise<void> =>
   storage.batch([{ type: 'put', key: MEMBERS, value: packr.pack(members) }])

@@ -85,7 +85,7 @@ export class Node implements DynameshNode, NodeContext {
 
   async newEpoch(): Promise<void> {
     this.meta = { ...this.meta, epoch: this.meta.epoch + 1 }
-    await saveMeta(this.store.raw, this.meta)
+    await saveMeta(this.store, this.meta)
   }
 
   send(to: NodeId, msg: Msg): void {
@@ -155,7 +155,7 @@ export class Node implements DynameshNode, NodeContext {
   private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
     if (ringChanged) this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
     for (const m of changed) this.emit({ type: 'member', id: m.id as NodeId, status: m.status })
-    void saveMembers(this.store.raw, this.gossip.members()).catch(() => {})
+    void saveMembers(this.store, this.gossip.members()).catch(() => {})
   }
 
   /** Nothing to do right now: no calls, no replies awaited, no deliverable hints or transfers. */
@@ -174,6 +174,7 @@ export class Node implements DynameshNode, NodeContext {
   halt(): void {
     if (!this.isRunning) return
     this.isRunning = false
+    this.store.fence()
     for (const c of this.timers) c()
     this.timers.clear()
     this.rpc.clear()

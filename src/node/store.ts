@@ -25,11 +25,30 @@ export class ReplicaStore {
   private readonly hintIndex = new Map<string, Set<string>>()
   private readonly locks = new Map<string, Promise<unknown>>()
   private hintCount = 0
+  private fenced = false
 
   constructor(
     private readonly storage: Storage,
     readonly q: number,
   ) {}
+
+  /**
+   * After a crash (halt) nothing more may reach the disk: work still in flight from before the crash
+   * must not write behind the back of the node that restarts on the same storage.
+   */
+  fence(): void {
+    this.fenced = true
+  }
+
+  private checkFence(): void {
+    if (this.fenced) throw new DynameshError('NOT_RUNNING', 'node stopped')
+  }
+
+  /** Writes raw ops (node metadata) unless fenced. */
+  async batch(ops: BatchOp[]): Promise<void> {
+    this.checkFence()
+    await this.storage.batch(ops)
+  }
 
   /** Rebuilds the trees and the hint index from storage. */
   async open(): Promise<void> {
@@ -128,6 +147,7 @@ export class ReplicaStore {
 
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet): Promise<void> {
     const value = encodeSet(set)
+    this.checkFence()
     try {
       if (hintFor === undefined) {
         const p = this.partitionOf(key)
@@ -185,6 +205,7 @@ export class ReplicaStore {
       await this.withLock(e.key, async () => {
         const cur = await this.readHint(e.owner, e.key)
         if (!cur || !equalBytes(digestSet(cur), e.digest)) return
+        this.checkFence()
         await this.storage.batch([{ type: 'del', key: hintKey(e.owner, e.key) }])
         this.indexHint(e.owner, e.key, false)
         n++
@@ -209,6 +230,7 @@ export class ReplicaStore {
         const cur = this.tree(partition).get(e.key)
         if (!cur || !equalBytes(cur, e.digest)) return
         const ops: BatchOp[] = [{ type: 'del', key: recordKey(partition, e.key) }]
+        this.checkFence()
         await this.storage.batch(ops)
         this.tree(partition).delete(e.key)
         n++

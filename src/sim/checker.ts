@@ -63,27 +63,35 @@ export class History {
 }
 
 /**
- * Acknowledged writes missing from the final reads and not superseded by an acknowledged write
- * that saw them. `finalReads` maps each key to the values a full read returned after the run.
+ * Acknowledged writes missing from the final reads and not superseded by a write that saw them.
+ * `finalReads` maps each key to the values a full read returned after the run.
+ *
+ * A superseding write counts when it was acknowledged, or when it failed but visibly took effect
+ * (Dynamo never rolls a failed write back: it may have reached a replica and win later): its value
+ * is in the final read or is itself superseded that way. A failed delete leaves no value to look
+ * for, so it counts as having taken effect.
  */
 export function lostWrites(history: History, finalReads: Map<string, string[]>): WriteRecord[] {
   const supersededBy = new Map<string, WriteRecord[]>()
   for (const w of history.writes) {
-    if (!w.acked) continue
     for (const s of w.saw) {
       const list = supersededBy.get(s) ?? []
       list.push(w)
       supersededBy.set(s, list)
     }
   }
-  const lost: WriteRecord[] = []
-  for (const w of history.writes) {
-    if (!w.acked || w.deleted) continue
-    if (finalReads.get(w.key)?.includes(w.id)) continue
-    if ((supersededBy.get(w.id) ?? []).some((s) => s.key === w.key)) continue
-    lost.push(w)
+  const memo = new Map<string, boolean>()
+  const survives = (w: WriteRecord): boolean => {
+    const known = memo.get(w.id)
+    if (known !== undefined) return known
+    memo.set(w.id, false)
+    const ok =
+      !!finalReads.get(w.key)?.includes(w.id) ||
+      (supersededBy.get(w.id) ?? []).some((s) => s.key === w.key && (s.acked || s.deleted || survives(s)))
+    memo.set(w.id, ok)
+    return ok
   }
-  return lost
+  return history.writes.filter((w) => w.acked && !w.deleted && !survives(w))
 }
 
 /** Partitions whose primaries disagree on the Merkle root, with each primary's root. */

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { partitionOf } from '../../src/core/ring.js'
+import { divergentPartitions, undeliveredHints } from '../../src/sim/index.js'
+import { cluster, texts, type Cluster } from './cluster.js'
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const keys = Array.from({ length: 500 }, (_, i) => `m-${i}`)
+
+/** Reads a sample of keys through random nodes; returns those that did not read back. */
+async function unreadable(c: Cluster, sample: string[]): Promise<string[]> {
+  const bad: string[] = []
+  const nodes = c.nodes()
+  for (const [i, k] of sample.entries()) {
+    const node = nodes[i % nodes.length]!
+    const r = await node.get(k).catch(() => ({ values: [] as Uint8Array[] }))
+    if (texts(r.values).join() !== `v-${k}`) bad.push(k)
+  }
+  return bad
+}
+
+function recordsOutsideOwnership(c: Cluster): string[] {
+  const out: string[] = []
+  for (const n of c.nodes()) {
+    const parts = n.cluster().partitions
+    const owned = keys.filter((k) => parts[partitionOf(enc(k), 256)]!.includes(n.id)).length
+    if (n.inspect().records !== owned) out.push(`${n.id}: ${n.inspect().records} records, owns ${owned}`)
+  }
+  return out
+}
+
+describe('join and leave', () => {
+  it('a joining node receives its partitions and no key is unreadable meanwhile', async () => {
+    const c = await cluster(4, { seed: 41 })
+    for (const k of keys) await c.node('a').put(k, `v-${k}`)
+    await c.net.settle()
+    const joining = c.add('e')
+    // Read while the node joins and partitions move: every key stays readable at every step.
+    const e = await joining
+    for (let step = 0; step < 10; step++) {
+      expect(await unreadable(c, keys.filter((_, i) => i % 10 === step))).toEqual([])
+      await c.net.advance(500)
+    }
+    await c.net.settle()
+    expect(e.inspect().records).toBeGreaterThan(50)
+    expect(recordsOutsideOwnership(c)).toEqual([])
+    expect(await unreadable(c, keys)).toEqual([])
+    expect(divergentPartitions(c.nodes())).toEqual([])
+    await c.stop()
+  })
+
+  it('a leaving node moves its data off first, and no key is unreadable meanwhile', async () => {
+    const c = await cluster(5, { seed: 43 })
+    for (const k of keys) await c.node('a').put(k, `v-${k}`)
+    await c.net.settle()
+    const b = c.node('b')
+    expect(b.inspect().records).toBeGreaterThan(50)
+    let left = false
+    const leaving = b.leave().then(() => (left = true))
+    let rounds = 0
+    while (!left && rounds < 50) {
+      const rest = c.nodes().filter((n) => n.id !== b.id)
+      const k = keys[rounds % keys.length]!
+      const r = await rest[rounds % rest.length]!.get(k)
+      expect(texts(r.values)).toEqual([`v-${k}`])
+      rounds++
+    }
+    await leaving
+    await c.net.settle()
+    const rest = c.nodes().filter((n) => n.id !== b.id)
+    for (const n of rest) {
+      const m = n.cluster().members.find((x) => x.id === b.id)
+      expect(m?.status).toBe('left')
+      expect(n.cluster().partitions.every((o) => !o.includes(b.id))).toBe(true)
+    }
+    const bad: string[] = []
+    for (const [i, k] of keys.entries()) {
+      const r = await rest[i % rest.length]!.get(k, { r: 3 })
+      if (texts(r.values).join() !== `v-${k}`) bad.push(k)
+    }
+    expect(bad).toEqual([])
+    expect(undeliveredHints(rest)).toEqual([])
+    await c.stop()
+  })
+})
