@@ -11,7 +11,7 @@ describe('read repair', () => {
     const c = await cluster(5, { seed: 21, antiEntropyMs: 1e9, handoffMs: 1e9 })
     const p = partitionOf(enc('stale'), 256)
     const owners = c.node('a').cluster().partitions[p]!
-    const [o1, o2, o3] = owners as [string, string, string]
+    const [o1, o2, o3] = owners as unknown as [string, string, string]
     const writer = c.node(o1)
     await writer.put('stale', 'old', { w: 3 })
     c.net.partition([o3])

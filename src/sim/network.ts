@@ -1,0 +1,453 @@
+/**
+ * The seeded simulated network (DESIGN.md section 4): many nodes in one process, each with its own
+ * Env (virtual time, timers, a seeded random stream) and Transport, joined by a network with latency,
+ * loss, duplication, reordering, partitions, per-link faults, crashes and restarts. Same seed + same
+ * test code + memory storage ⇒ the same run, event for event.
+ */
+import { DynameshError } from '../errors.js'
+import { memoryStorage } from '../storage/memory.js'
+import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Storage, type Transport } from '../types.js'
+import { randomInt, seededRandom } from './random.js'
+import { Scheduler, type RunResult, type SimEvent } from './scheduler.js'
+
+export { SIM_EPOCH } from './scheduler.js'
+
+/** Options of {@link createSimNetwork}. Probabilities are per message, in [0, 1]. */
+export interface SimOptions {
+  seed: number
+  /** One-way latency, uniform integer ms in [min, max]. Default [1, 5]. */
+  latencyMs?: [number, number]
+  loss?: number
+  duplicate?: number
+  /** Default true: each message draws its own latency, so messages overtake each other. False keeps each directed link FIFO. */
+  reorder?: boolean
+}
+
+/** Faults of one directed link; set values override the network-wide ones for that link. */
+export interface LinkFaults {
+  loss?: number
+  latencyMs?: [number, number]
+  /** The link carries nothing (a one-way partition). */
+  down?: boolean
+}
+
+/** Network-wide faults, changeable during a run. */
+export interface Faults {
+  loss?: number
+  duplicate?: number
+  latencyMs?: [number, number]
+}
+
+/** What `join` hands out: everything `createNode` needs besides storage. */
+export interface SimJoined {
+  id: NodeId
+  transport: Transport
+  env: Env
+}
+
+/** Counters since the network was created. `bytes` counts payload bytes of every send. */
+export interface SimStats {
+  sent: number
+  delivered: number
+  dropped: number
+  bytes: number
+  events: number
+}
+
+/** A message seen by an observer (for traces and visualisations). `time` is virtual ms. */
+export interface SimMessageEvent {
+  type: 'send' | 'deliver' | 'drop'
+  time: number
+  from: string
+  to: string
+  size: number
+  /** Why a message was dropped: loss, partition, link-down, unknown, self, not-started (sender), down (receiver on arrival). */
+  reason?: string
+}
+
+/** The simulated network. See {@link createSimNetwork}. */
+export interface SimNetwork {
+  /** A new node slot; a second join of a live (not crashed, not stopped) id throws TypeError. */
+  join(id: string): SimJoined
+  /** Only nodes in the same group can talk; nodes not listed form one more group together. Silent: no onPeer events. */
+  partition(...groups: string[][]): void
+  /** Ends partitions and clears per-link faults; network-wide faults (setFaults) stay. */
+  heal(): void
+  setLink(from: string, to: string, opts: LinkFaults): void
+  setFaults(opts: Faults): void
+  /** Stops the node at once: timers cancelled, traffic dropped, `halt()` called, peers see it down. */
+  crash(id: string, opts?: { loseStorage?: boolean }): void
+  /**
+   * Brings a crashed (or stopped) node back through `recreate` with a new env and transport, and a new
+   * empty memory storage if its storage was lost. Resolves with the new node; when nothing was
+   * attached, with the new {@link SimJoined}.
+   */
+  restart(id: string): Promise<unknown>
+  /** crash with loseStorage, then restart: a node whose disk died. */
+  replace(id: string): Promise<unknown>
+  /** The current node for id: the latest recreate result, or what the node attached. */
+  node(id: string): unknown
+  /**
+   * Runs virtual time until every live node that has an `idle()` method has reported idle for
+   * `quietMs` (default 5,000) in a row, or until `maxMs` (default 600,000) passed (`quiet: false`).
+   * Rejects with an AggregateError if simulated code threw meanwhile (see `errors()`).
+   */
+  settle(opts?: { quietMs?: number; maxMs?: number }): Promise<RunResult>
+  /** Runs exactly `ms` of virtual time; rejects like settle. */
+  advance(ms: number): Promise<RunResult>
+  /** Virtual time in ms since the Unix epoch; starts at SIM_EPOCH. Same clock as every env.now(). */
+  now(): number
+  stats(): SimStats
+  /** Every id ever joined, crashed ones included, in join order. */
+  ids(): string[]
+  /** Exceptions thrown by timers and handlers inside the simulation, in order. */
+  errors(): unknown[]
+  /** Watches every message; returns an unsubscribe. */
+  observe(fn: (ev: SimMessageEvent) => void): () => void
+  /**
+   * Wraps a storage that does real I/O (LevelDB, IndexedDB) so virtual time stands still while its
+   * calls are in flight, as if the disk took no time. Unwrapped, timers keep firing while the host
+   * waits on the disk, and a held call can see seconds of virtual time pass during one write.
+   * Memory storage needs no wrapping.
+   */
+  wrapStorage(storage: Storage): Storage
+  /** Cancels everything: no event runs afterwards, pending runs resolve. */
+  stop(): Promise<void>
+}
+
+type MessageHandler = (from: NodeId, msg: Uint8Array) => void
+type PeerHandler = (ev: { id: NodeId; up: boolean }) => void
+
+/** One life of a node: a crash or rejoin makes a new one, and the old env and transport go dead. */
+interface Life {
+  alive: boolean
+  started: boolean
+  stopped: boolean
+  readonly timers: Set<SimEvent>
+  readonly holds: Set<() => void>
+  readonly onMessage: MessageHandler[]
+  readonly onPeer: PeerHandler[]
+  env: Env
+  transport: Transport
+}
+
+interface Slot {
+  readonly id: NodeId
+  lives: number
+  cur: Life
+  attached: AttachedNode | undefined
+  node: unknown
+  loseStorage: boolean
+}
+
+const noop: Cancel = () => {}
+
+function checkProb(p: number | undefined, what: string): void {
+  if (p !== undefined && !(p >= 0 && p <= 1)) throw new TypeError(`${what} must be a probability in [0, 1]`)
+}
+function checkLatency(l: [number, number] | undefined): void {
+  if (l !== undefined && !(Array.isArray(l) && l[0] >= 0 && l[1] >= l[0])) throw new TypeError('latencyMs must be [min, max] with 0 <= min <= max')
+}
+
+/** Creates a simulated network. Everything it does is determined by `opts.seed` and the calls made on it. */
+export function createSimNetwork(opts: SimOptions): SimNetwork {
+  if (typeof opts?.seed !== 'number' || !Number.isFinite(opts.seed)) throw new TypeError('seed must be a finite number')
+  checkProb(opts.loss, 'loss')
+  checkProb(opts.duplicate, 'duplicate')
+  checkLatency(opts.latencyMs)
+  const seed = opts.seed
+  const sched = new Scheduler()
+  const rng = seededRandom(seed, 'net')
+  const faults: Required<Faults> = { loss: opts.loss ?? 0, duplicate: opts.duplicate ?? 0, latencyMs: opts.latencyMs ?? [1, 5] }
+  const fifo = opts.reorder === false
+  const slots = new Map<string, Slot>()
+  const links = new Map<string, LinkFaults>()
+  const lastArrival = new Map<string, number>()
+  const observers = new Set<(ev: SimMessageEvent) => void>()
+  let groups: Map<string, number> | undefined
+  const counts = { sent: 0, delivered: 0, dropped: 0, bytes: 0 }
+
+  const linkKey = (from: string, to: string): string => `${from}\u0000${to}`
+  const up = (slot: Slot, life: Life): boolean => slot.cur === life && life.alive && life.started && !life.stopped
+  const guard = (fn: () => void): void => {
+    try {
+      fn()
+    } catch (e) {
+      sched.report(e)
+    }
+  }
+  const emit = (ev: SimMessageEvent): void => {
+    for (const o of observers) guard(() => o(ev))
+  }
+  const drop = (from: string, to: string, size: number, reason: string): void => {
+    counts.dropped++
+    emit({ type: 'drop', time: sched.now, from, to, size, reason })
+  }
+  /** Why `from` cannot reach `to` right now, if it cannot. */
+  const blocked = (from: string, to: string): string | undefined => {
+    if (groups !== undefined && (groups.get(from) ?? -1) !== (groups.get(to) ?? -1)) return 'partition'
+    if (links.get(linkKey(from, to))?.down === true) return 'link-down'
+    return undefined
+  }
+  const liveStarted = (): Slot[] => [...slots.values()].filter((s) => up(s, s.cur))
+  /** Connection news reaches a node asynchronously, as it would over a socket. */
+  const tellPeer = (slot: Slot, life: Life, about: NodeId, isUp: boolean): void => {
+    sched.schedule(0, () => {
+      if (!up(slot, life)) return
+      for (const h of life.onPeer) guard(() => h({ id: about, up: isUp }))
+    })
+  }
+  const announce = (slot: Slot, isUp: boolean): void => {
+    for (const other of liveStarted()) if (other !== slot) tellPeer(other, other.cur, slot.id, isUp)
+  }
+
+  function send(slot: Slot, life: Life, to: string, msg: Uint8Array): void {
+    if (!(msg instanceof Uint8Array)) throw new TypeError('send() takes a Uint8Array')
+    counts.sent++
+    counts.bytes += msg.length
+    const from = slot.id
+    emit({ type: 'send', time: sched.now, from, to, size: msg.length })
+    if (!up(slot, life)) return drop(from, to, msg.length, 'not-started')
+    const dst = slots.get(to)
+    // A real transport cannot talk to itself; dropping here surfaces code that assumes it can.
+    if (dst === undefined || dst === slot) return drop(from, to, msg.length, dst === undefined ? 'unknown' : 'self')
+    const why = blocked(from, to)
+    if (why !== undefined) return drop(from, to, msg.length, why)
+    const link = links.get(linkKey(from, to))
+    if (rng() < (link?.loss ?? faults.loss)) return drop(from, to, msg.length, 'loss')
+    const copy = msg.slice()
+    const target = dst.cur
+    deliverLater(slot.id, dst, target, copy, link)
+    if (faults.duplicate > 0 && rng() < faults.duplicate) deliverLater(slot.id, dst, target, copy.slice(), link)
+  }
+
+  function deliverLater(from: NodeId, dst: Slot, target: Life, msg: Uint8Array, link: LinkFaults | undefined): void {
+    const [lo, hi] = link?.latencyMs ?? faults.latencyMs
+    let at = sched.now + randomInt(rng, lo, hi)
+    if (fifo) {
+      // Never earlier than the previous message on this link: ties then break by sequence number.
+      const key = linkKey(from, dst.id)
+      at = Math.max(at, lastArrival.get(key) ?? 0)
+      lastArrival.set(key, at)
+    }
+    sched.schedule(at - sched.now, () => {
+      // Checked again on arrival: a crash resets the connection and a partition cuts what is in flight.
+      if (!up(dst, target)) return drop(from, dst.id, msg.length, 'down')
+      const why = blocked(from, dst.id)
+      if (why !== undefined) return drop(from, dst.id, msg.length, why)
+      counts.delivered++
+      emit({ type: 'deliver', time: sched.now, from, to: dst.id, size: msg.length })
+      target.onMessage.forEach((h, i) => guard(() => h(from, i === 0 ? msg : msg.slice())))
+    })
+  }
+
+  function newLife(slot: Slot): Life {
+    const n = slot.lives++
+    const life: Life = {
+      alive: true, started: false, stopped: false,
+      timers: new Set(), holds: new Set(), onMessage: [], onPeer: [],
+      env: undefined as unknown as Env, transport: undefined as unknown as Transport,
+    }
+    const current = (): boolean => slot.cur === life && life.alive
+    life.env = {
+      now: () => sched.now,
+      random: seededRandom(seed, `node:${slot.id}#${n}`),
+      setTimer(ms, fn) {
+        // A dead node's code may still run (pending promises); its timers must never fire.
+        if (!current()) return noop
+        const ev = sched.schedule(ms, () => {
+          life.timers.delete(ev)
+          fn()
+        })
+        life.timers.add(ev)
+        return () => {
+          if (life.timers.delete(ev)) sched.cancel(ev)
+        }
+      },
+      hold() {
+        if (!current()) return noop
+        const release = sched.hold()
+        life.holds.add(release)
+        return () => {
+          life.holds.delete(release)
+          release()
+        }
+      },
+      attach(node) {
+        if (slot.cur !== life) return
+        slot.attached = node
+        slot.node = node
+      },
+    }
+    life.transport = {
+      id: slot.id,
+      async start() {
+        if (!current()) throw new DynameshError('NOT_RUNNING', `simulated node ${slot.id} has crashed`)
+        if (life.started) return
+        life.started = true
+        life.stopped = false
+        for (const other of liveStarted()) {
+          if (other === slot) continue
+          tellPeer(other, other.cur, slot.id, true)
+          tellPeer(slot, life, other.id, true)
+        }
+      },
+      async stop() {
+        if (!up(slot, life)) return
+        life.started = false
+        life.stopped = true
+        announce(slot, false)
+      },
+      send: (to, msg) => send(slot, life, to, msg),
+      onMessage: (h) => void life.onMessage.push(h),
+      onPeer: (h) => void life.onPeer.push(h),
+      peers: () => (up(slot, life) ? liveStarted().filter((s) => s !== slot).map((s) => s.id) : []),
+    }
+    return life
+  }
+
+  const slotOf = (id: string): Slot => {
+    const slot = slots.get(id)
+    if (slot === undefined) throw new TypeError(`no simulated node ${id}`)
+    return slot
+  }
+  const joined = (slot: Slot): SimJoined => ({ id: slot.id, transport: slot.cur.transport, env: slot.cur.env })
+
+  /** Ends a life: its timers never fire, and its callers' holds no longer keep time running. */
+  function kill(life: Life): void {
+    life.alive = false
+    life.started = false
+    for (const ev of life.timers) sched.cancel(ev)
+    life.timers.clear()
+    for (const release of life.holds) release()
+    life.holds.clear()
+  }
+
+  function crash(id: string, o: { loseStorage?: boolean } = {}): void {
+    const slot = slotOf(id)
+    const life = slot.cur
+    if (o.loseStorage === true) slot.loseStorage = true
+    if (!life.alive) return
+    const wasUp = up(slot, life)
+    kill(life)
+    if (wasUp) announce(slot, false)
+    if (slot.attached !== undefined) guard(() => slot.attached!.halt())
+  }
+
+  async function restart(id: string): Promise<unknown> {
+    const slot = slotOf(id)
+    if (slot.cur.alive && !slot.cur.stopped) throw new TypeError(`simulated node ${id} is running: crash it first`)
+    kill(slot.cur)
+    const life = newLife(slot)
+    slot.cur = life
+    const lose = slot.loseStorage
+    slot.loseStorage = false
+    const attached = slot.attached
+    if (attached === undefined) return joined(slot)
+    // Recreating may itself wait on virtual time (reading storage, starting): keep the clock running.
+    const release = sched.hold()
+    try {
+      const node = await attached.recreate({ env: life.env, transport: life.transport, ...(lose ? { storage: memoryStorage() } : {}) })
+      if (slot.cur === life) slot.node = node
+      return node
+    } finally {
+      release()
+    }
+  }
+
+  async function run(o: { ms: number; quietMs?: number; idle?: () => boolean }): Promise<RunResult> {
+    const before = sched.errors.length
+    const result = await sched.run(o)
+    const errs = sched.errors.slice(before)
+    if (errs.length > 0) throw new AggregateError(errs, `${errs.length} exception(s) inside the simulation; see net.errors()`)
+    return result
+  }
+
+  const allIdle = (): boolean => {
+    for (const slot of slots.values()) {
+      if (!slot.cur.alive || slot.cur.stopped) continue
+      const n = slot.node as { idle?: () => boolean } | undefined
+      if (typeof n?.idle === 'function' && !n.idle()) return false
+    }
+    return true
+  }
+
+  return {
+    join(id) {
+      if (typeof id !== 'string' || id === '') throw new TypeError('join() needs a non-empty id')
+      const old = slots.get(id)
+      if (old !== undefined && old.cur.alive && !old.cur.stopped) throw new TypeError(`simulated node ${id} already joined`)
+      const slot: Slot = old ?? { id: asNodeId(id), lives: 0, cur: undefined as unknown as Life, attached: undefined, node: undefined, loseStorage: false }
+      if (old !== undefined) {
+        kill(old.cur)
+        Object.assign(old, { attached: undefined, node: undefined, loseStorage: false })
+      }
+      slot.cur = newLife(slot)
+      slots.set(id, slot)
+      return joined(slot)
+    },
+    partition(...gs) {
+      const m = new Map<string, number>()
+      gs.forEach((g, i) => {
+        for (const id of g) {
+          if (m.has(id)) throw new TypeError(`${id} is in two partition groups`)
+          m.set(id, i)
+        }
+      })
+      groups = m
+    },
+    heal() {
+      groups = undefined
+      links.clear()
+    },
+    setLink(from, to, o) {
+      checkProb(o.loss, 'loss')
+      checkLatency(o.latencyMs)
+      links.set(linkKey(from, to), { ...links.get(linkKey(from, to)), ...o })
+    },
+    setFaults(o) {
+      checkProb(o.loss, 'loss')
+      checkProb(o.duplicate, 'duplicate')
+      checkLatency(o.latencyMs)
+      Object.assign(faults, Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)))
+    },
+    crash,
+    restart,
+    async replace(id) {
+      crash(id, { loseStorage: true })
+      return restart(id)
+    },
+    node: (id) => slots.get(id)?.node,
+    settle: (o = {}) => run({ ms: o.maxMs ?? 600_000, quietMs: o.quietMs ?? 5_000, idle: allIdle }),
+    advance: (ms) => run({ ms }),
+    now: () => sched.now,
+    stats: () => ({ ...counts, events: sched.executed }),
+    ids: () => [...slots.keys()],
+    errors: () => [...sched.errors],
+    observe(fn) {
+      observers.add(fn)
+      return () => void observers.delete(fn)
+    },
+    wrapStorage(s) {
+      const track = <T>(p: Promise<T>): Promise<T> => sched.track(p)
+      return {
+        get: (key) => track(s.get(key)),
+        batch: (ops) => track(s.batch(ops)),
+        close: () => track(s.close()),
+        iterate: (range) => ({
+          [Symbol.asyncIterator]() {
+            const it = s.iterate(range)[Symbol.asyncIterator]()
+            return {
+              next: () => track(it.next()),
+              return: async (v?: unknown) => (it.return === undefined ? { done: true as const, value: v } : track(it.return(v))),
+            }
+          },
+        }),
+      }
+    },
+    async stop() {
+      sched.stop()
+      for (const slot of slots.values()) kill(slot.cur)
+    },
+  }
+}
