@@ -1,0 +1,135 @@
+/**
+ * Data-channel figures between two Node peers on loopback (DESIGN.md section 6): connect time,
+ * 100-byte round trip, bulk throughput. First raw simple-peer + @roamhq/wrtc (signals passed in
+ * process), then the dynamesh WebRTC transport (signaling server, identity proof, framing,
+ * backpressure). Prints figures only; never passes or fails on time. Loopback candidates only.
+ *
+ *   unshare -n sh -c 'ip link set lo up && npx tsx bench/datachannel.ts'   (as root; or without unshare)
+ */
+import { performance } from 'node:perf_hooks'
+import SimplePeer from 'simple-peer'
+import { WebSocket } from 'ws'
+import { startSignalServer } from '../signaling/server.js'
+import { generateIdentity } from '../src/identity.js'
+import { createWebRtcTransport, filterSignal } from '../src/transport/webrtc.js'
+import { wrtc } from '../src/transport/wrtc.js'
+import type { NodeId } from '../src/types.js'
+
+const ROUND_TRIPS = 1000
+const BULK_BYTES = 64 * 1024 * 1024
+const FRAME = 16 * 1024
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!
+const mbps = (bytes: number, ms: number): string => `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`
+
+async function raw(): Promise<void> {
+  const mk = (initiator: boolean) => new SimplePeer({ initiator, wrtc, trickle: true, config: { iceServers: [] } })
+  const a = mk(true)
+  const b = mk(false)
+  const relay = (to: SimplePeer.Instance) => (d: unknown) => {
+    const f = filterSignal(d, true)
+    if (f) to.signal(f as SimplePeer.SignalData)
+  }
+  a.on('signal', relay(b))
+  b.on('signal', relay(a))
+  const t0 = performance.now()
+  await Promise.all([new Promise((r) => a.once('connect', r)), new Promise((r) => b.once('connect', r))])
+  const connectMs = performance.now() - t0
+
+  b.on('data', (d: Uint8Array) => {
+    if (d.length === 100) b.send(d)
+  })
+  const rtts: number[] = []
+  const ping = new Uint8Array(100)
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const s = performance.now()
+    await new Promise<void>((r) => {
+      a.once('data', () => r())
+      a.send(ping)
+    })
+    rtts.push(performance.now() - s)
+  }
+
+  // Bulk: 16 KiB frames, pausing above 1 MiB buffered (the transport's high-water mark).
+  let received = 0
+  const done = new Promise<void>((r) => b.on('data', (d: Uint8Array) => {
+    received += d.length
+    if (received >= BULK_BYTES) r()
+  }))
+  const ch = (a as unknown as { _channel: RTCDataChannel })._channel
+  const frame = new Uint8Array(FRAME)
+  const t1 = performance.now()
+  for (let sent = 0; sent < BULK_BYTES; sent += FRAME) {
+    while (ch.bufferedAmount > 1024 * 1024) await new Promise((r) => setTimeout(r, 1))
+    a.send(frame)
+  }
+  await done
+  const bulkMs = performance.now() - t1
+  console.log(`raw simple-peer + @roamhq/wrtc: connect ${connectMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (${BULK_BYTES / 1024 / 1024} MiB in 16 KiB frames)`)
+  for (const p of [a, b]) {
+    p.destroy()
+    await new Promise((r) => p.once('close', r))
+    clearTimeout((p as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer)
+  }
+}
+
+async function transport(): Promise<void> {
+  const server = await startSignalServer({ host: '127.0.0.1', port: 0 })
+  const mk = () => createWebRtcTransport({ signalUrl: server.url, room: 'bench', identity: generateIdentity(), wrtc, WebSocket, loopbackOnly: true })
+  const a = mk()
+  const b = mk()
+  await Promise.all([a.start(), b.start()])
+  while (a.peers().length === 0 || b.peers().length === 0) await new Promise((r) => setTimeout(r, 5))
+  let onA: (msg: Uint8Array) => void = () => {}
+  let onB: (from: NodeId, msg: Uint8Array) => void = () => {}
+  a.onMessage((_f, m) => onA(m))
+  b.onMessage((f, m) => onB(f, m))
+
+  const t0 = performance.now()
+  await new Promise<void>((r) => {
+    onB = () => r()
+    a.send(b.id, new Uint8Array(1))
+  })
+  const firstMs = performance.now() - t0
+
+  onB = (from, m) => b.send(from, m)
+  const rtts: number[] = []
+  const ping = new Uint8Array(100)
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const s = performance.now()
+    await new Promise<void>((r) => {
+      onA = () => r()
+      a.send(b.id, ping)
+    })
+    rtts.push(performance.now() - s)
+  }
+
+  // Bulk: 1 MiB messages, at most 4 MiB outstanding so the 8 MiB send queue never drops.
+  const msg = new Uint8Array(1024 * 1024)
+  const total = BULK_BYTES / msg.length
+  let got = 0
+  let sent = 0
+  const t1 = performance.now()
+  await new Promise<void>((r) => {
+    const pump = (): void => {
+      while (sent < total && sent - got < 7) {
+        a.send(b.id, msg)
+        sent++
+      }
+    }
+    onB = () => {
+      got++
+      if (got === total) r()
+      else pump()
+    }
+    pump()
+  })
+  const bulkMs = performance.now() - t1
+  console.log(`dynamesh webrtc transport: first message (connect + identity proof) ${firstMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (1 MiB messages); drops ${a.stats().dropped}`)
+  await Promise.all([a.stop(), b.stop()])
+  await server.close()
+}
+
+await raw()
+await transport()

@@ -1,0 +1,226 @@
+/**
+ * Framing for data channels: a message of any size (up to a bound) becomes frames of at most
+ * 16 KiB, the size every WebRTC implementation delivers intact (larger SCTP messages are
+ * refused or truncated by some browsers). Isomorphic: plain bytes, no platform imports.
+ *
+ * Frame layout (compact binary; uvarint = unsigned LEB128, at most 5 bytes for a u32):
+ *
+ *   single frame   [ 0b0kkkkkkk ][ payload ... ]                        whole message
+ *   chunk frame    [ 0b1kkkkkkk ][ id uvarint ][ index uvarint ][ count uvarint ][ payload ... ]
+ *
+ * `k` is a 7-bit message kind the caller chooses (the transport separates its handshake from
+ * application data with it). A chunked message has count >= 2 chunks, each sent in order; the
+ * reassembler nevertheless accepts chunks in any order, interleaved with other messages.
+ * Reassembly memory is bounded: a message larger than `maxMessageBytes`, a malformed frame, or
+ * an overflow of the pending budget is dropped and counted, never thrown.
+ */
+
+/** Largest frame handed to a data channel. */
+export const MAX_FRAME_BYTES = 16 * 1024
+/** Largest message the reassembler accepts by default. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+/** Largest chunk header: tag byte plus three 5-byte uvarints. */
+const MAX_CHUNK_HEADER = 16
+const CHUNKED = 0x80
+const KIND_MASK = 0x7f
+
+/** A reassembled message and the kind its frames carried. */
+export interface FramedMessage {
+  kind: number
+  data: Uint8Array
+}
+
+/** Counters a reassembler keeps; each counted event dropped something. */
+export interface FramingStats {
+  /** Frames that could not be parsed or contradicted an earlier frame. */
+  garbage: number
+  /** Messages dropped whole: too large, or evicted to stay inside the memory budget. */
+  dropped: number
+}
+
+function writeUvarint(out: Uint8Array, offset: number, value: number): number {
+  let v = value >>> 0
+  while (v >= 0x80) {
+    out[offset++] = (v & 0x7f) | 0x80
+    v >>>= 7
+  }
+  out[offset++] = v
+  return offset
+}
+
+/** Reads a uvarint of at most 5 bytes (u32); undefined when truncated or too long. */
+function readUvarint(buf: Uint8Array, offset: number): [value: number, next: number] | undefined {
+  let value = 0
+  for (let i = 0; i < 5; i++) {
+    const b = buf[offset + i]
+    if (b === undefined) return undefined
+    value += (b & 0x7f) * 2 ** (7 * i)
+    if ((b & 0x80) === 0) return value > 0xffffffff ? undefined : [value, offset + i + 1]
+  }
+  return undefined
+}
+
+/**
+ * Splits messages into frames. One framer per connection direction: it numbers chunked
+ * messages so the far side can tell them apart.
+ */
+export class Framer {
+  private nextId = 0
+  readonly maxFrameBytes: number
+
+  constructor(maxFrameBytes = MAX_FRAME_BYTES) {
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < MAX_CHUNK_HEADER + 1) {
+      throw new TypeError(`maxFrameBytes must be an integer >= ${MAX_CHUNK_HEADER + 1}`)
+    }
+    this.maxFrameBytes = maxFrameBytes
+  }
+
+  /** The frames of one message, in sending order. */
+  encode(kind: number, msg: Uint8Array): Uint8Array[] {
+    if (!Number.isInteger(kind) || kind < 0 || kind > KIND_MASK) throw new TypeError('kind must be in 0..127')
+    if (msg.length + 1 <= this.maxFrameBytes) {
+      const frame = new Uint8Array(msg.length + 1)
+      frame[0] = kind
+      frame.set(msg, 1)
+      return [frame]
+    }
+    const payload = this.maxFrameBytes - MAX_CHUNK_HEADER
+    const count = Math.ceil(msg.length / payload)
+    const id = this.nextId
+    this.nextId = (this.nextId + 1) >>> 0
+    const frames: Uint8Array[] = []
+    const header = new Uint8Array(MAX_CHUNK_HEADER)
+    for (let index = 0; index < count; index++) {
+      header[0] = CHUNKED | kind
+      let h = writeUvarint(header, 1, id)
+      h = writeUvarint(header, h, index)
+      h = writeUvarint(header, h, count)
+      const part = msg.subarray(index * payload, Math.min(msg.length, (index + 1) * payload))
+      const frame = new Uint8Array(h + part.length)
+      frame.set(header.subarray(0, h), 0)
+      frame.set(part, h)
+      frames.push(frame)
+    }
+    return frames
+  }
+}
+
+interface Partial {
+  kind: number
+  count: number
+  chunks: Map<number, Uint8Array>
+  bytes: number
+}
+
+export interface ReassemblerOptions {
+  /** Largest message accepted; larger ones are dropped and counted. Default 4 MiB. */
+  maxMessageBytes?: number
+  /** Bytes held across all partial messages. Default: maxMessageBytes. */
+  maxPendingBytes?: number
+  /** Partial messages held at once. Default 16. */
+  maxPendingMessages?: number
+}
+
+/**
+ * Turns frames back into messages. Holds partial messages within a memory budget; when a new
+ * chunk would exceed it, the oldest partial messages are dropped (and counted) first.
+ */
+export class Reassembler {
+  readonly stats: FramingStats = { garbage: 0, dropped: 0 }
+  private readonly partials = new Map<number, Partial>()
+  private pendingBytes = 0
+  private readonly maxMessageBytes: number
+  private readonly maxPendingBytes: number
+  private readonly maxPendingMessages: number
+
+  constructor(opts: ReassemblerOptions = {}) {
+    this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.maxPendingBytes = Math.max(opts.maxPendingBytes ?? this.maxMessageBytes, this.maxMessageBytes)
+    this.maxPendingMessages = Math.max(1, opts.maxPendingMessages ?? 16)
+  }
+
+  /** Bytes currently held in partial messages. */
+  get pending(): number {
+    return this.pendingBytes
+  }
+
+  /** Feeds one frame; returns a message when this frame completed one. Never throws. */
+  push(frame: Uint8Array): FramedMessage | undefined {
+    const tag = frame[0]
+    if (tag === undefined) return this.garbage()
+    const kind = tag & KIND_MASK
+    if ((tag & CHUNKED) === 0) {
+      if (frame.length - 1 > this.maxMessageBytes) return this.drop()
+      return { kind, data: frame.slice(1) }
+    }
+    const idRead = readUvarint(frame, 1)
+    const indexRead = idRead && readUvarint(frame, idRead[1])
+    const countRead = indexRead && readUvarint(frame, indexRead[1])
+    if (!idRead || !indexRead || !countRead) return this.garbage()
+    const [id] = idRead
+    const [index] = indexRead
+    const [count, start] = countRead
+    if (count < 2 || index >= count) return this.garbage()
+    const part = frame.subarray(start)
+    let p = this.partials.get(id)
+    if (p && (p.kind !== kind || p.count !== count || p.chunks.has(index))) {
+      this.discard(id, p)
+      return this.garbage()
+    }
+    if (!p) {
+      p = { kind, count, chunks: new Map(), bytes: 0 }
+      this.partials.set(id, p)
+    }
+    if (p.bytes + part.length > this.maxMessageBytes) {
+      this.discard(id, p)
+      return this.drop()
+    }
+    this.makeRoom(part.length, id)
+    p.chunks.set(index, part.slice())
+    p.bytes += part.length
+    this.pendingBytes += part.length
+    if (p.chunks.size < p.count) return undefined
+    this.discard(id, p)
+    const data = new Uint8Array(p.bytes)
+    let o = 0
+    for (let i = 0; i < p.count; i++) {
+      const c = p.chunks.get(i)!
+      data.set(c, o)
+      o += c.length
+    }
+    return { kind: p.kind, data }
+  }
+
+  /** Drops every partial message (e.g. when the connection closes). */
+  clear(): void {
+    this.partials.clear()
+    this.pendingBytes = 0
+  }
+
+  /** Evicts the oldest partial messages (other than `keep`) until `bytes` more fit. */
+  private makeRoom(bytes: number, keep: number): void {
+    for (const [id, p] of this.partials) {
+      const overBytes = this.pendingBytes + bytes > this.maxPendingBytes
+      const overCount = this.partials.size > this.maxPendingMessages
+      if (!overBytes && !overCount) return
+      if (id === keep) continue
+      this.discard(id, p)
+      this.stats.dropped++
+    }
+  }
+
+  private discard(id: number, p: Partial): void {
+    this.partials.delete(id)
+    this.pendingBytes -= p.bytes
+  }
+
+  private garbage(): undefined {
+    this.stats.garbage++
+    return undefined
+  }
+
+  private drop(): undefined {
+    this.stats.dropped++
+    return undefined
+  }
+}

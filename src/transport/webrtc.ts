@@ -1,0 +1,593 @@
+/**
+ * The WebRTC transport (DESIGN.md section 5): peers meet through the signaling server, then talk
+ * over simple-peer data channels. Isomorphic: the RTCPeerConnection implementation (`wrtc`) and
+ * the WebSocket constructor come in as options (`wrtc.ts` / `wrtc.browser.ts` supply defaults).
+ *
+ * Connection life cycle, per remote id (at most one connection each):
+ *
+ *   send() to a peer without a connection
+ *     ├─ my id < its id: I initiate (simple-peer initiator) ─────────────┐
+ *     └─ my id > its id: signal {kind:'connect-request'}; it initiates ──┤   offers/answers/ICE
+ *                                                                        ▼   relayed by signaling
+ *   data channel open → HELLO {id, publicKey, nonce} both ways → PROOF {signature} both ways
+ *     → proof verified: 'ready', queued messages flushed
+ *   closed: idle for idleMs, least recently used past maxConnections, remote close, bad proof,
+ *     connect timeout (queued messages dropped and counted), stop()
+ *
+ * Glare cannot make two connections: only the lower id ever initiates, and each attempt carries an
+ * id so signals of an abandoned attempt are ignored. A PROOF signs both connection nonces and both
+ * ids, so it cannot be replayed on another connection or to another peer. No frame other than
+ * HELLO/PROOF is accepted before the peer's proof verifies.
+ *
+ * Events: `onPeer` reports reachability, not connections. A peer is reachable while the signaling
+ * server announces it (it proved its id there too) or while a verified connection to it is open;
+ * up fires when it becomes reachable, down when it is neither announced nor connected (it left
+ * signaling and its connection closed, or signaling is down and its connection closed). Opening
+ * and closing connections on demand (idle, cap) therefore fires nothing while the peer is still
+ * announced: a down is a real hint that the peer went away. `peers()` lists the reachable ids;
+ * `connections()` shows the data channels themselves.
+ */
+import SimplePeer from 'simple-peer'
+import { concatBytes } from '../core/hash.js'
+import type { Identity } from '../identity.js'
+import { idOfPublicKey, verifyId } from '../identity.js'
+import type { NodeId, Transport } from '../types.js'
+import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
+import { isDynameshError } from '../errors.js'
+import { createSignalClient, type WebSocketConstructor } from './signal-client.js'
+import { isNodeIdString } from './signal-protocol.js'
+
+/** RTCPeerConnection and friends, as simple-peer's `wrtc` option takes them. */
+export type WrtcImpl = NonNullable<SimplePeer.Options['wrtc']>
+
+export interface WebRtcTransportOptions {
+  signalUrl: string
+  /** Signaling room. Default 'dynamesh'. */
+  room?: string
+  identity: Identity
+  /** RTCPeerConnection implementation; default: the runtime's globals (browsers). */
+  wrtc?: WrtcImpl
+  /** `WebSocket` from `ws` in Node, `globalThis.WebSocket` in browsers. */
+  WebSocket: WebSocketConstructor
+  /** Drop every ICE candidate (local and remote) that is not a loopback address. */
+  loopbackOnly?: boolean
+  /** Open connections at most; past it the least recently used idle one closes. Default 32. */
+  maxConnections?: number
+  /** A connection unused this long closes. Default 60 s. */
+  idleMs?: number
+  /** Time from wanting a connection to a verified one; queued messages drop after it. Default 10 s. */
+  connectTimeoutMs?: number
+  /** Largest message sent or received. Default 4 MiB. */
+  maxMessageBytes?: number
+  /** Bytes queued per connection (before it opens, or under backpressure). Default 8 MiB. */
+  maxQueueBytes?: number
+  log?: (line: string) => void
+}
+
+/** Counters; every counted event dropped something. */
+export interface WebRtcStats {
+  /** Messages not sent: queue full, connect timeout, too large, connection closed with them queued. */
+  dropped: number
+  /** Frames that were malformed, arrived before the proof, or could not be reassembled. */
+  garbage: number
+  /** Connections closed because the peer failed to prove its id. */
+  rejected: number
+}
+
+export interface ConnectionInfo {
+  id: NodeId
+  state: 'requested' | 'connecting' | 'ready'
+  initiator: boolean
+}
+
+/** A Transport with introspection for tests, benchmarks and the demo page. */
+export interface WebRtcTransport extends Transport {
+  /** Reachable ids: announced by signaling, or connected and verified (see the file comment). */
+  peers(): NodeId[]
+  /** The data channels (and pending attempts) this transport holds. */
+  connections(): ConnectionInfo[]
+  stats(): WebRtcStats
+}
+
+const KIND_DATA = 0
+const KIND_HELLO = 1
+const KIND_PROOF = 2
+/** Pause sending above this many buffered bytes; resume below the low mark. */
+const HIGH_WATER = 1024 * 1024
+const LOW_WATER = 256 * 1024
+/** @roamhq/wrtc 0.10 never fires 'bufferedamountlow' (measured), so a short poll drives resumption. */
+const DRAIN_POLL_MS = 5
+const PROOF_TAG = new TextEncoder().encode('dynamesh-proof')
+const utf8 = new TextEncoder()
+
+/** A message being sent: its frames and how many went out already. */
+interface Outgoing {
+  frames: Uint8Array[]
+  sent: number
+  bytes: number
+}
+
+interface Conn {
+  readonly remote: NodeId
+  state: ConnectionInfo['state']
+  initiator: boolean
+  attempt: string
+  peer?: SimplePeer.Instance
+  readonly nonce: Uint8Array
+  peerNonce?: Uint8Array
+  peerKey?: Uint8Array
+  helloSent: boolean
+  closed: boolean
+  /** Messages waiting for the connection to be ready or for buffer space; `head` is the next one. */
+  out: Array<Outgoing | undefined>
+  head: number
+  outBytes: number
+  readonly framer: Framer
+  readonly reasm: Reassembler
+  lastUsed: number
+  connectTimer?: ReturnType<typeof setTimeout>
+  drainTimer?: ReturnType<typeof setTimeout>
+}
+
+type Internals = { _channel?: RTCDataChannel | null; _iceCompleteTimer?: ReturnType<typeof setTimeout> | null }
+const channelOf = (p: SimplePeer.Instance): RTCDataChannel | null | undefined => (p as unknown as Internals)._channel
+/** simple-peer leaves its 5 s ICE-complete timer running after destroy(); clear it. */
+const clearIceTimer = (p: SimplePeer.Instance): void => {
+  const t = (p as unknown as Internals)._iceCompleteTimer
+  if (t) clearTimeout(t)
+}
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n))
+const randomHex = (n: number): string => Array.from(randomBytes(n), (b) => b.toString(16).padStart(2, '0')).join('')
+/** A plain Uint8Array view of simple-peer's Buffer (so callers get what every transport gives). */
+const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+// ---- loopback filter ----
+
+/** The signals simple-peer exchanges that this transport relays; anything else is dropped. */
+export type PeerSignal =
+  | { type: 'offer' | 'answer'; sdp: string }
+  | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null } }
+
+/** True for 127.0.0.0/8 and ::1 (also bracketed or IPv4-mapped). */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase().replace(/^\[|\]$/g, '')
+  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || a === '::1' || a === '0:0:0:0:0:0:0:1'
+}
+
+/** True when an ICE candidate line (`candidate:f c proto prio ADDRESS port typ ...`) is on loopback. */
+export function isLoopbackCandidate(candidate: string): boolean {
+  const address = candidate.trim().replace(/^a=/, '').split(/\s+/)[4]
+  return address !== undefined && isLoopbackAddress(address)
+}
+
+/** Removes `a=candidate` lines that are not on loopback from an SDP. */
+export const stripNonLoopbackCandidates = (sdp: string): string =>
+  sdp.split('\n').filter((l) => !l.startsWith('a=candidate:') || isLoopbackCandidate(l.slice(2))).join('\n')
+
+const MAX_SDP = 32 * 1024
+
+/**
+ * Validates a signal (ours going out, or untrusted coming in) and applies the loopback filter.
+ * Returns a fresh object with only the known fields, or undefined to drop it.
+ */
+export function filterSignal(data: unknown, loopbackOnly: boolean): PeerSignal | undefined {
+  if (typeof data !== 'object' || data === null) return undefined
+  const d = data as { type?: unknown; sdp?: unknown; candidate?: unknown }
+  if (d.type === 'offer' || d.type === 'answer') {
+    if (typeof d.sdp !== 'string' || d.sdp.length > MAX_SDP) return undefined
+    return { type: d.type, sdp: loopbackOnly ? stripNonLoopbackCandidates(d.sdp) : d.sdp }
+  }
+  if (d.type !== 'candidate' || typeof d.candidate !== 'object' || d.candidate === null) return undefined
+  const c = d.candidate as { candidate?: unknown; sdpMLineIndex?: unknown; sdpMid?: unknown }
+  if (typeof c.candidate !== 'string' || c.candidate.length === 0 || c.candidate.length > 1024) return undefined
+  if (loopbackOnly && !isLoopbackCandidate(c.candidate)) return undefined
+  const sdpMLineIndex = typeof c.sdpMLineIndex === 'number' && Number.isInteger(c.sdpMLineIndex) ? c.sdpMLineIndex : null
+  const sdpMid = typeof c.sdpMid === 'string' && c.sdpMid.length <= 64 ? c.sdpMid : null
+  if (sdpMLineIndex === null && sdpMid === null) return undefined
+  return { type: 'candidate', candidate: { candidate: c.candidate, sdpMLineIndex, sdpMid } }
+}
+
+/** Creates a WebRTC transport; nothing happens until `start()`. */
+export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTransport {
+  const id = opts.identity.id
+  const loopbackOnly = opts.loopbackOnly ?? false
+  const maxConnections = Math.max(1, opts.maxConnections ?? 32)
+  const idleMs = opts.idleMs ?? 60_000
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const maxQueueBytes = Math.max(opts.maxQueueBytes ?? 8 * 1024 * 1024, maxMessageBytes + 1024)
+  const log = (line: string): void => opts.log?.(`webrtc ${id.slice(0, 8)}: ${line}`)
+  const short = (peer: NodeId): string => peer.slice(0, 8)
+
+  const signal = createSignalClient({ url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket: opts.WebSocket })
+  const conns = new Map<NodeId, Conn>()
+  const messageHandlers: Array<(from: NodeId, msg: Uint8Array) => void> = []
+  const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
+  const stats: WebRtcStats = { dropped: 0, garbage: 0, rejected: 0 }
+  let running = false
+  /** Ids the signaling server announces, and ids reported up through onPeer. */
+  const announced = new Set<NodeId>()
+  const reachable = new Set<NodeId>()
+  let sweepTimer: ReturnType<typeof setInterval> | undefined
+
+  const emitPeer = (ev: { id: NodeId; up: boolean }): void => {
+    for (const h of peerHandlers) {
+      try {
+        h(ev)
+      } catch (e) {
+        log(`onPeer handler threw: ${String(e)}`)
+      }
+    }
+  }
+
+  /** Reports a change of reachability (announced, or connected and verified) to onPeer. */
+  function updateReach(peer: NodeId): void {
+    if (!running) return
+    const up = announced.has(peer) || conns.get(peer)?.state === 'ready'
+    if (up === reachable.has(peer)) return
+    if (up) reachable.add(peer)
+    else reachable.delete(peer)
+    emitPeer({ id: peer, up })
+  }
+
+  // ---- connection records ----
+
+  function newConn(remote: NodeId): Conn {
+    const conn: Conn = {
+      remote, state: 'requested', initiator: id < remote, attempt: '', nonce: randomBytes(32), helloSent: false,
+      closed: false, out: [], head: 0, outBytes: 0, framer: new Framer(),
+      reasm: new Reassembler({ maxMessageBytes }), lastUsed: Date.now(),
+    }
+    conn.connectTimer = setTimeout(() => {
+      conn.connectTimer = undefined
+      if (conn.state !== 'ready') close(conn, `no verified connection within ${connectTimeoutMs} ms`)
+    }, connectTimeoutMs)
+    conns.set(remote, conn)
+    return conn
+  }
+
+  /** Closes a connection and forgets it; idempotent. */
+  function close(conn: Conn, reason: string): void {
+    if (conn.closed) return
+    conn.closed = true
+    if (conns.get(conn.remote) === conn) conns.delete(conn.remote)
+    clearTimeout(conn.connectTimer)
+    clearTimeout(conn.drainTimer)
+    stats.dropped += queued(conn)
+    conn.out = []
+    conn.reasm.clear()
+    if (conn.peer) {
+      conn.peer.destroy()
+      clearIceTimer(conn.peer)
+    }
+    log(`closed ${short(conn.remote)}: ${reason}`)
+    updateReach(conn.remote)
+  }
+
+  /** Makes room for one more connection by closing the least recently used, idle ones first. */
+  function evict(): void {
+    if (conns.size < maxConnections) return
+    let victim: Conn | undefined
+    for (const c of conns.values()) {
+      const idle = c.state === 'ready' && queued(c) === 0
+      const best = victim && victim.state === 'ready' && queued(victim) === 0
+      if (!victim || (idle && !best) || (idle === !!best && c.lastUsed < victim.lastUsed)) victim = c
+    }
+    if (victim) close(victim, `connection cap ${maxConnections} reached (least recently used)`)
+  }
+
+  function startPeer(conn: Conn, initiator: boolean, attempt: string): void {
+    conn.initiator = initiator
+    conn.attempt = attempt
+    conn.state = 'connecting'
+    let peer: SimplePeer.Instance
+    try {
+      peer = new SimplePeer({ initiator, trickle: true, config: { iceServers: [] }, ...(opts.wrtc ? { wrtc: opts.wrtc } : {}) })
+    } catch (e) {
+      close(conn, `cannot create peer connection: ${String(e)}`)
+      return
+    }
+    conn.peer = peer
+    peer.on('signal', (data: PeerSignal) => {
+      if (conn.closed) return
+      const filtered = filterSignal(data, loopbackOnly)
+      if (filtered) sendSignal(conn.remote, { kind: 'signal', attempt, data: filtered })
+    })
+    peer.on('connect', () => onOpen(conn))
+    peer.on('data', (frame: Uint8Array) => onFrame(conn, plain(frame)))
+    // A remote close surfaces as an error; 'close' always follows.
+    peer.on('error', (err: Error & { code?: string }) => log(`peer ${short(conn.remote)} error ${err.code ?? ''}: ${err.message}`))
+    peer.on('close', () => {
+      clearIceTimer(peer)
+      close(conn, 'peer connection closed')
+    })
+  }
+
+  // ---- signaling ----
+
+  /** Signals are best effort (dropped while signaling is down); the connect timeout covers loss. */
+  function sendSignal(to: NodeId, data: unknown): void {
+    try {
+      signal.send(to, data)
+    } catch (e) {
+      log(`cannot signal ${short(to)}: ${String(e)}`)
+    }
+  }
+
+  function onSignal(from: NodeId, data: unknown): void {
+    if (!running || from === id || typeof data !== 'object' || data === null) return
+    const msg = data as { kind?: unknown; attempt?: unknown; data?: unknown }
+    const existing = conns.get(from)
+    if (msg.kind === 'connect-request') {
+      if (id > from) return // only the lower id initiates
+      // A request while we think we are connected means the other side lost the connection.
+      if (existing?.state === 'ready') close(existing, 'peer asked for a new connection')
+      else if (existing) return
+      evict()
+      startPeer(newConn(from), true, randomHex(8))
+      return
+    }
+    if (msg.kind !== 'signal' || typeof msg.attempt !== 'string' || msg.attempt.length > 64) return
+    const payload = filterSignal(msg.data, loopbackOnly)
+    if (!payload) return
+    let conn = existing
+    if (payload.type === 'offer') {
+      if (id < from) return // we initiate towards higher ids; an offer from one is not expected
+      if (conn?.attempt === msg.attempt) return // duplicate offer for the attempt in progress
+      if (conn && conn.state !== 'requested') close(conn, 'peer started a new connection attempt')
+      if (!conn || conn.closed) {
+        evict()
+        conn = newConn(from)
+      }
+      startPeer(conn, false, msg.attempt)
+    }
+    if (!conn || conn.closed || conn.attempt !== msg.attempt || !conn.peer) return
+    try {
+      conn.peer.signal(payload as SimplePeer.SignalData)
+    } catch (e) {
+      close(conn, `bad signal: ${String(e)}`)
+    }
+  }
+
+  // ---- handshake ----
+
+  function sendNow(conn: Conn, kind: number, payload: Uint8Array): void {
+    for (const f of conn.framer.encode(kind, payload)) conn.peer?.send(f)
+  }
+
+  function ensureHello(conn: Conn): void {
+    if (conn.helloSent || !conn.peer) return
+    conn.helloSent = true
+    sendNow(conn, KIND_HELLO, concatBytes(opts.identity.publicKey, conn.nonce, utf8.encode(id)))
+  }
+
+  function onOpen(conn: Conn): void {
+    if (conn.closed) return
+    const ch = conn.peer && channelOf(conn.peer)
+    if (ch) {
+      ch.bufferedAmountLowThreshold = LOW_WATER
+      ch.addEventListener?.('bufferedamountlow', () => flush(conn))
+    }
+    try {
+      ensureHello(conn)
+    } catch (e) {
+      close(conn, `cannot send hello: ${String(e)}`)
+    }
+  }
+
+  function onHello(conn: Conn, data: Uint8Array): void {
+    if (conn.peerKey || data.length !== 96) return close(conn, 'unexpected or malformed HELLO')
+    const key = data.slice(0, 32)
+    const claimed = new TextDecoder().decode(data.subarray(64))
+    if (claimed !== conn.remote || idOfPublicKey(key) !== conn.remote) {
+      stats.rejected++
+      return close(conn, `HELLO claims id ${claimed.slice(0, 8)}, key proves ${idOfPublicKey(key).slice(0, 8)}`)
+    }
+    conn.peerKey = key
+    conn.peerNonce = data.slice(32, 64)
+    ensureHello(conn)
+    const signature = opts.identity.sign(concatBytes(PROOF_TAG, conn.peerNonce, conn.nonce, utf8.encode(id), utf8.encode(conn.remote)))
+    sendNow(conn, KIND_PROOF, signature)
+  }
+
+  function onProof(conn: Conn, signature: Uint8Array): void {
+    if (!conn.peerKey || !conn.peerNonce || conn.state === 'ready') return close(conn, 'PROOF out of order')
+    const message = concatBytes(PROOF_TAG, conn.nonce, conn.peerNonce, utf8.encode(conn.remote), utf8.encode(id))
+    if (!verifyId(conn.remote, conn.peerKey, message, signature)) {
+      stats.rejected++
+      return close(conn, 'identity proof failed')
+    }
+    conn.state = 'ready'
+    clearTimeout(conn.connectTimer)
+    conn.connectTimer = undefined
+    conn.lastUsed = Date.now()
+    log(`verified ${short(conn.remote)}`)
+    updateReach(conn.remote)
+    flush(conn)
+  }
+
+  function onFrame(conn: Conn, frame: Uint8Array): void {
+    if (conn.closed) return
+    try {
+      const kind = (frame[0] ?? 0) & 0x7f
+      if (kind === KIND_DATA && conn.state !== 'ready') {
+        stats.garbage++
+        return close(conn, 'data before identity proof')
+      }
+      const before = conn.reasm.stats.garbage + conn.reasm.stats.dropped
+      const m = conn.reasm.push(frame)
+      stats.garbage += conn.reasm.stats.garbage + conn.reasm.stats.dropped - before
+      if (!m) return
+      if (m.kind === KIND_HELLO) return onHello(conn, m.data)
+      if (m.kind === KIND_PROOF) return onProof(conn, m.data)
+      if (m.kind !== KIND_DATA) {
+        stats.garbage++
+        return
+      }
+      conn.lastUsed = Date.now()
+      for (const h of messageHandlers) {
+        try {
+          h(conn.remote, m.data)
+        } catch (e) {
+          log(`onMessage handler threw: ${String(e)}`)
+        }
+      }
+    } catch (e) {
+      close(conn, `error handling a frame: ${String(e)}`)
+    }
+  }
+
+  // ---- sending with backpressure ----
+
+  const queued = (conn: Conn): number => conn.out.length - conn.head
+
+  /** Sends queued frames while the channel's buffer is below the high-water mark. */
+  function flush(conn: Conn): void {
+    if (conn.closed || conn.state !== 'ready' || !conn.peer) return
+    const ch = channelOf(conn.peer)
+    let m: Outgoing | undefined
+    while ((m = conn.out[conn.head])) {
+      if (conn.head >= 1024) {
+        // Drop the sent prefix now and then so a queue that never fully drains does not grow.
+        conn.out = conn.out.slice(conn.head)
+        conn.head = 0
+      }
+      if (!ch || ch.readyState !== 'open') return
+      if (ch.bufferedAmount > HIGH_WATER) {
+        // Browsers fire 'bufferedamountlow' (it calls flush); the poll covers wrtc, which never does.
+        conn.drainTimer ??= setTimeout(() => {
+          conn.drainTimer = undefined
+          flush(conn)
+        }, DRAIN_POLL_MS)
+        return
+      }
+      try {
+        conn.peer.send(m.frames[m.sent++]!)
+      } catch (e) {
+        return close(conn, `send failed: ${String(e)}`)
+      }
+      if (m.sent === m.frames.length) {
+        conn.out[conn.head++] = undefined
+        conn.outBytes -= m.bytes
+      }
+    }
+    conn.out = []
+    conn.head = 0
+    conn.outBytes = 0
+  }
+
+  function send(to: NodeId, msg: Uint8Array): void {
+    if (!(msg instanceof Uint8Array)) throw new TypeError('msg must be a Uint8Array')
+    if (!running || to === id || !isNodeIdString(to) || msg.length > maxMessageBytes) {
+      stats.dropped++
+      return
+    }
+    let conn = conns.get(to)
+    if (!conn) {
+      evict()
+      conn = newConn(to)
+      if (id < to) startPeer(conn, true, randomHex(8))
+      else sendSignal(to, { kind: 'connect-request' })
+      if (conn.closed) {
+        stats.dropped++
+        return
+      }
+    }
+    conn.lastUsed = Date.now()
+    if (conn.outBytes + msg.length > maxQueueBytes) {
+      stats.dropped++
+      return
+    }
+    conn.out.push({ frames: conn.framer.encode(KIND_DATA, msg), sent: 0, bytes: msg.length })
+    conn.outBytes += msg.length
+    flush(conn)
+  }
+
+  function sweep(): void {
+    const now = Date.now()
+    for (const c of [...conns.values()]) {
+      if (c.state === 'ready' && queued(c) === 0 && now - c.lastUsed > idleMs) close(c, `idle for ${idleMs} ms`)
+    }
+  }
+
+  signal.onSignal((from, data) => {
+    try {
+      onSignal(from, data)
+    } catch (e) {
+      log(`error handling a signal from ${short(from)}: ${String(e)}`)
+    }
+  })
+
+  signal.onPeer((ev) => {
+    if (ev.id === id) return
+    if (ev.up) announced.add(ev.id)
+    else announced.delete(ev.id)
+    updateReach(ev.id)
+  })
+
+  signal.onError((err) => {
+    // The server does not know the peer: fail its pending connection now rather than at the timeout.
+    const conn = err.to && conns.get(err.to)
+    if (err.code === 'UNKNOWN_PEER' && conn && conn.state !== 'ready') close(conn, 'peer unknown to signaling')
+  })
+
+  return {
+    id,
+    /**
+     * Joins signaling. Resolves once welcomed, or, if the server is unreachable, after the signal
+     * client's start timeout (it keeps retrying in the background; existing connections and
+     * those it later introduces work as usual). Rejects only if the server refuses the identity.
+     */
+    async start() {
+      if (running) return
+      running = true
+      sweepTimer = setInterval(sweep, Math.max(10, Math.min(idleMs / 4, 10_000)))
+      try {
+        await signal.start()
+      } catch (e) {
+        if (isDynameshError(e, 'UNAUTHORIZED')) {
+          running = false
+          clearInterval(sweepTimer)
+          await signal.stop()
+          throw e
+        }
+        log(`signaling not reached yet (${String(e)}); retrying in the background`)
+      }
+    },
+    async stop() {
+      if (!running) return
+      running = false
+      clearInterval(sweepTimer)
+      announced.clear()
+      reachable.clear()
+      const peers = [...conns.values()].flatMap((c) => (c.peer ? [c.peer] : []))
+      const closed = peers.map((p) => new Promise<void>((resolve) => {
+        if ((p as unknown as { destroyed?: boolean }).destroyed) resolve()
+        else p.once('close', () => resolve())
+      }))
+      for (const c of [...conns.values()]) close(c, 'transport stopped')
+      await signal.stop()
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([Promise.all(closed), new Promise((r) => (timer = setTimeout(r, 1000)))])
+      clearTimeout(timer)
+      for (const p of peers) clearIceTimer(p)
+    },
+    send,
+    onMessage(h) {
+      messageHandlers.push(h)
+    },
+    onPeer(h) {
+      peerHandlers.push(h)
+    },
+    peers() {
+      return [...reachable]
+    },
+    connections() {
+      return [...conns.values()].map((c) => ({ id: c.remote, state: c.state, initiator: c.initiator }))
+    },
+    stats() {
+      return { ...stats }
+    },
+  }
+}
