@@ -14,10 +14,12 @@ export interface HttpCallOptions {
   signal?: AbortSignal
 }
 
+/** Options of {@link httpGet}. */
 export interface HttpGetOptions extends HttpCallOptions {
   r?: number
 }
 
+/** Options of {@link httpPut} and {@link httpDelete}. */
 export interface HttpWriteOptions extends HttpCallOptions {
   /** Context from a get; without one the write is blind. */
   context?: string
@@ -138,6 +140,7 @@ export async function httpCluster(base: string, opts: HttpCallOptions = {}): Pro
   return (await res.json()) as ClusterInfo
 }
 
+/** Usage text of the client commands. */
 export const CLIENT_USAGE = `usage:
   dynamesh put KEY VALUE [--context C] [--w N] [--timeout MS] [--http HOST:PORT]
   dynamesh get KEY [--r N] [--timeout MS] [--http HOST:PORT]

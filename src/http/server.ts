@@ -27,22 +27,10 @@ export type HttpErrorCode = ErrorCode | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'IN
 
 /** The one table from error code to HTTP status. */
 export const ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
-  INVALID_KEY: 400,
-  KEY_TOO_LARGE: 400,
-  INVALID_VALUE: 400,
-  INVALID_CONTEXT: 400,
-  INVALID_OPTION: 400,
-  INVALID_MESSAGE: 400,
-  UNAUTHORIZED: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  VALUE_TOO_LARGE: 413,
-  INTERNAL: 500,
-  STORAGE_FAILED: 500,
-  QUORUM_FAILED: 503,
-  TIMEOUT: 503,
-  NOT_RUNNING: 503,
-  UNAVAILABLE: 503,
+  INVALID_KEY: 400, KEY_TOO_LARGE: 400, INVALID_VALUE: 400, INVALID_CONTEXT: 400, INVALID_OPTION: 400, INVALID_MESSAGE: 400,
+  UNAUTHORIZED: 403, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, VALUE_TOO_LARGE: 413,
+  INTERNAL: 500, STORAGE_FAILED: 500,
+  QUORUM_FAILED: 503, TIMEOUT: 503, NOT_RUNNING: 503, UNAVAILABLE: 503,
 }
 
 /** Options of {@link startHttpServer}. */
@@ -280,7 +268,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, max: number, expect
 }
 
 const tooLarge = (size: number, max: number): DynameshError =>
-  new DynameshError('VALUE_TOO_LARGE', `request body is ${Number.isFinite(size) ? `at least ${size}` : 'over the limit of'} bytes; the limit is ${max}`)
+  new DynameshError('VALUE_TOO_LARGE', `request body is at least ${size} bytes; the limit is ${max}`)
 
 /**
  * After an early answer, drops the rest of the body (so a client still sending can read the answer)

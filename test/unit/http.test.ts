@@ -23,7 +23,7 @@ const codeOf = async (res: Response): Promise<string> => ((await res.json()) as 
 const stored = new Map<string, string[]>()
 
 /** Sends raw bytes on a fresh socket and returns whatever comes back before the server closes it. */
-function raw(port: number, data: string | Buffer): Promise<string> {
+function raw(port: number, data: string | Buffer, waitMs = 3000): Promise<string> {
   return new Promise((resolve) => {
     let got = ''
     const s = connect(port, '127.0.0.1', () => s.write(data))
@@ -32,7 +32,7 @@ function raw(port: number, data: string | Buffer): Promise<string> {
       s.destroy()
       resolve(got)
     }
-    const t = setTimeout(done, 3000)
+    const t = setTimeout(done, waitMs)
     s.on('data', (d) => (got += d.toString('latin1')))
     s.on('close', done)
     s.on('error', done)
@@ -207,8 +207,8 @@ describe('HTTP API over a simulated 5-node cluster', () => {
   it('survives garbage bytes and clients that vanish mid-body', async () => {
     const reply = await raw(sa.port, Buffer.from('\x00\x01GARBAGE \xff\xfe\r\n\r\n\x16\x03\x01'))
     expect(reply.startsWith('HTTP/1.1 400')).toBe(true)
-    await raw(sa.port, 'PUT /kv/half HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b')
-    await raw(sa.port, 'GET /kv/%FF HTTP/1.1\r\nHost: x\r\n')
+    await raw(sa.port, 'PUT /kv/half HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly ten b', 200)
+    await raw(sa.port, 'GET /kv/%FF HTTP/1.1\r\nHost: x\r\n', 200)
     expect((await fetch(`${sa.url}/health`)).status).toBe(200)
     expect(logs).toEqual([])
   })
@@ -272,5 +272,46 @@ describe('HTTP API over a simulated 5-node cluster', () => {
       expect(body.values.sort(), key).toEqual(values)
     }
     expect(logs).toEqual([])
+  })
+})
+
+describe('HTTP server robustness (stub node)', () => {
+  it('aborts the node call when the client goes away, and answers 500 for unexpected throws', async () => {
+    let aborted: (reason: unknown) => void = () => {}
+    const sawAbort = new Promise<unknown>((resolve) => (aborted = resolve))
+    const stub = {
+      id: 'stub',
+      get: (_k: unknown, o: { signal: AbortSignal }) =>
+        new Promise((_resolve, reject) => o.signal.addEventListener('abort', () => (aborted(o.signal.reason), reject(o.signal.reason)))),
+      put: async () => {
+        throw new Error('boom')
+      },
+    }
+    const lines: string[] = []
+    const s = await startHttpServer(stub as never, { log: (l) => void lines.push(l) })
+    try {
+      const ac = new AbortController()
+      const pending = fetch(`${s.url}/kv/slow`, { signal: ac.signal }).catch((e: unknown) => e)
+      await new Promise((r) => setTimeout(r, 50))
+      ac.abort()
+      await pending
+      expect(isDynameshError(await sawAbort, 'UNAVAILABLE')).toBe(true)
+      const res = await fetch(`${s.url}/kv/x`, { method: 'PUT', body: 'v' })
+      expect(res.status).toBe(500)
+      expect(await codeOf(res)).toBe('INTERNAL')
+      expect(lines.join('\n')).toMatch(/boom/)
+      // Expect: 100-continue with a declared length over the limit gets 413 before any body is sent.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(`${s.url}/kv/x`, { method: 'PUT', headers: { Expect: '100-continue', 'Content-Length': 4 * 1024 * 1024 } }, (r) => {
+          r.resume()
+          resolve(r.statusCode ?? 0)
+        })
+        req.on('continue', () => reject(new Error('server asked for the oversized body')))
+        req.on('error', reject)
+      })
+      expect(status).toBe(413)
+    } finally {
+      await s.close()
+    }
   })
 })
