@@ -33,6 +33,8 @@ export interface NodeContext {
   readonly transport: Transport
   /** The ring as this node currently sees it. */
   ring(): Ring
+  /** The status a member has in this node's view, if it is known. */
+  memberStatus(id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined
   /** Reachable in this node's opinion (itself always). */
   isUp(id: NodeId): boolean
   /** The replica id this node stamps on the versions it coordinates now. */

@@ -191,11 +191,9 @@ function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | unde
   if (!merged || !ctx.running()) return
   const digest = digestSet(merged)
   let rec: Uint8Array | undefined
-  let repaired = 0
   for (const { entry, set } of replies) {
     if (set && equalBytes(digestSet(set), digest)) continue
     const hint = entry.primary ? undefined : entry.hintFor
-    repaired++
     if (entry.node === ctx.id) {
       void ctx.store.apply(key, merged, hint).catch(() => {})
       continue
@@ -204,5 +202,4 @@ function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | unde
     ctx.send(entry.node, { t: 'store', rid: 0, items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: false })
     ctx.emit({ type: 'repair', kind: 'read', peer: entry.node, keys: 1, bytes: rec.length })
   }
-  void repaired
 }

@@ -56,6 +56,10 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
   let total = 0
   for (const [owner, hints] of byOwner) {
     const to = owner as NodeId
+    if (ctx.memberStatus(to) === 'left') {
+      total += await rehome(ctx, hints)
+      continue
+    }
     if (to === ctx.id || !ctx.isUp(to)) continue
     const items = hints.map((h) => ({ ...h, rec: encodeSet(h.set) }))
     const acked = await deliver(ctx, to, items)
@@ -71,9 +75,50 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
   return total
 }
 
+/**
+ * Hints held for a member that left for good go to the current owners of their partitions instead
+ * (every reachable owner must acknowledge, at least one).
+ */
+async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
+  const ring = ctx.ring()
+  const byTarget = new Map<NodeId, HintEntry[]>()
+  for (const h of hints) {
+    for (const o of ring.owners[ctx.store.partitionOf(h.key)] ?? []) {
+      if (!ctx.isUp(o)) continue
+      const list = byTarget.get(o) ?? []
+      list.push(h)
+      byTarget.set(o, list)
+    }
+  }
+  const ackedBy = new Map<HintEntry, number>()
+  const needed = new Map<HintEntry, number>()
+  for (const [to, list] of byTarget) {
+    for (const h of list) needed.set(h, (needed.get(h) ?? 0) + 1)
+    if (to === ctx.id) {
+      for (const h of list) {
+        await ctx.store.apply(h.key, h.set)
+        ackedBy.set(h, (ackedBy.get(h) ?? 0) + 1)
+      }
+      continue
+    }
+    const done = await deliver(ctx, to, list.map((h) => ({ ...h, rec: encodeSet(h.set) })))
+    for (const d of done) {
+      const h = list.find((x) => x.key === d.key)!
+      ackedBy.set(h, (ackedBy.get(h) ?? 0) + 1)
+    }
+  }
+  const safe = hints.filter((h) => (needed.get(h) ?? 0) > 0 && ackedBy.get(h) === needed.get(h))
+  if (safe.length === 0) return 0
+  await ctx.newEpoch()
+  return ctx.store.deleteHints(safe)
+}
+
 /** Hints this node could deliver right now (their owner is reachable). */
 export function deliverableHints(ctx: NodeContext): boolean {
-  for (const owner of ctx.store.hintOwners()) if (owner !== ctx.id && ctx.isUp(owner as NodeId)) return true
+  for (const owner of ctx.store.hintOwners()) {
+    if (ctx.memberStatus(owner as NodeId) === 'left') return true
+    if (owner !== ctx.id && ctx.isUp(owner as NodeId)) return true
+  }
   return false
 }
 

@@ -81,6 +81,7 @@ export class Node implements DynameshNode, NodeContext {
   ring = (): Ring => this.currentRing
   isUp = (id: NodeId): boolean => id === this.id || this.detector.isUp(id)
   running = (): boolean => this.isRunning
+  memberStatus = (id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined => this.gossip.view.get(id)?.status
   dotId = (): string => `${this.meta.incarnation}.${this.meta.epoch}`
 
   async newEpoch(): Promise<void> {
