@@ -89,6 +89,8 @@ export interface NodeOptions {
   gossipMs?: number
   antiEntropyMs?: number
   handoffMs?: number
+  /** A member unreachable for this long is marked left and its partitions move. Default 24 h. */
+  removeAfterMs?: number
 }
 
 /** Kinds of things a node reports as they happen (for logs and the demo page). */

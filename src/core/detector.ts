@@ -42,6 +42,12 @@ export class FailureDetector {
     return [...this.suspects.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id)
   }
 
+  /** Milliseconds `id` has been suspected without a word from it, or 0 when it is not suspected. */
+  suspectedFor(id: NodeId): number {
+    const t = this.suspects.get(id)
+    return t === undefined ? 0 : this.now() - t
+  }
+
   /** Milliseconds since anything was heard from `id`, or Infinity. */
   silenceOf(id: NodeId): number {
     const t = this.lastHeard.get(id)

@@ -21,6 +21,7 @@ export interface NodeConfig {
   gossipMs: number
   antiEntropyMs: number
   handoffMs: number
+  removeAfterMs: number
 }
 
 export interface NodeContext {

@@ -53,6 +53,7 @@ export class Gossip {
   /** One gossip round. */
   tick(): void {
     this.ticks++
+    this.expireAbsent()
     const all = this.candidates()
     if (all.length === 0) return
     const up = all.filter((id) => this.ctx.isUp(id))
@@ -60,6 +61,23 @@ export class Gossip {
     const pool = up.length > 0 && (this.ticks % 4 !== 0 || up.length === all.length) ? up : all.filter((id) => !this.ctx.isUp(id))
     const target = pool[Math.floor(this.ctx.env.random() * pool.length)]
     if (target) this.sendTo(target, true)
+  }
+
+  /**
+   * "Unreachable" is temporary (hints cover it); after a long absence (removeAfterMs) a member is
+   * marked left so its partitions move to the others. If it ever returns it re-asserts itself with
+   * a newer version of its own entry.
+   */
+  private expireAbsent(): void {
+    const changed: MemberEntry[] = []
+    for (const m of this.view.values()) {
+      if (m.id === this.ctx.id || m.status === 'left') continue
+      if (this.ctx.detector.suspectedFor(m.id as NodeId) < this.ctx.config.removeAfterMs) continue
+      const next = { ...m, status: 'left' as const, version: m.version + 1 }
+      this.view.set(m.id, next)
+      changed.push(next)
+    }
+    if (changed.length) this.changed(changed)
   }
 
   sendTo(to: NodeId, reply: boolean): void {

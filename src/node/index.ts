@@ -33,6 +33,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     gossipMs: positiveInt('gossipMs', options.gossipMs, 1000),
     antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
     handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
+    removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
   }
   if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
   if ((config.q & (config.q - 1)) !== 0 || config.q > 65536) throw new TypeError('q must be a power of two up to 65536')

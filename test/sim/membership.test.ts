@@ -82,3 +82,24 @@ describe('join and leave', () => {
     await c.stop()
   })
 })
+
+describe('long absence', () => {
+  it('marks a member left after removeAfterMs; its partitions move; it re-asserts itself when back', async () => {
+    const c = await cluster(5, { seed: 45, removeAfterMs: 60_000 })
+    for (const k of keys.slice(0, 100)) await c.node('a').put(k, `v-${k}`)
+    c.net.crash('e')
+    await c.net.advance(90_000)
+    await c.net.settle()
+    for (const n of c.nodes()) {
+      expect(n.cluster().members.find((m) => m.id === 'e')?.status).toBe('left')
+      expect(n.cluster().partitions.every((o) => !o.includes('e' as never))).toBe(true)
+    }
+    expect(divergentPartitions(c.nodes())).toEqual([])
+    for (const k of keys.slice(0, 100)) expect(texts((await c.node('b').get(k, { r: 3 })).values)).toEqual([`v-${k}`])
+    await c.net.restart('e')
+    await c.net.settle()
+    expect(c.node('a').cluster().members.find((m) => m.id === 'e')?.status).toBe('up')
+    expect(c.node('a').cluster().partitions.some((o) => o.includes('e' as never))).toBe(true)
+    await c.stop()
+  })
+})
