@@ -113,3 +113,23 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   await net.stop()
   return result
 }
+
+/**
+ * Registers one half of the swarm as a vitest test (two files, so the halves run in parallel).
+ * SWARM_SEEDS sets how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed.
+ */
+export async function swarmHalf(half: 0 | 1, total: number, only: string | undefined): Promise<string[]> {
+  const seeds = only !== undefined ? (half === 0 ? [Number(only)] : []) : Array.from({ length: Math.ceil(total / 2) }, (_, i) => 2 * i + half).filter((s) => s < total)
+  const started = Date.now()
+  const failures: string[] = []
+  for (const seed of seeds) {
+    const r = await runSwarmSeed(seed)
+    if (r.problems.length) {
+      failures.push(`seed ${seed} failed (replay: SWARM_SEED=${seed} npx vitest run test/sim/swarm-a.test.ts): ${r.problems.join('; ')}; faults: ${r.faults.join(', ')}`)
+      console.error(failures.at(-1))
+    }
+  }
+  const secs = (Date.now() - started) / 1000
+  if (seeds.length) console.log(`swarm ${'ab'[half]}: ${seeds.length} seeds in ${secs.toFixed(1)} s (${(seeds.length / secs).toFixed(1)} seeds/s), ${failures.length} failed`)
+  return failures
+}
