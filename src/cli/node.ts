@@ -36,6 +36,9 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
     if (!Number.isFinite(x) || x <= 0) throw new TypeError(`--${name} must be a positive number, got "${v}"`)
     return x
   }
+  // A peer serves others: a bug in one request must be logged, not take the whole peer down.
+  process.on('unhandledRejection', (e) => log(`internal error (kept running): ${e instanceof Error ? e.stack : String(e)}`))
+  process.on('uncaughtException', (e) => log(`internal error (kept running): ${e.stack ?? e.message}`))
   mkdirSync(a.data, { recursive: true })
   const storage = await levelStorage(a.data)
   const identity = await loadIdentity(storage)

@@ -101,12 +101,17 @@ export class AntiEntropy {
       const keys = pullKeys.slice(i, i + 1024)
       this.send(from, { t: 'ae-pull', sid, keys }, keys.reduce((n, k) => n + k.length + 2, 0))
     }
-    if (pushKeys.length) void this.push(from, pushKeys.map(([, k]) => k))
+    if (pushKeys.length) this.pushLater(from, pushKeys.map(([, k]) => k))
   }
 
   onPull(from: NodeId, keys: Uint8Array[]): void {
     this.markBusy()
-    void this.push(from, keys)
+    this.pushLater(from, keys)
+  }
+
+  /** Pushes in the background; a record that cannot be read is skipped until the next round. */
+  private pushLater(to: NodeId, keys: Uint8Array[]): void {
+    this.push(to, keys).catch(() => {})
   }
 
   /** Sends this node's records of `keys` to `to` (unacknowledged: the next round checks again). */

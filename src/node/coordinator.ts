@@ -92,6 +92,7 @@ export async function coordinatePut(
             q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged; no other replica is reachable`))
           }
         })
+        .catch((e: unknown) => q.reject(e instanceof Error ? e : new Error(String(e))))
     }
   }
   ask()
@@ -178,7 +179,7 @@ export async function coordinateGet(
           ask()
         }
         afterAll()
-      })
+      }).catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
     }
   }
   ask()

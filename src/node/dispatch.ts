@@ -66,10 +66,10 @@ export class Dispatcher {
         node.rpc.settle(from, msg)
         return
       case 'store':
-        void this.store(from, msg)
+        this.store(from, msg).catch(() => this.node.rejected++)
         return
       case 'fwd':
-        void this.forwarded(from, msg)
+        this.forwarded(from, msg).catch(() => this.node.rejected++)
         return
       case 'ae-roots':
         node.antiEntropy.onRoots(from, msg.sid, msg.parts)
