@@ -7,6 +7,7 @@ import { logger } from './util.js'
 
 const USAGE = `usage: dynamesh <command>
   sim                                  a simulated 5-node cluster in the terminal
+  start [--peers 3] [...]              a local cluster: signaling, Node peers and a status page
   signal [--host H] [--port P]         the signaling server
   node --signal URL [...]              a Node peer (LevelDB, WebRTC, HTTP API)
   put KEY VALUE | get KEY | del KEY | cluster  [--http 127.0.0.1:PORT]   talk to a peer's HTTP API
@@ -24,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return runSignal(rest, logger('signal'))
     case 'node':
       return runNode(rest, logger('node', rest.includes('--quiet')))
+    case 'start':
+      return (await import('./start.js')).runStart(rest, logger('start'))
     case 'put':
     case 'get':
     case 'del':

@@ -26,7 +26,7 @@ export interface LocalClusterOptions {
   httpBase?: number
   signalPort?: number
   pagePort?: number
-  /** Parent of the peers' data folders. Default `<project>/.data/local`. */
+  /** Parent of the peers' data folders. Default `.data/local` under the working directory (git ignores `.data/`). */
   dataDir?: string
   /** Delete the peers' data first. */
   fresh?: boolean
@@ -90,10 +90,13 @@ function checkPortFree(port: number, what: string, flag: string): Promise<void> 
 }
 
 /** Sends SIGTERM, then SIGKILL if the child is still there after `graceMs`; resolves on exit. */
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+function stopChild(child: ChildProcess, name: string, graceMs: number, log: Logger): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((done) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), graceMs)
+    const t = setTimeout(() => {
+      log(`${name} (pid ${child.pid}) did not stop within ${graceMs / 1000} s; killing it`)
+      child.kill('SIGKILL')
+    }, graceMs)
     child.once('exit', () => {
       clearTimeout(t)
       done()
@@ -132,7 +135,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const log = opts.log ?? ((l: string) => void process.stderr.write(`${l}\n`))
   const forward = opts.forward ?? ((l: string) => void process.stderr.write(`${l}\n`))
   const { root, args: nodeArgs } = nodeCommand()
-  const dataDir = resolve(opts.dataDir ?? join(root, '.data', 'local'))
+  const dataDir = resolve(opts.dataDir ?? join('.data', 'local'))
   const names = Array.from({ length: count }, (_, i) => `node-${i + 1}`)
   const httpPort = (i: number): number => (httpBase === 0 ? 0 : httpBase + i)
 
@@ -150,7 +153,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       process.off('exit', killAll)
-      await Promise.all(children.map((c) => stopChild(c, KILL_AFTER_MS)))
+      await Promise.all(children.map((c, i) => stopChild(c, names[i] as string, KILL_AFTER_MS, log)))
       await page?.close()
       await signal?.close()
     })())
