@@ -7,17 +7,17 @@
  *        ·tok(b)   p=0 ·tok(a)          Q equal partitions cut the 64-bit hash space (Dynamo's
  *    ·tok(c)              ·tok(b)       strategy 3). Each member puts round(T·weight) tokens on the
  *   p=3 ·      ring      · p=1          ring; walking clockwise from a partition's first hash meets
- *    ·tok(a)              ·tok(c)       members in that partition's preference order ("walk").
+ *    ·tok(a)              ·tok(c)       the members in that partition's order of preference.
  *        ·tok(c)   p=2 ·tok(a)
  *
- * A bare walk is not balanced enough: whether member X owns partition p is a coin flip per
- * partition, so over 256×3 replicas some member carries ~17% above the mean, and a weight-2 member
- * gets only ~1.8× (not 2×) because a member can appear once per partition. So placement is
- * consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2018) in an
- * order-independent form: partitions propose down their walks, members keep at most
- * ceil(LOAD_CAP·share) partitions, preferring those nearest their tokens (deferred acceptance),
- * then members under floor(LOAD_FLOOR·share) take the partitions nearest their tokens from members
- * above theirs. Both steps are local to the walk, so a join or leave moves little beyond its share.
+ * A bare walk is not balanced enough: each partition's owners are a fresh draw, so over 256×3
+ * replicas some member often carries ~17% over the mean, and a weight-2 member gets ~1.8× (not 2×)
+ * because a member can hold a partition only once. So placement uses bounded loads (Mirrokni,
+ * Thorup, Zadimoghaddam 2018) in an order-independent form: partitions propose down their walks and
+ * a member keeps at most ceil(LOAD_CAP × share), preferring partitions nearest its tokens (deferred
+ * acceptance); then members more than FLOOR_SIGMAS binomial deviations under their share take the
+ * partitions nearest their tokens from members above their own floor. Both corrections follow the
+ * walk, so a join or leave moves little beyond the changed member's share.
  */
 import type { NodeId } from '../types.js'
 import { hash, hash64, toBytes } from './hash.js'
@@ -28,7 +28,7 @@ export interface RingMember {
   readonly weight: number
 }
 
-/** Placement of Q partitions on the members. Plain data; treat the typed arrays as read-only. */
+/** Placement of Q partitions on the members. Frozen plain data; treat the typed arrays as read-only too. */
 export interface Ring {
   /** Number of partitions, a power of two. */
   readonly q: number
@@ -46,8 +46,6 @@ export interface Ring {
   readonly tokenOwner: Uint32Array
   /** start[p]: index of the first token at or after partition p's first hash (wrapping). */
   readonly start: Uint32Array
-  /** byMember[i]: ascending partitions where members[i] is a primary. */
-  readonly byMember: readonly (readonly number[])[]
 }
 
 /** An entry of a sloppy preference list; fallbacks name the down primary they stand in for. */
@@ -61,15 +59,17 @@ export interface PrefEntry {
 export const TOKENS_PER_WEIGHT = 128
 /** No member holds more than ceil(LOAD_CAP × its share) partition replicas. */
 export const LOAD_CAP = 1.1
-/** Members below floor(LOAD_FLOOR × their share) take replicas from members above theirs. */
-export const LOAD_FLOOR = 0.9
+/**
+ * A member under share − FLOOR_SIGMAS·σ takes replicas from others, σ = √(share·(1 − share/Q)) being
+ * the walk's own binomial scatter: low enough that equal members rarely trip it (each trip costs a
+ * move on the next membership change), high enough to lift members the walk under-selects.
+ */
+export const FLOOR_SIGMAS = 1.5
 /** Bounds that keep token arrays and per-partition tables reasonable. */
 export const MAX_Q = 2 ** 16
 export const MAX_WEIGHT = 256
 
 const RING = 2 ** 32
-const PACK = 2 ** 21 // token sort key = position · PACK + member index
-const MAX_MEMBERS = 2 ** 20
 
 function checkQ(q: number): number {
   if (!Number.isInteger(q) || q < 1 || q > MAX_Q || (q & (q - 1)) !== 0) {
@@ -95,47 +95,47 @@ const posOf = (p: number, q: number): number => p * (RING / q)
  * rather than per token keeps a 50-member rebuild in a few ms (SHA-256 in JS is ~10 µs a call),
  * and a weight change only adds or drops tokens at the end of the stream.
  */
-function memberTokens(id: string, count: number, out: Float64Array, at: number, index: number): void {
-  const h = hash(toBytes(id))
-  let a = ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) | 0
-  let b = ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!) | 0
-  let c = ((h[8]! << 24) | (h[9]! << 16) | (h[10]! << 8) | h[11]!) | 0
-  let d = ((h[12]! << 24) | (h[13]! << 16) | (h[14]! << 8) | h[15]!) | 0
-  if ((a | b | c | d) === 0) a = 1 // an all-zero state would repeat forever
+function memberTokens(id: string, count: number, out: Uint32Array, at: number): void {
+  const h = hash(toBytes(id)), v = new DataView(h.buffer, h.byteOffset, 16)
+  let a = v.getInt32(0) | 1, b = v.getInt32(4), c = v.getInt32(8), d = v.getInt32(12) // | 1: never the all-zero state
   const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k))
   for (let i = 0; i < count; i++) {
-    out[at + i] = (Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0) * PACK + index
+    out[at + i] = Math.imul(rotl(Math.imul(b, 5), 7), 9)
     const t = b << 9
     c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11)
   }
 }
 
-/** Working tables shared by the placement steps. */
-interface Layout {
-  q: number
-  m: number
-  tokens: Uint32Array
-  tokenOwner: Uint32Array
-  start: Uint32Array
-  /** Each member's tokens, ascending: mine[off[i]..off[i+1]). */
-  mine: Uint32Array
-  off: Uint32Array
+/** Sorts keys ascending, carrying vals along: four stable 8-bit counting passes (a comparison sort was most of a rebuild). */
+function radixSort(keys: Uint32Array, vals: Uint32Array): void {
+  const n = keys.length, at = new Uint32Array(257)
+  let k: Uint32Array = keys, v: Uint32Array = vals, k2: Uint32Array = new Uint32Array(n), v2: Uint32Array = new Uint32Array(n)
+  for (let shift = 0; shift < 32; shift += 8) {
+    at.fill(0)
+    for (let i = 0; i < n; i++) at[((k[i]! >>> shift) & 255) + 1]!++
+    for (let b = 0; b < 256; b++) at[b + 1]! += at[b]!
+    for (let i = 0; i < n; i++) {
+      const j = at[(k[i]! >>> shift) & 255]!++
+      k2[j] = k[i]!; v2[j] = v[i]!
+    }
+    const tk = k, tv = v // an even number of passes leaves the result in keys/vals
+    k = k2; k2 = tk; v = v2; v2 = tv
+  }
 }
 
-function layout(members: readonly RingMember[], q: number): Layout {
+function layout(members: readonly RingMember[], q: number) {
   const m = members.length
   const off = new Uint32Array(m + 1)
   for (let i = 0; i < m; i++) off[i + 1] = off[i]! + Math.max(1, Math.round(TOKENS_PER_WEIGHT * members[i]!.weight))
   const nt = off[m]!
-  const keys = new Float64Array(nt)
-  for (let i = 0; i < m; i++) memberTokens(members[i]!.id, off[i + 1]! - off[i]!, keys, off[i]!, i)
-  keys.sort() // ties on a position fall back to member index, so the order is total
-  const tokens = new Uint32Array(nt), tokenOwner = new Uint32Array(nt), mine = new Uint32Array(nt)
-  const fill = off.slice(0, m)
-  for (let i = 0; i < nt; i++) {
-    const pos = Math.floor(keys[i]! / PACK), owner = keys[i]! - pos * PACK
-    tokens[i] = pos; tokenOwner[i] = owner; mine[fill[owner]!++] = pos
+  const tokens = new Uint32Array(nt), tokenOwner = new Uint32Array(nt)
+  for (let i = 0; i < m; i++) {
+    memberTokens(members[i]!.id, off[i + 1]! - off[i]!, tokens, off[i]!)
+    tokenOwner.fill(i, off[i]!, off[i + 1]!)
   }
+  radixSort(tokens, tokenOwner) // stable: a shared position falls back to member order
+  const mine = new Uint32Array(nt), fill = off.slice(0, m)
+  for (let i = 0; i < nt; i++) mine[fill[tokenOwner[i]!]!++] = tokens[i]!
   const start = new Uint32Array(q)
   for (let p = 0, j = 0; p < q; p++) {
     while (j < nt && tokens[j]! < posOf(p, q)) j++
@@ -143,6 +143,8 @@ function layout(members: readonly RingMember[], q: number): Layout {
   }
   return { q, m, tokens, tokenOwner, start, mine, off }
 }
+/** Working tables of the placement steps; member i's tokens, ascending, are mine[off[i]..off[i+1]). */
+type Layout = ReturnType<typeof layout>
 
 /** Clockwise distance from partition p's first hash to member i's first token at or after it. */
 function dist(L: Layout, i: number, p: number): number {
@@ -174,8 +176,9 @@ const remove = (a: number[], x: number): void => { a.splice(a.indexOf(x), 1) }
 
 /**
  * Deferred acceptance: each partition proposes to the next member on its walk; a full member keeps
- * the partitions whose first hash is nearest one of its tokens and bumps the farthest. The outcome
- * does not depend on processing order, which is what keeps a membership change local.
+ * the partitions whose first hash is nearest one of its tokens and bumps the farthest, which then
+ * proposes further on. A member's preferences are distances to its own tokens, which no other
+ * member's join or leave changes, so a membership change only shifts who is bumped at the margin.
  */
 function propose(L: Layout, target: number, cap: readonly number[]): number[][] {
   const { q, tokens, tokenOwner, start } = L
@@ -260,7 +263,7 @@ function raiseFloors(L: Layout, owners: number[][], floor: readonly number[], lo
       for (let p = 0; p < L.q; p++) {
         if ((best < 0 || du[p]! < du[best]!) && !owners[p]!.includes(u) && owners[p]!.some((i) => load[i]! > floor[i]!)) best = p
       }
-      if (best < 0) return // cannot happen while floors sum below Q·N; stay best-effort
+      if (best < 0) break // no partition lacking u has an owner to spare: leave u short
       const o = owners[best]!
       const victim = o.filter((i) => load[i]! > floor[i]!).reduce((a, b) => (dist(L, b, best) > dist(L, a, best) ? b : a))
       o[o.indexOf(victim)] = u; load[victim]!--; load[u]!++
@@ -277,7 +280,6 @@ export function buildRing(members: readonly RingMember[], opts: { q: number; n: 
   const { q, n } = opts
   checkQ(q)
   if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be a positive integer, got ${n}`)
-  if (members.length > MAX_MEMBERS) throw new TypeError(`at most ${MAX_MEMBERS} members`)
   const sorted = members.map(({ id, weight }) => {
     if (typeof id !== 'string') throw new TypeError('member id must be a string')
     if (typeof weight !== 'number' || !(weight > 0 && weight <= MAX_WEIGHT)) {
@@ -300,24 +302,21 @@ export function buildRing(members: readonly RingMember[], opts: { q: number; n: 
     const load = new Array<number>(m).fill(0)
     for (const o of owners) for (const i of o) load[i]!++
     fill(L, owners, target, cap, load)
-    raiseFloors(L, owners, share.map((s) => Math.floor(LOAD_FLOOR * s)), load)
+    raiseFloors(L, owners, share.map((s) => Math.floor(s - FLOOR_SIGMAS * Math.sqrt(s * (1 - s / q)))), load)
   }
-  const byMember: number[][] = sorted.map(() => [])
-  owners.forEach((o, p) => {
-    const d = new Map(o.map((i) => [i, dist(L, i, p)]))
-    o.sort((a, b) => d.get(a)! - d.get(b)! || a - b)
-    for (const i of o) byMember[i]!.push(p)
+  owners.forEach((o, p) => { // preference order = walk order, whatever step placed each owner
+    const d = o.map((i) => dist(L, i, p))
+    owners[p] = o.map((_, k) => k).sort((a, b) => d[a]! - d[b]! || o[a]! - o[b]!).map((k) => o[k]!)
   })
   return Object.freeze({
     q, n, members: Object.freeze(sorted),
     owners: Object.freeze(owners.map((o) => Object.freeze(o.map((i) => sorted[i]!.id)))),
     ownerIndex: Object.freeze(owners.map((o) => Object.freeze(o))),
     tokens: L.tokens, tokenOwner: L.tokenOwner, start: L.start,
-    byMember: Object.freeze(byMember.map((b) => Object.freeze(b))),
   })
 }
 
-function checkPartition(ring: Ring, p: number): void {
+const checkPartition = (ring: Ring, p: number): void => {
   if (!Number.isInteger(p) || p < 0 || p >= ring.q) throw new TypeError(`partition ${p} out of range [0, ${ring.q})`)
 }
 
@@ -337,38 +336,29 @@ function walker(ring: Ring, p: number, seen: Uint8Array): () => number {
 
 /**
  * The sloppy preference list of a partition (Dynamo §4.6; riak_core's get_apl_ann): its first n
- * primaries (owners[p], continued along the walk when n > ring.n), up ones first in preference
- * order, then for each down primary the next up member further along the walk, tagged with the
- * primary it stands in for. Shorter than n when too few members are up.
+ * primaries (owners[p], continued along the walk when n > ring.n), the up ones first in preference
+ * order, then one fallback per down primary, tagged with the primary it stands in for. Fallbacks
+ * are the up non-primaries in walk order, so members that bounded loads passed over for this
+ * partition (the nearest ones) come first. Shorter than n when too few members are up.
+ * @throws TypeError on a partition outside [0, q) or n not a non-negative integer.
  */
 export function preferenceList(ring: Ring, partition: number, n: number, isUp: (id: NodeId) => boolean): PrefEntry[] {
   checkPartition(ring, partition)
   if (!Number.isInteger(n) || n < 0) throw new TypeError(`n must be a non-negative integer, got ${n}`)
-  const own = ring.ownerIndex[partition]!
-  const want = Math.min(n, ring.members.length)
-  const primaries = own.slice(0, want)
-  let seen: Uint8Array | undefined, next: (() => number) | undefined
-  if (want > own.length) {
-    seen = new Uint8Array(ring.members.length)
-    for (const i of own) seen[i] = 1
-    next = walker(ring, partition, seen)
-    while (primaries.length < want) {
-      const i = next()
-      if (i < 0) break
-      primaries.push(i)
-    }
+  const primaries = ring.ownerIndex[partition]!.slice(0, n)
+  const seen = new Uint8Array(ring.members.length)
+  for (const i of primaries) seen[i] = 1
+  const next = walker(ring, partition, seen) // one walk: extra primaries first, then fallbacks
+  while (primaries.length < Math.min(n, ring.members.length)) {
+    const i = next()
+    if (i < 0) break
+    primaries.push(i)
   }
   const out: PrefEntry[] = [], down: NodeId[] = []
   for (const i of primaries) {
     const node = ring.members[i]!.id
     if (isUp(node)) out.push({ node, primary: true })
     else down.push(node)
-  }
-  if (down.length === 0) return out
-  if (!seen || !next) { // walk again, skipping exactly this request's primaries
-    seen = new Uint8Array(ring.members.length)
-    for (const i of primaries) seen[i] = 1
-    next = walker(ring, partition, seen)
   }
   for (let k = 0; k < down.length;) {
     const i = next()
@@ -379,20 +369,9 @@ export function preferenceList(ring: Ring, partition: number, n: number, isUp: (
   return out
 }
 
-function memberIndex(ring: Ring, id: NodeId): number {
-  let lo = 0, hi = ring.members.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (ring.members[mid]!.id < id) lo = mid + 1
-    else hi = mid
-  }
-  return ring.members[lo]?.id === id ? lo : -1
-}
-
-/** Ascending partitions where `id` is a primary; [] for a non-member. */
+/** Ascending partitions where `id` is a primary; [] for a non-member. A scan: not for per-request use. */
 export function partitionsOf(ring: Ring, id: NodeId): number[] {
-  const i = memberIndex(ring, id)
-  return i < 0 ? [] : [...ring.byMember[i]!]
+  return ring.owners.flatMap((o, p) => (o.includes(id) ? [p] : []))
 }
 
 /** Whether `id` is one of partition's primaries (owners[partition]). */
