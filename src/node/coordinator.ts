@@ -5,8 +5,8 @@
  * write moves on to the next healthy node with a hint (sloppy quorum). A get answers after R replies
  * and keeps listening to late ones to repair stale replicas (read repair).
  */
-import { merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
-import { decodeSet, digestSet, encodeSet } from '../core/record.js'
+import { contextOf, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
+import { decodeSet, digestSet, encodeContext, encodeSet } from '../core/record.js'
 import { preferenceList, type PrefEntry } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
@@ -100,6 +100,39 @@ export async function coordinatePut(
     q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas reachable`))
   }
   return promise
+}
+
+/**
+ * Routes a write: coordinates it here when this node is on the key's preference list; otherwise
+ * forwards it to a node that is, and coordinates it here as a sloppy stand-in when none answers (an
+ * offline node keeps taking writes and hands them off later). Resolves with the new context.
+ */
+export async function routeWrite(
+  ctx: NodeContext,
+  key: Uint8Array,
+  value: Uint8Array | null,
+  context: VersionVector,
+  opts: { n: number; w: number; timeoutMs: number },
+): Promise<string> {
+  const p = ctx.store.partitionOf(key)
+  const ring = ctx.ring()
+  const pl = preferenceList(ring, p, opts.n, ctx.isUp)
+  const me = pl.find((e) => e.node === ctx.id)
+  if (!me) {
+    for (const e of pl) {
+      const fwd = { t: 'fwd', key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: opts.timeoutMs } as const
+      const reply = await ctx.rpc.call(e.node, fwd, opts.timeoutMs)
+      if (reply?.t === 'fwd-r') {
+        if (reply.ok) return reply.ctx
+        throw new DynameshError(reply.code === 'TIMEOUT' ? 'TIMEOUT' : 'QUORUM_FAILED', reply.message)
+      }
+      ctx.detector.suspect(e.node)
+    }
+  }
+  const owner = ring.owners[p]?.find((o) => o !== ctx.id)
+  const hintFor = me ? (me.primary ? undefined : me.hintFor) : owner
+  const set = await coordinatePut(ctx, key, value, context, { ...opts, ...(hintFor ? { hintFor } : {}) })
+  return encodeContext(contextOf(set))
 }
 
 interface ReadReply {

@@ -9,6 +9,7 @@ import { DynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg } from '../wire/messages.js'
 import type { Node } from './node.js'
+import { routeWrite } from './coordinator.js'
 
 export class Dispatcher {
   private greeting: { waiting: Set<NodeId>; done: () => void } | undefined
@@ -102,7 +103,7 @@ export class Dispatcher {
   private async forwarded(from: NodeId, msg: Extract<Msg, { t: 'fwd' }>): Promise<void> {
     try {
       const ctx = decodeContext(msg.ctx)
-      const out = await this.node.coordinate(msg.key, msg.value, ctx, msg.n, msg.w, msg.timeoutMs)
+      const out = await routeWrite(this.node, msg.key, msg.value, ctx, { n: msg.n, w: msg.w, timeoutMs: msg.timeoutMs })
       this.node.send(from, { t: 'fwd-r', rid: msg.rid, ok: true, ctx: out, code: '', message: '' })
     } catch (e) {
       const code = e instanceof DynameshError ? e.code : 'QUORUM_FAILED'

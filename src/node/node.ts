@@ -3,17 +3,17 @@
  * clocks, Merkle trees, membership) with the coordinator, gossip, hinted handoff and anti-entropy.
  */
 import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, Key, NodeEvent, NodeStats, PutOptions, Value, Context } from '../api.js'
-import { contextOf, isDeleted, values, type VersionVector } from '../core/clock.js'
+import { contextOf, isDeleted, values } from '../core/clock.js'
 import { FailureDetector } from '../core/detector.js'
 import { ringMembersOf } from '../core/membership.js'
-import { decodeContext, encodeContext, encodeSet } from '../core/record.js'
-import { buildRing, preferenceList, type Ring } from '../core/ring.js'
+import { decodeContext, encodeContext } from '../core/record.js'
+import { buildRing, type Ring } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
 import { toHex } from '../core/hash.js'
 import type { Cancel, Env, NodeId } from '../types.js'
 import { encodeMessage, type MemberEntry, type Msg } from '../wire/messages.js'
 import { AntiEntropy } from './antientropy.js'
-import { coordinatePut, coordinateGet } from './coordinator.js'
+import { coordinateGet, routeWrite } from './coordinator.js'
 import type { NodeConfig, NodeContext } from './context.js'
 import { Gossip } from './gossip.js'
 import { deliverableHints, deliverHints, transferForeign, transferPending } from './handoff.js'
@@ -263,37 +263,8 @@ export class Node implements DynameshNode, NodeContext {
     const w = checkCount('w', options.w, Math.min(this.config.w, n), n)
     const timeoutMs = checkTimeout(options.timeoutMs, this.config.timeoutMs)
     const ctx = options.context ? decodeContext(options.context) : {}
-    const ctxString = await this.hold(withAbort(this.coordinate(key, value, ctx, n, w, timeoutMs), options.signal))
+    const ctxString = await this.hold(withAbort(routeWrite(this, key, value, ctx, { n, w, timeoutMs }), options.signal))
     return { context: ctxString as Context }
-  }
-
-  /**
-   * Coordinates a write here when this node is on the key's preference list; otherwise forwards it
-   * to a node that is, and coordinates it here as a sloppy stand-in when none answers (an offline
-   * node keeps taking writes and hands them off later).
-   */
-  async coordinate(key: Uint8Array, value: Uint8Array | null, ctx: VersionVector, n: number, w: number, timeoutMs: number): Promise<string> {
-    const p = this.store.partitionOf(key)
-    const pl = preferenceList(this.currentRing, p, n, this.isUp)
-    const me = pl.find((e) => e.node === this.id)
-    if (!me) {
-      for (const e of pl) {
-        const reply = await this.rpc.call(
-          e.node,
-          { t: 'fwd', key, value, ctx: encodeContext(ctx), w, n, timeoutMs },
-          timeoutMs,
-        )
-        if (reply?.t === 'fwd-r') {
-          if (reply.ok) return reply.ctx
-          throw new DynameshError(reply.code === 'TIMEOUT' ? 'TIMEOUT' : 'QUORUM_FAILED', reply.message)
-        }
-        this.detector.suspect(e.node)
-      }
-    }
-    const owner = this.currentRing.owners[p]?.find((o) => o !== this.id)
-    const hintFor = me ? (me.primary ? undefined : me.hintFor) : owner
-    const set = await coordinatePut(this, key, value, ctx, { n, w, timeoutMs, ...(hintFor ? { hintFor } : {}) })
-    return encodeContext(contextOf(set))
   }
 
   cluster(): ClusterInfo {
@@ -331,7 +302,4 @@ export class Node implements DynameshNode, NodeContext {
     this.handlers.add(handler)
     return () => this.handlers.delete(handler)
   }
-
-  /** Encoded record for a reply (used by the dispatcher). */
-  static encode = encodeSet
 }
