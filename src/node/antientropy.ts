@@ -14,7 +14,8 @@
  *
  * Cost tracks the number of differences and the tree depth, not the number of keys.
  */
-import { answerProbes, compareLeaves, decodeListings, decodeProbes, encodeListings, encodeProbes, startDiff } from '../core/merkle.js'
+import { answerProbes, compareLeaves, startDiff } from '../core/merkle.js'
+import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
 import { encodeSet } from '../core/record.js'
 import { isPrimary, partitionsOf } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'

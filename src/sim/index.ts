@@ -4,6 +4,6 @@
  * run. Apps can test themselves against a simulated cluster with it.
  */
 export { createSimNetwork, SIM_EPOCH } from './network.js'
-export type { SimNetwork, SimOptions, SimJoined, SimStats, SimMessageEvent, LinkFaults, Faults } from './network.js'
+export type { SimNetwork, SimOptions, SimJoined, SimStats, SimMessageEvent, LinkFaults, Faults } from './types.js'
 export { seededRandom, randomInt, type Rng } from './random.js'
 export { History, lostWrites, divergentPartitions, undeliveredHints, finalReads, type WriteRecord } from './checker.js'

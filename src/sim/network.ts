@@ -6,114 +6,13 @@
  */
 import { DynameshError } from '../errors.js'
 import { memoryStorage } from '../storage/memory.js'
-import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Storage, type Transport } from '../types.js'
+import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Transport } from '../types.js'
 import { randomInt, seededRandom } from './random.js'
 import { Scheduler, type RunResult, type SimEvent } from './scheduler.js'
+import type { Faults, LinkFaults, SimJoined, SimMessageEvent, SimNetwork, SimOptions } from './types.js'
 
 export { SIM_EPOCH } from './scheduler.js'
-
-/** Options of {@link createSimNetwork}. Probabilities are per message, in [0, 1]. */
-export interface SimOptions {
-  seed: number
-  /** One-way latency, uniform integer ms in [min, max]. Default [1, 5]. */
-  latencyMs?: [number, number]
-  loss?: number
-  duplicate?: number
-  /** Default true: each message draws its own latency, so messages overtake each other. False keeps each directed link FIFO. */
-  reorder?: boolean
-}
-
-/** Faults of one directed link; set values override the network-wide ones for that link. */
-export interface LinkFaults {
-  loss?: number
-  latencyMs?: [number, number]
-  /** The link carries nothing (a one-way partition). */
-  down?: boolean
-}
-
-/** Network-wide faults, changeable during a run. */
-export interface Faults {
-  loss?: number
-  duplicate?: number
-  latencyMs?: [number, number]
-}
-
-/** What `join` hands out: everything `createNode` needs besides storage. */
-export interface SimJoined {
-  id: NodeId
-  transport: Transport
-  env: Env
-}
-
-/** Counters since the network was created. `bytes` counts payload bytes of every send. */
-export interface SimStats {
-  sent: number
-  delivered: number
-  dropped: number
-  bytes: number
-  events: number
-}
-
-/** A message seen by an observer (for traces and visualisations). `time` is virtual ms. */
-export interface SimMessageEvent {
-  type: 'send' | 'deliver' | 'drop'
-  time: number
-  from: string
-  to: string
-  size: number
-  /** Why a message was dropped: loss, partition, link-down, unknown, self, not-started (sender), down (receiver on arrival). */
-  reason?: string
-}
-
-/** The simulated network. See {@link createSimNetwork}. */
-export interface SimNetwork {
-  /** A new node slot; a second join of a live (not crashed, not stopped) id throws TypeError. */
-  join(id: string): SimJoined
-  /** Only nodes in the same group can talk; nodes not listed form one more group together. Silent: no onPeer events. */
-  partition(...groups: string[][]): void
-  /** Ends partitions and clears per-link faults; network-wide faults (setFaults) stay. */
-  heal(): void
-  setLink(from: string, to: string, opts: LinkFaults): void
-  setFaults(opts: Faults): void
-  /** Stops the node at once: timers cancelled, traffic dropped, `halt()` called, peers see it down. */
-  crash(id: string, opts?: { loseStorage?: boolean }): void
-  /**
-   * Brings a crashed (or stopped) node back through `recreate` with a new env and transport, and a new
-   * empty memory storage if its storage was lost. Resolves with the new node; when nothing was
-   * attached, with the new {@link SimJoined}.
-   */
-  restart(id: string): Promise<unknown>
-  /** crash with loseStorage, then restart: a node whose disk died. */
-  replace(id: string): Promise<unknown>
-  /** The current node for id: the latest recreate result, or what the node attached. */
-  node(id: string): unknown
-  /**
-   * Runs virtual time until every live node that has an `idle()` method has reported idle for
-   * `quietMs` (default 5,000) in a row, or until `maxMs` (default 600,000) passed (`quiet: false`).
-   * Rejects with an AggregateError if simulated code threw meanwhile (see `errors()`).
-   */
-  settle(opts?: { quietMs?: number; maxMs?: number }): Promise<RunResult>
-  /** Runs exactly `ms` of virtual time; rejects like settle. */
-  advance(ms: number): Promise<RunResult>
-  /** Virtual time in ms since the Unix epoch; starts at SIM_EPOCH. Same clock as every env.now(). */
-  now(): number
-  stats(): SimStats
-  /** Every id ever joined, crashed ones included, in join order. */
-  ids(): string[]
-  /** Exceptions thrown by timers and handlers inside the simulation, in order. */
-  errors(): unknown[]
-  /** Watches every message; returns an unsubscribe. */
-  observe(fn: (ev: SimMessageEvent) => void): () => void
-  /**
-   * Wraps a storage that does real I/O (LevelDB, IndexedDB) so virtual time stands still while its
-   * calls are in flight, as if the disk took no time. Unwrapped, timers keep firing while the host
-   * waits on the disk, and a held call can see seconds of virtual time pass during one write.
-   * Memory storage needs no wrapping.
-   */
-  wrapStorage(storage: Storage): Storage
-  /** Cancels everything: no event runs afterwards, pending runs resolve. */
-  stop(): Promise<void>
-}
+export type { Faults, LinkFaults, SimJoined, SimMessageEvent, SimNetwork, SimOptions, SimStats } from './types.js'
 
 type MessageHandler = (from: NodeId, msg: Uint8Array) => void
 type PeerHandler = (ev: { id: NodeId; up: boolean }) => void

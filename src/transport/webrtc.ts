@@ -17,7 +17,8 @@
  * Glare cannot make two connections: only the lower id ever initiates, and each attempt carries an
  * id so signals of an abandoned attempt are ignored. A PROOF signs both connection nonces and both
  * ids, so it cannot be replayed on another connection or to another peer. No frame other than
- * HELLO/PROOF is accepted before the peer's proof verifies.
+ * HELLO/PROOF is accepted before the peer's proof verifies. The HELLO/PROOF bytes are built and
+ * checked in handshake.ts; signals are validated and loopback-filtered in loopback.ts.
  *
  * Events: `onPeer` reports reachability, not connections. A peer is reachable while the signaling
  * server announces it (it proved its id there too) or while a verified connection to it is open;
@@ -28,14 +29,16 @@
  * `connections()` shows the data channels themselves.
  */
 import SimplePeer from 'simple-peer'
-import { concatBytes } from '../core/hash.js'
 import type { Identity } from '../identity.js'
-import { idOfPublicKey, verifyId } from '../identity.js'
 import type { NodeId, Transport } from '../types.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
 import { isDynameshError } from '../errors.js'
+import { helloMessage, readHello, signProof, verifyProof } from './handshake.js'
+import { filterSignal, type PeerSignal } from './loopback.js'
 import { createSignalClient, type WebSocketConstructor } from './signal-client.js'
 import { isNodeIdString } from './signal-protocol.js'
+
+export { filterSignal, isLoopbackAddress, isLoopbackCandidate, stripNonLoopbackCandidates, type PeerSignal } from './loopback.js'
 
 /** RTCPeerConnection and friends, as simple-peer's `wrtc` option takes them. */
 export type WrtcImpl = NonNullable<SimplePeer.Options['wrtc']>
@@ -97,8 +100,6 @@ const HIGH_WATER = 1024 * 1024
 const LOW_WATER = 256 * 1024
 /** @roamhq/wrtc 0.10 never fires 'bufferedamountlow' (measured), so a short poll drives resumption. */
 const DRAIN_POLL_MS = 5
-const PROOF_TAG = new TextEncoder().encode('dynamesh-proof')
-const utf8 = new TextEncoder()
 
 /** A message being sent: its frames and how many went out already. */
 interface Outgoing {
@@ -140,53 +141,6 @@ const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8A
 const randomHex = (n: number): string => Array.from(randomBytes(n), (b) => b.toString(16).padStart(2, '0')).join('')
 /** A plain Uint8Array view of simple-peer's Buffer (so callers get what every transport gives). */
 const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-
-// ---- loopback filter ----
-
-/** The signals simple-peer exchanges that this transport relays; anything else is dropped. */
-export type PeerSignal =
-  | { type: 'offer' | 'answer'; sdp: string }
-  | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null } }
-
-/** True for 127.0.0.0/8 and ::1 (also bracketed or IPv4-mapped). */
-export function isLoopbackAddress(address: string): boolean {
-  const a = address.toLowerCase().replace(/^\[|\]$/g, '')
-  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) || a === '::1' || a === '0:0:0:0:0:0:0:1'
-}
-
-/** True when an ICE candidate line (`candidate:f c proto prio ADDRESS port typ ...`) is on loopback. */
-export function isLoopbackCandidate(candidate: string): boolean {
-  const address = candidate.trim().replace(/^a=/, '').split(/\s+/)[4]
-  return address !== undefined && isLoopbackAddress(address)
-}
-
-/** Removes `a=candidate` lines that are not on loopback from an SDP. */
-export const stripNonLoopbackCandidates = (sdp: string): string =>
-  sdp.split('\n').filter((l) => !l.startsWith('a=candidate:') || isLoopbackCandidate(l.slice(2))).join('\n')
-
-const MAX_SDP = 32 * 1024
-
-/**
- * Validates a signal (ours going out, or untrusted coming in) and applies the loopback filter.
- * Returns a fresh object with only the known fields, or undefined to drop it.
- */
-export function filterSignal(data: unknown, loopbackOnly: boolean): PeerSignal | undefined {
-  if (typeof data !== 'object' || data === null) return undefined
-  const d = data as { type?: unknown; sdp?: unknown; candidate?: unknown }
-  if (d.type === 'offer' || d.type === 'answer') {
-    if (typeof d.sdp !== 'string' || d.sdp.length > MAX_SDP) return undefined
-    return { type: d.type, sdp: loopbackOnly ? stripNonLoopbackCandidates(d.sdp) : d.sdp }
-  }
-  if (d.type !== 'candidate' || typeof d.candidate !== 'object' || d.candidate === null) return undefined
-  const c = d.candidate as { candidate?: unknown; sdpMLineIndex?: unknown; sdpMid?: unknown }
-  if (typeof c.candidate !== 'string' || c.candidate.length === 0 || c.candidate.length > 1024) return undefined
-  if (loopbackOnly && !isLoopbackCandidate(c.candidate)) return undefined
-  const sdpMLineIndex = typeof c.sdpMLineIndex === 'number' && Number.isInteger(c.sdpMLineIndex) ? c.sdpMLineIndex : null
-  const sdpMid = typeof c.sdpMid === 'string' && c.sdpMid.length <= 64 ? c.sdpMid : null
-  if (sdpMLineIndex === null && sdpMid === null) return undefined
-  return { type: 'candidate', candidate: { candidate: c.candidate, sdpMLineIndex, sdpMid } }
-}
 
 /** Creates a WebRTC transport; nothing happens until `start()`. */
 export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTransport {
@@ -359,7 +313,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   function ensureHello(conn: Conn): void {
     if (conn.helloSent || !conn.peer) return
     conn.helloSent = true
-    sendNow(conn, KIND_HELLO, concatBytes(opts.identity.publicKey, conn.nonce, utf8.encode(id)))
+    sendNow(conn, KIND_HELLO, helloMessage(opts.identity, conn.nonce))
   }
 
   function onOpen(conn: Conn): void {
@@ -377,24 +331,21 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   }
 
   function onHello(conn: Conn, data: Uint8Array): void {
-    if (conn.peerKey || data.length !== 96) return close(conn, 'unexpected or malformed HELLO')
-    const key = data.slice(0, 32)
-    const claimed = new TextDecoder().decode(data.subarray(64))
-    if (claimed !== conn.remote || idOfPublicKey(key) !== conn.remote) {
-      stats.rejected++
-      return close(conn, `HELLO claims id ${claimed.slice(0, 8)}, key proves ${idOfPublicKey(key).slice(0, 8)}`)
+    if (conn.peerKey) return close(conn, 'unexpected or malformed HELLO')
+    const hello = readHello(data, conn.remote)
+    if (!hello.ok) {
+      if (hello.forged) stats.rejected++
+      return close(conn, hello.reason)
     }
-    conn.peerKey = key
-    conn.peerNonce = data.slice(32, 64)
+    conn.peerKey = hello.key
+    conn.peerNonce = hello.nonce
     ensureHello(conn)
-    const signature = opts.identity.sign(concatBytes(PROOF_TAG, conn.peerNonce, conn.nonce, utf8.encode(id), utf8.encode(conn.remote)))
-    sendNow(conn, KIND_PROOF, signature)
+    sendNow(conn, KIND_PROOF, signProof(opts.identity, conn.nonce, { id: conn.remote, nonce: conn.peerNonce }))
   }
 
   function onProof(conn: Conn, signature: Uint8Array): void {
     if (!conn.peerKey || !conn.peerNonce || conn.state === 'ready') return close(conn, 'PROOF out of order')
-    const message = concatBytes(PROOF_TAG, conn.nonce, conn.peerNonce, utf8.encode(conn.remote), utf8.encode(id))
-    if (!verifyId(conn.remote, conn.peerKey, message, signature)) {
+    if (!verifyProof({ id: conn.remote, nonce: conn.peerNonce }, conn.peerKey, { id, nonce: conn.nonce }, signature)) {
       stats.rejected++
       return close(conn, 'identity proof failed')
     }
