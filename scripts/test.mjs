@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm test`: lint, type-check, then every vitest suite. Tests talk to loopback only; as root the
- * suites run inside a new network namespace that has nothing but loopback (`unshare -n`), so WebRTC
- * cannot reach any other interface even by mistake. Extra arguments go to vitest.
+ * `npm test`: lint, type-check, then the suites. Tests talk to loopback only; as root the suites run
+ * inside a new network namespace that has nothing but loopback (`unshare -n`), so WebRTC cannot
+ * reach any other interface even by mistake.
+ *
+ * Without arguments it runs the in-process suites (unit, simulation, swarm) in parallel, then the
+ * multi-process suites (real peers, real WebRTC) one file at a time, so timing-sensitive peers do
+ * not compete with the swarm for the CPU. Arguments go to a single vitest run instead.
  */
 import { spawnSync } from 'node:child_process'
 
@@ -11,18 +15,20 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-const vitestArgs = ['vitest', 'run', ...process.argv.slice(2)]
+const args = process.argv.slice(2).filter((a) => a !== '--no-checks')
 if (!process.argv.includes('--no-checks')) {
   run('npx', ['eslint', '.'])
   run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])
 }
-const args = vitestArgs.filter((a) => a !== '--no-checks')
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const canIsolate = isRoot && spawnSync('unshare', ['-n', 'true']).status === 0
-if (canIsolate) {
-  console.log('running the suites in a loopback-only network namespace')
-  run('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec npx "$@"', 'sh', ...args])
-} else {
-  if (process.env.CI) console.log('not root: suites run in the host namespace (ICE is still filtered to loopback)')
-  run('npx', args)
+const vitest = (vitestArgs) => {
+  if (canIsolate) run('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && exec npx vitest run "$@"', 'sh', ...vitestArgs])
+  else run('npx', ['vitest', 'run', ...vitestArgs])
+}
+console.log(canIsolate ? 'suites run in a loopback-only network namespace' : 'suites run in the host namespace (ICE is filtered to loopback)')
+if (args.length) vitest(args)
+else {
+  vitest(['test/unit', 'test/sim'])
+  vitest(['test/cluster', '--no-file-parallelism'])
 }

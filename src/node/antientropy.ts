@@ -92,7 +92,7 @@ export class AntiEntropy {
       }
       const probes = decodeProbes(probeBytes)
       if (probes.length) {
-        const ans = answerProbes(tree, probes)
+        const ans = answerProbes(tree, probes, { listUnderEmpty: true })
         if (ans.probes.length || ans.leaves.length) out.push([p, encodeProbes(ans.probes), encodeListings(ans.leaves)])
       }
     }
