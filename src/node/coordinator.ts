@@ -118,10 +118,17 @@ export async function routeWrite(
   const ring = ctx.ring()
   const pl = preferenceList(ring, p, opts.n, ctx.isUp)
   const me = pl.find((e) => e.node === ctx.id)
+  const deadline = ctx.env.now() + opts.timeoutMs
   if (!me) {
     for (const e of pl) {
-      const fwd = { t: 'fwd', key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: opts.timeoutMs } as const
-      const reply = await ctx.rpc.call(e.node, fwd, opts.timeoutMs)
+      // Each attempt gets half of what is left, and the remote coordinator a little less than the
+      // attempt, so it answers (success or failure) before this side gives up on it. The call as a
+      // whole stays within timeoutMs, with time left to coordinate here if nobody answers.
+      const remaining = deadline - ctx.env.now()
+      const attempt = Math.floor(remaining / 2)
+      if (attempt < 20) break
+      const fwd = { t: 'fwd', key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: Math.floor(attempt * 0.8) } as const
+      const reply = await ctx.rpc.call(e.node, fwd, attempt)
       if (reply?.t === 'fwd-r') {
         if (reply.ok) return reply.ctx
         throw new DynameshError(reply.code === 'TIMEOUT' ? 'TIMEOUT' : 'QUORUM_FAILED', reply.message)
@@ -131,7 +138,8 @@ export async function routeWrite(
   }
   const owner = ring.owners[p]?.find((o) => o !== ctx.id)
   const hintFor = me ? (me.primary ? undefined : me.hintFor) : owner
-  const set = await coordinatePut(ctx, key, value, context, { ...opts, ...(hintFor ? { hintFor } : {}) })
+  const timeoutMs = Math.max(1, deadline - ctx.env.now())
+  const set = await coordinatePut(ctx, key, value, context, { ...opts, timeoutMs, ...(hintFor ? { hintFor } : {}) })
   return encodeContext(contextOf(set))
 }
 

@@ -9,7 +9,7 @@ import { ringMembersOf } from '../core/membership.js'
 import { decodeContext, encodeContext } from '../core/record.js'
 import { buildRing, type Ring } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
-import { toHex } from '../core/hash.js'
+import { hash, toHex } from '../core/hash.js'
 import type { Cancel, Env, NodeId } from '../types.js'
 import { encodeMessage, type MemberEntry, type Msg } from '../wire/messages.js'
 import { AntiEntropy } from './antientropy.js'
@@ -245,7 +245,7 @@ export class Node implements DynameshNode, NodeContext {
     const timeoutMs = checkTimeout(options.timeoutMs, this.config.timeoutMs)
     const set = await this.hold(withAbort(coordinateGet(this, k, { n, r, timeoutMs }), options.signal))
     if (!set) return { values: [], context: '' as Context, deleted: false }
-    return { values: values(set), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set) }
+    return { values: distinct(values(set)), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set) }
   }
 
   async put(key: Key, value: Value, options: PutOptions = {}): Promise<{ context: Context }> {
@@ -302,4 +302,18 @@ export class Node implements DynameshNode, NodeContext {
     this.handlers.add(handler)
     return () => this.handlers.delete(handler)
   }
+}
+
+/**
+ * Siblings with identical bytes are one value to a reader (a retried write can store the same value
+ * under two dots); the context still covers both, so the next write supersedes both.
+ */
+function distinct(vs: Uint8Array[]): Uint8Array[] {
+  const seen = new Set<string>()
+  return vs.filter((v) => {
+    const k = toHex(hash(v))
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
 }

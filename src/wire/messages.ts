@@ -65,6 +65,10 @@ const bool = (v: unknown, what: string): boolean => (typeof v === 'boolean' ? v 
 const list = (v: unknown, what: string, max = MAX_ITEMS): unknown[] =>
   Array.isArray(v) && v.length <= max ? v : fail(`${what}: expected list up to ${max}`)
 
+/** Member ids: hex ids of real peers, short names in the simulation; never arbitrary text. */
+const MEMBER_ID = /^[A-Za-z0-9._~-]{1,128}$/
+/** Versions far beyond any real count of status changes are refused, so none can be made unbeatable. */
+const MAX_MEMBER_VERSION = 2 ** 40
 const STATUSES: readonly string[] = ['joining', 'up', 'leaving', 'left']
 
 function member(v: unknown): MemberEntry {
@@ -73,7 +77,9 @@ function member(v: unknown): MemberEntry {
   if (typeof weight !== 'number' || !(weight > 0 && weight <= 1000)) fail('member.weight out of range')
   const status = str(v.status, 16, 'member.status')
   if (!STATUSES.includes(status)) fail('member.status unknown')
-  return { id: str(v.id, MAX_ID, 'member.id'), weight: weight as number, status: status as MemberStatus, version: int(v.version, 'member.version') }
+  const id = str(v.id, MAX_ID, 'member.id')
+  if (!MEMBER_ID.test(id)) fail('member.id: expected 1 to 128 characters of [A-Za-z0-9._~-]')
+  return { id, weight: weight as number, status: status as MemberStatus, version: int(v.version, 'member.version', 0, MAX_MEMBER_VERSION) }
 }
 
 function storeItem(v: unknown): StoreItem {
