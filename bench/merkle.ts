@@ -6,17 +6,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { MerkleTree, listingBytes, reconcile } from '../src/core/merkle.js'
+import { seededRandom } from '../src/sim/random.js'
 
-/** Seeded PRNG (mulberry32) so every run measures the same trees. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 
 const KEY_BYTES = 16
 const NS = [10_000, 100_000]
@@ -28,7 +19,7 @@ const kb = (b: number): string => (b < 10_000 ? `${b.toFixed(0)} B` : `${(b / 10
 function main(): void {
   const rows: Array<Record<string, string | number>> = []
   for (const n of NS) {
-    const r = rng(n)
+    const r = seededRandom(n)
     const bytes = (len: number) => Uint8Array.from({ length: len }, () => Math.floor(r() * 256))
     const keys = Array.from({ length: n }, () => bytes(KEY_BYTES))
     const t0 = performance.now()
@@ -69,7 +60,7 @@ function main(): void {
 
   // Filling a fresh replica: the tree walk alone (without listUnderEmpty) against listing at once.
   const full = new MerkleTree()
-  const r = rng(1)
+  const r = seededRandom(1)
   for (let i = 0; i < 10_000; i++) full.set(Uint8Array.from({ length: KEY_BYTES }, () => Math.floor(r() * 256)), new Uint8Array(16).fill(i))
   const fill = [{}, { listUnderEmpty: true }].map((options) => {
     const res = reconcile(new MerkleTree(), full, options)

@@ -6,24 +6,15 @@ import {
   DEPTH, FANOUT, MerkleTree, answerProbes, bucketOf, compareLeaves, decodeListings, decodeProbes, encodeListings, encodeProbes,
   listingBytes, probeBytes, reconcile, startDiff, type LeafListing, type Probe,
 } from '../../src/core/merkle.js'
+import { seededRandom } from '../../src/sim/random.js'
 
-/** Seeded PRNG (mulberry32): the big trees are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
 const bytesFrom = (r: () => number, n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(r() * 256))
 const digestOf = (v: number): Uint8Array => new Uint8Array(16).fill(v)
 const hexSet = (keys: Iterable<Uint8Array>): Set<string> => new Set([...keys].map(toHex))
 const sorted = (s: Set<string>): string[] => [...s].sort()
 
 function buildPair(n: number, seed: number) {
-  const r = rng(seed)
+  const r = seededRandom(seed)
   const keys = Array.from({ length: n }, () => bytesFrom(r, 16))
   const digests = keys.map(() => bytesFrom(r, 16))
   const a = new MerkleTree()
@@ -128,7 +119,7 @@ describe('merkle diff cost tracks differences, not keys (Dynamo 4.7)', () => {
 // A small key pool in which many keys share leaves and level-3 nodes, so the properties exercise
 // buckets with several entries and not only a sparse tree.
 const POOL = (() => {
-  const r = rng(42)
+  const r = seededRandom(42)
   const byLeaf = new Map<number, Uint8Array[]>()
   const loose: Uint8Array[] = []
   const unique = new Set<string>()
