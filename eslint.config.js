@@ -2,7 +2,7 @@ import tseslint from 'typescript-eslint'
 
 const platformBan = {
   paths: ['fs', 'path', 'os', 'crypto', 'net', 'http', 'child_process', 'worker_threads', 'ws', 'level',
-    'classic-level', 'idb', 'simple-peer', '@roamhq/wrtc'].map((name) => ({ name, message: 'src/core is pure: platform and adapter code comes in through interfaces.' })),
+    'classic-level', 'idb', 'simple-peer', 'node-datachannel', 'node-datachannel/polyfill'].map((name) => ({ name, message: 'src/core is pure: platform and adapter code comes in through interfaces.' })),
   patterns: [
     { group: ['node:*'], message: 'src/core must not import Node built-ins.' },
     { group: ['../storage/*', '../transport/*', '../node/*', '../sim/*', '../cli/*', '../http/*'], message: 'src/core must not import adapters.' },

@@ -1,7 +1,7 @@
 /**
  * Data-channel figures between two Node peers on loopback (DESIGN.md section 6): connect time,
- * 100-byte round trip, bulk throughput. First raw simple-peer + @roamhq/wrtc (signals passed in
- * process), then the dynamesh WebRTC transport (signaling server, identity proof, framing,
+ * 100-byte round trip, bulk throughput. First raw simple-peer + node-datachannel (wrtc.ts; signals
+ * passed in process), then the dynamesh WebRTC transport (signaling server, identity proof, framing,
  * backpressure). Prints figures only; never passes or fails on time. Loopback candidates only.
  *
  *   unshare -n sh -c 'ip link set lo up && npx tsx bench/datachannel.ts'   (as root; or without unshare)
@@ -24,7 +24,9 @@ const p99 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(x
 const mbps = (bytes: number, ms: number): string => `${(bytes / 1e6 / (ms / 1000)).toFixed(1)} MB/s`
 
 async function raw(): Promise<void> {
-  const mk = (initiator: boolean) => new SimplePeer({ initiator, wrtc, trickle: true, config: { iceServers: [] } })
+  // bindAddress: node-datachannel gathers no loopback candidate unless bound to one (as webrtc.ts does).
+  const config = { iceServers: [], bindAddress: '127.0.0.1' } as RTCConfiguration
+  const mk = (initiator: boolean) => new SimplePeer({ initiator, wrtc, trickle: true, config })
   const a = mk(true)
   const b = mk(false)
   const relay = (to: SimplePeer.Instance) => (d: unknown) => {
@@ -66,7 +68,7 @@ async function raw(): Promise<void> {
   }
   await done
   const bulkMs = performance.now() - t1
-  console.log(`raw simple-peer + @roamhq/wrtc: connect ${connectMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (${BULK_BYTES / 1024 / 1024} MiB in 16 KiB frames)`)
+  console.log(`raw simple-peer + node-datachannel: connect ${connectMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (${BULK_BYTES / 1024 / 1024} MiB in 16 KiB frames)`)
   for (const p of [a, b]) {
     p.destroy()
     await new Promise((r) => p.once('close', r))

@@ -1,6 +1,6 @@
 /**
  * dynamesh/node: what only runs in Node.js: LevelDB storage, the WebRTC transport with Node's
- * RTCPeerConnection (@roamhq/wrtc) and `ws`, the HTTP API server and the signaling server.
+ * RTCPeerConnection (node-datachannel) and `ws`, the HTTP API server and the signaling server.
  */
 export { levelStorage, type LevelStorageOptions } from './storage/level.js'
 export { createWebRtcTransport, type WebRtcTransport, type WebRtcTransportOptions } from './transport/webrtc.js'

@@ -98,7 +98,7 @@ const KIND_PROOF = 2
 /** Pause sending above this many buffered bytes; resume below the low mark. */
 const HIGH_WATER = 1024 * 1024
 const LOW_WATER = 256 * 1024
-/** @roamhq/wrtc 0.10 never fires 'bufferedamountlow' (measured), so a short poll drives resumption. */
+/** A short poll backs up 'bufferedamountlow', which some RTCDataChannel implementations never fire. */
 const DRAIN_POLL_MS = 5
 
 /** A message being sent: its frames and how many went out already. */
@@ -152,6 +152,9 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
   const maxQueueBytes = Math.max(opts.maxQueueBytes ?? 8 * 1024 * 1024, maxMessageBytes + 1024)
   const log = (line: string): void => opts.log?.(`webrtc ${id.slice(0, 8)}: ${line}`)
+  // No STUN/TURN. `bindAddress` is node-datachannel's (browsers ignore it): libjuice gathers no
+  // candidate on a loopback interface unless bound to one, so `loopbackOnly` binds 127.0.0.1.
+  const rtcConfig = { iceServers: [], ...(loopbackOnly ? { bindAddress: '127.0.0.1' } : {}) } as RTCConfiguration
   const short = (peer: NodeId): string => peer.slice(0, 8)
 
   const signal = createSignalClient({ url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket: opts.WebSocket })
@@ -237,7 +240,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     conn.state = 'connecting'
     let peer: SimplePeer.Instance
     try {
-      peer = new SimplePeer({ initiator, trickle: true, config: { iceServers: [] }, ...(opts.wrtc ? { wrtc: opts.wrtc } : {}) })
+      peer = new SimplePeer({ initiator, trickle: true, config: rtcConfig, ...(opts.wrtc ? { wrtc: opts.wrtc } : {}) })
     } catch (e) {
       close(conn, `cannot create peer connection: ${String(e)}`)
       return
@@ -406,7 +409,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       }
       if (!ch || ch.readyState !== 'open') return
       if (ch.bufferedAmount > HIGH_WATER) {
-        // Browsers fire 'bufferedamountlow' (it calls flush); the poll covers wrtc, which never does.
+        // 'bufferedamountlow' calls flush; the poll covers implementations that never fire it.
         conn.drainTimer ??= setTimeout(() => {
           conn.drainTimer = undefined
           flush(conn)

@@ -1,18 +1,18 @@
 /**
- * Node defaults for the WebRTC transport: `@roamhq/wrtc` provides RTCPeerConnection (works with
- * simple-peer unmodified, DESIGN.md section 5) and `ws` the WebSocket. `wrtc.browser.ts` is the
- * browser twin, chosen by the package's `browser` map (STYLE.md point 6).
+ * Node defaults for the WebRTC transport: `node-datachannel`'s polyfill provides RTCPeerConnection,
+ * with the small shims simple-peer needs (ndc-shim.ts), and `ws` the WebSocket. `wrtc.browser.ts`
+ * is the browser twin, chosen by the package's `browser` map (STYLE.md point 6).
  */
-import wrtcModule from '@roamhq/wrtc'
 import { WebSocket } from 'ws'
+import { RTCIceCandidate, RTCSessionDescription, ShimPeerConnection } from './ndc-shim.js'
 import type { WebSocketConstructor } from './signal-client.js'
 import type { WrtcImpl } from './webrtc.js'
 
-/** RTCPeerConnection, RTCSessionDescription and RTCIceCandidate from `@roamhq/wrtc`. */
+/** RTCPeerConnection, RTCSessionDescription and RTCIceCandidate from `node-datachannel` (shimmed). */
 export const wrtc: WrtcImpl = {
-  RTCPeerConnection: wrtcModule.RTCPeerConnection,
-  RTCSessionDescription: wrtcModule.RTCSessionDescription,
-  RTCIceCandidate: wrtcModule.RTCIceCandidate,
+  RTCPeerConnection: ShimPeerConnection as unknown as WrtcImpl['RTCPeerConnection'],
+  RTCSessionDescription: RTCSessionDescription as unknown as WrtcImpl['RTCSessionDescription'],
+  RTCIceCandidate: RTCIceCandidate as unknown as WrtcImpl['RTCIceCandidate'],
 }
 
 /** The runtime's `wrtc` and `WebSocket` options for `createWebRtcTransport`. */

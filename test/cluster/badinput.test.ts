@@ -371,8 +371,8 @@ describe('bad input against a running cluster', () => {
   })
 
   it('survives rogues that hang up mid-handshake or right after a request', async () => {
-    // Known to fail with @roamhq/wrtc 0.10: a send racing the far side's hang-up can crash the
-    // process (SIGSEGV in RTCDataChannel::Send). Last in this file so the checks above stand alone.
+    // @roamhq/wrtc crashed the process here (SIGSEGV in RTCDataChannel::Send when a send raced the
+    // far side's hang-up); node-datachannel reports it as a JavaScript error the transport handles.
     const r = rogue(c, 'hangup', { rounds: 8 })
     await r.waitLine('DONE', 40_000).catch(() => undefined)
     await r.stop(2000)

@@ -1,6 +1,7 @@
 /**
  * The WebRTC transport between Node peers on loopback: a signaling server on 127.0.0.1:0, wrtc from
- * @roamhq/wrtc, `loopbackOnly` so no candidate other than 127.x / ::1 is used, no STUN/TURN.
+ * node-datachannel (wrtc.ts), `loopbackOnly` so no candidate other than 127.x / ::1 is used, no
+ * STUN/TURN.
  * Run it inside a loopback-only namespace when root:
  *   unshare -n sh -c 'ip link set lo up && npx vitest run test/unit/transport-webrtc.test.ts'
  */
