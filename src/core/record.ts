@@ -93,7 +93,10 @@ export function decodeSet(b: Uint8Array): VersionSet {
 }
 
 /** 16 bytes standing for the set: the first half of SHA-256 of its canonical encoding. */
-export const digestSet = (s: VersionSet): Uint8Array => hash(encodeSet(s)).slice(0, 16)
+export const digestSet = (s: VersionSet): Uint8Array => digestOfEncoded(encodeSet(s))
+
+/** The digest of a set already in its canonical encoding (stored records are), without re-encoding it. */
+export const digestOfEncoded = (encoded: Uint8Array): Uint8Array => hash(encoded).slice(0, 16)
 
 /** The context string handed to clients: base64url of the encoded vector; `''` when empty. */
 export function encodeContext(vv: VersionVector): string {

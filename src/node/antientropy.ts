@@ -20,7 +20,7 @@ import { encodeSet } from '../core/record.js'
 import { isPrimary, partitionsOf } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'
 import type { NodeId } from '../types.js'
-import type { Msg, StoreItem } from '../wire/messages.js'
+import type { StoreItem } from '../wire/messages.js'
 import type { NodeContext } from './context.js'
 
 const PUSH_BATCH = 64
@@ -29,9 +29,6 @@ export class AntiEntropy {
   private nextSid = 1
   /** Virtual or wall time until which a session that found differences counts as in progress. */
   private busyUntil = 0
-  /** Bytes of anti-entropy traffic sent, for the stats and the demo. */
-  bytesSent = 0
-  keysRepaired = 0
 
   constructor(private readonly ctx: NodeContext) {}
 
@@ -41,11 +38,6 @@ export class AntiEntropy {
 
   private markBusy(): void {
     this.busyUntil = this.ctx.env.now() + 2 * this.ctx.config.antiEntropyMs
-  }
-
-  private send(to: NodeId, msg: Msg, bytes: number): void {
-    this.bytesSent += bytes
-    this.ctx.send(to, msg)
   }
 
   /** Starts one exchange with a random reachable peer that shares partitions with this node. */
@@ -59,7 +51,7 @@ export class AntiEntropy {
     const shared = mine.filter((p) => isPrimary(ring, p, peer))
     if (shared.length === 0) return
     const parts = shared.map((p) => [p, this.ctx.store.tree(p).root()] as [number, Uint8Array])
-    this.send(peer, { t: 'ae-roots', sid: this.nextSid++, parts }, parts.length * 20)
+    this.ctx.send(peer, { t: 'ae-roots', sid: this.nextSid++, parts })
   }
 
   onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
@@ -73,7 +65,7 @@ export class AntiEntropy {
     }
     if (out.length === 0) return
     this.markBusy()
-    this.send(from, { t: 'ae-step', sid, parts: out }, out.reduce((n, [, a, b]) => n + a.length + b.length + 4, 0))
+    this.ctx.send(from, { t: 'ae-step', sid, parts: out })
   }
 
   onStep(from: NodeId, sid: number, parts: Array<[number, Uint8Array, Uint8Array]>): void {
@@ -97,10 +89,10 @@ export class AntiEntropy {
       }
     }
     if (out.length || pushKeys.length || pullKeys.length) this.markBusy()
-    if (out.length) this.send(from, { t: 'ae-step', sid, parts: out }, out.reduce((n, [, a, b]) => n + a.length + b.length + 4, 0))
+    if (out.length) this.ctx.send(from, { t: 'ae-step', sid, parts: out })
     for (let i = 0; i < pullKeys.length; i += 1024) {
       const keys = pullKeys.slice(i, i + 1024)
-      this.send(from, { t: 'ae-pull', sid, keys }, keys.reduce((n, k) => n + k.length + 2, 0))
+      this.ctx.send(from, { t: 'ae-pull', sid, keys })
     }
     if (pushKeys.length) this.pushLater(from, pushKeys.map(([, k]) => k))
   }
@@ -121,8 +113,7 @@ export class AntiEntropy {
     let bytes = 0
     const flush = (): void => {
       if (!items.length) return
-      this.send(to, { t: 'store', rid: 0, items, ack: false }, bytes)
-      this.keysRepaired += items.length
+      this.ctx.send(to, { t: 'store', rid: 0, items, ack: false })
       this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: items.length, bytes })
       items = []
       bytes = 0

@@ -44,6 +44,6 @@ export interface NodeContext {
   newEpoch(): Promise<void>
   send(to: NodeId, msg: Msg): void
   emit(ev: NodeEvent): void
-  /** Accounting of repair traffic (merkle, transfer), by peer. */
+  /** False once the node stopped or crashed: background work ends there. */
   running(): boolean
 }

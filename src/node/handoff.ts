@@ -7,6 +7,7 @@
  */
 import { encodeSet } from '../core/record.js'
 import { isPrimary } from '../core/ring.js'
+import { toHex } from '../core/hash.js'
 import type { NodeId } from '../types.js'
 import type { StoreItem } from '../wire/messages.js'
 import type { NodeContext } from './context.js'
@@ -152,12 +153,12 @@ export async function transferForeign(ctx: NodeContext): Promise<number> {
     let acked: Set<string> | undefined
     for (const o of reachable) {
       const done = await deliver(ctx, o, items)
-      const keys = new Set(done.map((d) => String(d.key)))
+      const keys = new Set(done.map((d) => toHex(d.key)))
       acked = acked ? new Set([...acked].filter((k) => keys.has(k))) : keys
       const bytes = done.reduce((n, d) => n + d.rec.length, 0)
       if (done.length) ctx.emit({ type: 'repair', kind: 'transfer', peer: o, keys: done.length, bytes })
     }
-    const safe = items.filter((i) => acked?.has(String(i.key)))
+    const safe = items.filter((i) => acked?.has(toHex(i.key)))
     if (safe.length === 0) continue
     // Re-check ownership: the ring may have changed while records were in flight.
     if (isPrimary(ctx.ring(), p, ctx.id)) continue

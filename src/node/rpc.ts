@@ -4,7 +4,7 @@
  * (suspect the peer, try a fallback). Late replies for finished requests are dropped.
  */
 import type { Cancel, Env, NodeId } from '../types.js'
-import { encodeMessage, type Msg } from '../wire/messages.js'
+import type { Msg } from '../wire/messages.js'
 
 type Reply = Extract<Msg, { t: 'get-r' | 'store-r' | 'fwd-r' }>
 /** A request message without its rid (distributes Omit over the union). */
@@ -61,6 +61,3 @@ export class Rpc {
     this.pending.clear()
   }
 }
-
-/** Bytes of an encoded message, for accounting. */
-export const sizeOf = (m: Msg): number => encodeMessage(m).length

@@ -3,8 +3,8 @@
  * one Merkle tree per partition kept up to date on every write. Every read-merge-write of a key runs
  * under that key's lock, so two replies merging into the same key can never lose each other's work.
  */
-import { merge, emptySet, type VersionSet } from '../core/clock.js'
-import { decodeSet, digestSet, encodeSet } from '../core/record.js'
+import { equalSets, merge, emptySet, type VersionSet } from '../core/clock.js'
+import { decodeSet, digestOfEncoded, encodeSet } from '../core/record.js'
 import { MerkleTree } from '../core/merkle.js'
 import { partitionOf } from '../core/ring.js'
 import { equalBytes, toHex } from '../core/hash.js'
@@ -54,7 +54,7 @@ export class ReplicaStore {
   async open(): Promise<void> {
     for await (const [k, v] of this.storage.iterate(recordsRange)) {
       const { partition, key } = parseRecordKey(k)
-      this.tree(partition).set(key.slice(), digestSet(decodeSet(v)))
+      this.tree(partition).set(key.slice(), digestOfEncoded(v))
     }
     for await (const [k] of this.storage.iterate(hintsRange)) {
       const { owner, key } = parseHintKey(k)
@@ -139,7 +139,7 @@ export class ReplicaStore {
     return this.withLock(key, async () => {
       const current = hintFor === undefined ? await this.readRecord(key) : await this.readHint(hintFor, key)
       const next = current ? merge(current, incoming) : incoming
-      if (current && equalBytes(digestSet(current), digestSet(next))) return current
+      if (current && equalSets(current, next)) return current
       await this.write(key, hintFor, next)
       return next
     })
@@ -152,7 +152,7 @@ export class ReplicaStore {
       if (hintFor === undefined) {
         const p = this.partitionOf(key)
         await this.storage.batch([{ type: 'put', key: recordKey(p, key), value }])
-        this.tree(p).set(key.slice(), digestSet(set))
+        this.tree(p).set(key.slice(), digestOfEncoded(value))
       } else {
         await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }])
         this.indexHint(hintFor, key, true)
@@ -183,10 +183,9 @@ export class ReplicaStore {
     const out = new Map<string, HintEntry[]>()
     for await (const [k, v] of this.storage.iterate(hintsRange)) {
       const { owner, key } = parseHintKey(k)
-      const set = decodeSet(v)
       let list = out.get(owner)
       if (!list) out.set(owner, (list = []))
-      list.push({ owner, key: key.slice(), set, digest: digestSet(set) })
+      list.push({ owner, key: key.slice(), set: decodeSet(v), digest: digestOfEncoded(v) })
     }
     return out
   }
@@ -203,8 +202,8 @@ export class ReplicaStore {
     let n = 0
     for (const e of entries) {
       await this.withLock(e.key, async () => {
-        const cur = await this.readHint(e.owner, e.key)
-        if (!cur || !equalBytes(digestSet(cur), e.digest)) return
+        const cur = await this.storage.get(hintKey(e.owner, e.key))
+        if (!cur || !equalBytes(digestOfEncoded(cur), e.digest)) return
         this.checkFence()
         await this.storage.batch([{ type: 'del', key: hintKey(e.owner, e.key) }])
         this.indexHint(e.owner, e.key, false)
@@ -217,8 +216,7 @@ export class ReplicaStore {
   /** Records of one partition, in key order. */
   async *records(partition: number): AsyncGenerator<{ key: Uint8Array; set: VersionSet; digest: Uint8Array }> {
     for await (const [k, v] of this.storage.iterate(partitionRange(partition))) {
-      const set = decodeSet(v)
-      yield { key: parseRecordKey(k).key.slice(), set, digest: digestSet(set) }
+      yield { key: parseRecordKey(k).key.slice(), set: decodeSet(v), digest: digestOfEncoded(v) }
     }
   }
 
