@@ -6,6 +6,7 @@
 import { Level } from 'level'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
+import { checkBytes, checkRange, copyOps } from './check.js'
 
 /** Options for {@link levelStorage}. */
 export interface LevelStorageOptions {
@@ -28,9 +29,6 @@ const failed = (what: string, cause: unknown): DynameshError =>
 const plain = (b: Uint8Array): Uint8Array =>
   Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
-function checkBytes(v: unknown, what: string): asserts v is Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`)
-}
 
 /**
  * Opens (creating if needed) a LevelDB database in `dir` and returns it as a Storage. Errors from
@@ -67,17 +65,8 @@ export async function levelStorage(dir: string, opts: LevelStorageOptions = {}):
 
     async batch(ops: BatchOp[]) {
       checkOpen()
-      if (!Array.isArray(ops)) throw new TypeError('batch() takes an array of operations')
       // Copy now: the native write happens later, and the caller may reuse its arrays meanwhile.
-      const copied = ops.map((op) => {
-        checkBytes(op?.key, 'key')
-        if (op.type === 'put') {
-          checkBytes(op.value, 'value')
-          return { type: 'put' as const, key: op.key.slice(), value: op.value.slice() }
-        }
-        if (op.type === 'del') return { type: 'del' as const, key: op.key.slice() }
-        throw new TypeError(`unknown batch op type: ${String((op as { type?: unknown }).type)}`)
-      })
+      const copied = copyOps(ops)
       if (copied.length === 0) return
       try {
         await db.batch(copied, { sync })
@@ -87,17 +76,11 @@ export async function levelStorage(dir: string, opts: LevelStorageOptions = {}):
     },
 
     iterate(range) {
-      const { gte, lt } = range ?? {}
       return {
         async *[Symbol.asyncIterator]() {
           checkOpen()
-          if (gte !== undefined) checkBytes(gte, 'gte')
-          if (lt !== undefined) checkBytes(lt, 'lt')
-          // Pass only the bounds that are set: an explicit undefined bound is not the same as none.
-          const options: { gte?: Uint8Array; lt?: Uint8Array } = {}
-          if (gte !== undefined) options.gte = gte
-          if (lt !== undefined) options.lt = lt
-          const it = db.iterator(options)
+          // Only the bounds that are set: an explicit undefined bound is not the same as none.
+          const it = db.iterator(checkRange(range))
           try {
             for (;;) {
               let chunk: Array<[Uint8Array, Uint8Array]>

@@ -5,6 +5,7 @@
 import { compareBytes } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
+import { checkBytes, checkRange, copyOps } from './check.js'
 
 /** Entries are never mutated, only replaced, so a copy of the array is a consistent snapshot. */
 interface Entry {
@@ -30,23 +31,6 @@ function lowerBound(entries: readonly Entry[], key: Uint8Array): number {
   return lo
 }
 
-function checkBytes(v: unknown, what: string): asserts v is Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`)
-}
-
-/** Validates every op and copies its bytes, before anything is applied: a bad op leaves no trace. */
-function copyOps(ops: readonly BatchOp[]): BatchOp[] {
-  if (!Array.isArray(ops)) throw new TypeError('batch() takes an array of operations')
-  return ops.map((op) => {
-    checkBytes(op?.key, 'key')
-    if (op.type === 'put') {
-      checkBytes(op.value, 'value')
-      return { type: 'put', key: op.key.slice(), value: op.value.slice() }
-    }
-    if (op.type === 'del') return { type: 'del', key: op.key.slice() }
-    throw new TypeError(`unknown batch op type: ${String((op as { type?: unknown }).type)}`)
-  })
-}
 
 /** Applies ops one by one with splice; later ops on the same key win, as in LevelDB. */
 function spliceIn(entries: Entry[], ops: readonly BatchOp[]): void {
@@ -112,12 +96,10 @@ export function memoryStorage(): Storage {
     },
 
     iterate(range) {
-      const { gte, lt } = range ?? {}
       return {
         async *[Symbol.asyncIterator]() {
           checkOpen()
-          if (gte !== undefined) checkBytes(gte, 'gte')
-          if (lt !== undefined) checkBytes(lt, 'lt')
+          const { gte, lt } = checkRange(range)
           const from = gte === undefined ? 0 : lowerBound(entries, gte)
           const to = lt === undefined ? entries.length : lowerBound(entries, lt)
           const snapshot = entries.slice(from, Math.max(from, to))
