@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { MerkleTree, listingBytes, reconcile } from '../src/core/merkle.js'
-import { seededRandom } from '../src/sim/random.js'
+import { randomBytes, seededRandom } from '../src/sim/random.js'
 
 
 const KEY_BYTES = 16
@@ -20,7 +20,7 @@ function main(): void {
   const rows: Array<Record<string, string | number>> = []
   for (const n of NS) {
     const r = seededRandom(n)
-    const bytes = (len: number) => Uint8Array.from({ length: len }, () => Math.floor(r() * 256))
+    const bytes = (len: number): Uint8Array => randomBytes(r, len)
     const keys = Array.from({ length: n }, () => bytes(KEY_BYTES))
     const t0 = performance.now()
     const a = new MerkleTree()
@@ -61,7 +61,7 @@ function main(): void {
   // Filling a fresh replica: the tree walk alone (without listUnderEmpty) against listing at once.
   const full = new MerkleTree()
   const r = seededRandom(1)
-  for (let i = 0; i < 10_000; i++) full.set(Uint8Array.from({ length: KEY_BYTES }, () => Math.floor(r() * 256)), new Uint8Array(16).fill(i))
+  for (let i = 0; i < 10_000; i++) full.set(randomBytes(r, KEY_BYTES), new Uint8Array(16).fill(i))
   const fill = [{}, { listUnderEmpty: true }].map((options) => {
     const res = reconcile(new MerkleTree(), full, options)
     return { 'fresh replica, n = 10,000': JSON.stringify(options), messages: res.messages, bytes: kb(res.bytes), 'keys found': res.aNeeds.length }

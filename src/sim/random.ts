@@ -62,6 +62,12 @@ export function seededRandom(seed: number, label = ''): Rng {
   return rng
 }
 
+/** `n` bytes drawn from `rng` (test payloads, keys, digests). */
+export const randomBytes = (rng: Rng, n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(rng() * 256))
+
+/** `n` bytes that depend only on `seed`: the same payload on every run. */
+export const seededBytes = (n: number, seed = 1): Uint8Array => randomBytes(seededRandom(seed, 'bytes'), n)
+
 /** A uniform integer in [lo, hi], both inclusive. */
 export function randomInt(rng: Rng, lo: number, hi: number): number {
   if (hi <= lo) return lo

@@ -2,16 +2,9 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { Framer, MAX_FRAME_BYTES, Reassembler } from '../../src/transport/framing.js'
 import { equalBytes } from '../../src/core/hash.js'
+import { seededBytes } from '../../src/sim/random.js'
 
-const bytes = (n: number, seed = 1): Uint8Array => {
-  const b = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
-}
+const bytes = (n: number, seed = 1): Uint8Array => seededBytes(n, seed)
 
 describe('framing', () => {
   it('keeps every frame within the limit and round-trips a 1 MiB message', () => {

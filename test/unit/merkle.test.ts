@@ -6,17 +6,16 @@ import {
   DEPTH, FANOUT, MerkleTree, answerProbes, bucketOf, compareLeaves, decodeListings, decodeProbes, encodeListings, encodeProbes,
   listingBytes, probeBytes, reconcile, startDiff, type LeafListing, type Probe,
 } from '../../src/core/merkle.js'
-import { seededRandom } from '../../src/sim/random.js'
+import { randomBytes, seededRandom } from '../../src/sim/random.js'
 
-const bytesFrom = (r: () => number, n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(r() * 256))
 const digestOf = (v: number): Uint8Array => new Uint8Array(16).fill(v)
 const hexSet = (keys: Iterable<Uint8Array>): Set<string> => new Set([...keys].map(toHex))
 const sorted = (s: Set<string>): string[] => [...s].sort()
 
 function buildPair(n: number, seed: number) {
   const r = seededRandom(seed)
-  const keys = Array.from({ length: n }, () => bytesFrom(r, 16))
-  const digests = keys.map(() => bytesFrom(r, 16))
+  const keys = Array.from({ length: n }, () => randomBytes(r, 16))
+  const digests = keys.map(() => randomBytes(r, 16))
   const a = new MerkleTree()
   keys.forEach((k, i) => a.set(k, digests[i]!))
   return { a, b: a.clone(), keys, digests, r }
@@ -38,7 +37,7 @@ function perturb(p: ReturnType<typeof buildPair>, d: number) {
     const key = p.keys[j]!
     const digest = p.digests[j]!
     if (i % 3 === 0) {
-      p.b.set(key, bytesFrom(p.r, 16))
+      p.b.set(key, randomBytes(p.r, 16))
       aNeeds.add(toHex(key))
       bNeeds.add(toHex(key))
       undo.push(() => p.b.set(key, digest))
@@ -47,8 +46,8 @@ function perturb(p: ReturnType<typeof buildPair>, d: number) {
       bNeeds.add(toHex(key))
       undo.push(() => p.b.set(key, digest))
     } else {
-      const extra = bytesFrom(p.r, 16)
-      p.b.set(extra, bytesFrom(p.r, 16))
+      const extra = randomBytes(p.r, 16)
+      p.b.set(extra, randomBytes(p.r, 16))
       aNeeds.add(toHex(extra))
       undo.push(() => p.b.delete(extra))
     }
@@ -124,7 +123,7 @@ const POOL = (() => {
   const loose: Uint8Array[] = []
   const unique = new Set<string>()
   for (let i = 0; i < 6000; i++) {
-    const k = bytesFrom(r, 1 + (i % 6))
+    const k = randomBytes(r, 1 + (i % 6))
     if (unique.has(toHex(k))) continue
     unique.add(toHex(k))
     const l = bucketOf(k)

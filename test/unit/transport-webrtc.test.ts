@@ -21,6 +21,7 @@ import {
 } from '../../src/transport/webrtc.js'
 import { wrtc } from '../../src/transport/wrtc.js'
 import { transportSuite } from '../suites/transport.js'
+import { seededBytes } from '../../src/sim/random.js'
 
 let rooms = 0
 
@@ -69,15 +70,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((c) => c()))
 })
 
-const bytes = (n: number, seed = 7): Uint8Array => {
-  const b = new Uint8Array(n)
-  let x = seed
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0
-    b[i] = x >>> 24
-  }
-  return b
-}
+const bytes = (n: number, seed = 7): Uint8Array => seededBytes(n, seed)
 
 transportSuite('webrtc', async () => {
   const { ts, cleanup } = await fixture(3)
