@@ -7,8 +7,8 @@
  *   unshare -n sh -c 'ip link set lo up && npx vitest run test/cluster/cluster.test.ts'
  */
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestCluster, get, put, stats, waitUntil, fetchWithTimeout } from './procs.js'
+import { describe, expect, it } from 'vitest'
+import { TestCluster, clusterForSuite, get, put, stats, waitUntil, fetchWithTimeout } from './procs.js'
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
 async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
@@ -30,15 +30,7 @@ describe('a five-peer cluster over WebRTC at (3,2,2)', () => {
   let c: TestCluster
   /** Every value acknowledged so far, by key. */
   const written = new Map<string, Buffer>()
-
-  beforeAll(async () => {
-    c = await TestCluster.start({ peers: PEERS, n: 3, r: 2, w: 2 })
-    await c.waitConverged({ timeoutMs: 30_000 })
-  }, 120_000)
-
-  afterAll(async () => {
-    await c?.stop()
-  }, 30_000)
+  clusterForSuite({ peers: PEERS, n: 3, r: 2, w: 2 }, (started) => (c = started))
 
   it('serves the configured quorum on every peer', async () => {
     for (const p of c.peers) {

@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll } from 'vitest'
 
 /** The repository root (the children's working directory). */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -419,4 +420,20 @@ export async function waitUntil(what: string, cond: () => Promise<boolean> | boo
     if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`)
     await sleep(everyMs)
   }
+}
+
+/**
+ * Starts a converged cluster before the tests of the enclosing describe and stops it after them;
+ * `use` receives the running cluster.
+ */
+export function clusterForSuite(options: ClusterOptions, use: (c: TestCluster) => void): void {
+  let cluster: TestCluster | undefined
+  beforeAll(async () => {
+    cluster = await TestCluster.start(options)
+    await cluster.waitConverged({ timeoutMs: 30_000 })
+    use(cluster)
+  }, 120_000)
+  afterAll(async () => {
+    await cluster?.stop()
+  }, 30_000)
 }
