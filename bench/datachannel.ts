@@ -1,16 +1,16 @@
 /**
  * Data-channel figures between two Node peers on loopback (DESIGN.md section 6): connect time,
- * 100-byte round trip, bulk throughput. First raw simple-peer + node-datachannel (wrtc.ts; signals
+ * 100-byte round trip, bulk throughput. First a raw DataPeer pair over node-datachannel (wrtc.ts; signals
  * passed in process), then the dynamesh WebRTC transport (signaling server, identity proof, framing,
  * backpressure). Prints figures only; never passes or fails on time. Loopback candidates only.
  *
  *   unshare -n sh -c 'ip link set lo up && npx tsx bench/datachannel.ts'   (as root; or without unshare)
  */
 import { performance } from 'node:perf_hooks'
-import SimplePeer from 'simple-peer'
 import { WebSocket } from 'ws'
 import { startSignalServer } from '../signaling/server.js'
 import { generateIdentity } from '../src/identity.js'
+import { DataPeer } from '../src/transport/peer.js'
 import { createWebRtcTransport, filterSignal } from '../src/transport/webrtc.js'
 import { wrtc } from '../src/transport/wrtc.js'
 import type { NodeId } from '../src/types.js'
@@ -26,20 +26,33 @@ const mbps = (bytes: number, ms: number): string => `${(bytes / 1e6 / (ms / 1000
 async function raw(): Promise<void> {
   // bindAddress: node-datachannel gathers no loopback candidate unless bound to one (as webrtc.ts does).
   const config = { iceServers: [], bindAddress: '127.0.0.1' } as RTCConfiguration
-  const mk = (initiator: boolean) => new SimplePeer({ initiator, wrtc, trickle: true, config })
-  const a = mk(true)
-  const b = mk(false)
-  const relay = (to: SimplePeer.Instance) => (d: unknown) => {
-    const f = filterSignal(d, true)
-    if (f) to.signal(f as SimplePeer.SignalData)
+  const data = new Map<DataPeer, (d: Uint8Array) => void>()
+  let opened = 0
+  let markOpen!: () => void
+  const bothOpen = new Promise<void>((r) => (markOpen = r))
+  const peers: DataPeer[] = []
+  const mk = (initiator: boolean): DataPeer => {
+    const p: DataPeer = new DataPeer({
+      initiator, config, RTCPeerConnection: wrtc.RTCPeerConnection,
+      onSignal: (d) => {
+        const f = filterSignal(d, true)
+        if (f) peers[initiator ? 1 : 0]!.signal(f)
+      },
+      onOpen: () => void (++opened === 2 && markOpen()),
+      onData: (d) => data.get(p)?.(d),
+      onClose: () => {},
+    })
+    return p
   }
-  a.on('signal', relay(b))
-  b.on('signal', relay(a))
   const t0 = performance.now()
-  await Promise.all([new Promise((r) => a.once('connect', r)), new Promise((r) => b.once('connect', r))])
+  const a = mk(true)
+  peers.push(a)
+  const b = mk(false)
+  peers.push(b)
+  await bothOpen
   const connectMs = performance.now() - t0
 
-  b.on('data', (d: Uint8Array) => {
+  data.set(b, (d) => {
     if (d.length === 100) b.send(d)
   })
   const rtts: number[] = []
@@ -47,7 +60,7 @@ async function raw(): Promise<void> {
   for (let i = 0; i < ROUND_TRIPS; i++) {
     const s = performance.now()
     await new Promise<void>((r) => {
-      a.once('data', () => r())
+      data.set(a, () => r())
       a.send(ping)
     })
     rtts.push(performance.now() - s)
@@ -55,11 +68,11 @@ async function raw(): Promise<void> {
 
   // Bulk: 16 KiB frames, pausing above 1 MiB buffered (the transport's high-water mark).
   let received = 0
-  const done = new Promise<void>((r) => b.on('data', (d: Uint8Array) => {
+  const done = new Promise<void>((r) => data.set(b, (d) => {
     received += d.length
     if (received >= BULK_BYTES) r()
   }))
-  const ch = (a as unknown as { _channel: RTCDataChannel })._channel
+  const ch = a.channel!
   const frame = new Uint8Array(FRAME)
   const t1 = performance.now()
   for (let sent = 0; sent < BULK_BYTES; sent += FRAME) {
@@ -68,12 +81,8 @@ async function raw(): Promise<void> {
   }
   await done
   const bulkMs = performance.now() - t1
-  console.log(`raw simple-peer + node-datachannel: connect ${connectMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (${BULK_BYTES / 1024 / 1024} MiB in 16 KiB frames)`)
-  for (const p of [a, b]) {
-    p.destroy()
-    await new Promise((r) => p.once('close', r))
-    clearTimeout((p as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer)
-  }
+  console.log(`raw data channel (node-datachannel): connect ${connectMs.toFixed(1)} ms; 100 B round trip median ${median(rtts).toFixed(3)} ms, p99 ${p99(rtts).toFixed(3)} ms; bulk ${mbps(BULK_BYTES, bulkMs)} (${BULK_BYTES / 1024 / 1024} MiB in 16 KiB frames)`)
+  for (const p of [a, b]) p.destroy()
 }
 
 async function transport(): Promise<void> {

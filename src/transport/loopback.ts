@@ -1,12 +1,12 @@
 /**
- * What the WebRTC transport (webrtc.ts) relays through signaling: validation of simple-peer's
- * offer, answer and candidate signals, ours going out and untrusted ones coming in, and the
+ * What the WebRTC transport (webrtc.ts) relays through signaling: validation of the offer,
+ * answer and candidate signals (peer.ts), ours going out and untrusted ones coming in, and the
  * `loopbackOnly` filter that drops every ICE candidate not on 127.0.0.0/8 or ::1 (tests and
  * benchmarks run in a network namespace with nothing else). Separate because it is pure string
  * checking with no connection state, and tests and benchmarks use it directly.
  */
 
-/** The signals simple-peer exchanges that this transport relays; anything else is dropped. */
+/** The signals data peers exchange that this transport relays; anything else is dropped. */
 export type PeerSignal =
   | { type: 'offer' | 'answer'; sdp: string }
   | { type: 'candidate'; candidate: { candidate: string; sdpMLineIndex: number | null; sdpMid: string | null } }

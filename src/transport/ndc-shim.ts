@@ -1,10 +1,10 @@
 /**
- * `node-datachannel`'s W3C polyfill (libdatachannel 0.24 + libjuice) made to work under simple-peer
- * 9, for Node (wrtc.ts). Each shim fixes one measured problem (loopback, Node 20):
+ * `node-datachannel`'s W3C polyfill (libdatachannel 0.24 + libjuice) made to work for the transport's
+ * data peers (peer.ts), for Node (wrtc.ts). Each shim fixes one measured problem (loopback, Node 20):
  *
  *  1. createOffer / createAnswer resolve plain `{ type, sdp }` objects. The polyfill resolves an
- *     RTCSessionDescription whose `sdp` is a getter only; simple-peer assigns `offer.sdp = ...` in
- *     strict code, which threw, and every connection died with ERR_CREATE_OFFER.
+ *     RTCSessionDescription whose `sdp` is a getter only, which code that edits a description
+ *     (simple-peer did, in strict mode) cannot assign.
  *  2. Bind to 127.0.0.1 when the host has no interface but loopback. libjuice never gathers a
  *     candidate on a loopback interface, so in a loopback-only network namespace (tests, benchmarks)
  *     it gathered none and every connection hung in 'connecting'. A caller's `bindAddress` wins

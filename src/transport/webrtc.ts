@@ -1,12 +1,13 @@
 /**
  * The WebRTC transport (DESIGN.md section 5): peers meet through the signaling server, then talk
- * over simple-peer data channels. Isomorphic: the RTCPeerConnection implementation (`wrtc`) and
- * the WebSocket constructor come in as options (`wrtc.ts` / `wrtc.browser.ts` supply defaults).
+ * over data channels (peer.ts, the standard RTCPeerConnection API). Isomorphic: the RTCPeerConnection
+ * implementation (`wrtc`) and the WebSocket constructor come in as options, defaulting to the
+ * runtime's globals (a browser's own; `dynamesh/node` passes node-datachannel's and `ws`).
  *
  * Connection life cycle, per remote id (at most one connection each):
  *
  *   send() to a peer without a connection
- *     ├─ my id < its id: I initiate (simple-peer initiator) ─────────────┐
+ *     ├─ my id < its id: I initiate (DataPeer initiator) ────────────────┐
  *     └─ my id > its id: signal {kind:'connect-request'}; it initiates ──┤   offers/answers/ICE
  *                                                                        ▼   relayed by signaling
  *   data channel open → HELLO {id, publicKey, nonce} both ways → PROOF {signature} both ways
@@ -28,30 +29,34 @@
  * announced: a down is a real hint that the peer went away. `peers()` lists the reachable ids;
  * `connections()` shows the data channels themselves.
  */
-import SimplePeer from 'simple-peer'
 import type { Identity } from '../identity.js'
 import type { NodeId, Transport } from '../types.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
 import { isDynameshError } from '../errors.js'
 import { helloMessage, readHello, signProof, verifyProof } from './handshake.js'
-import { filterSignal, type PeerSignal } from './loopback.js'
+import { filterSignal } from './loopback.js'
+import { DataPeer, type PeerConnectionConstructor } from './peer.js'
 import { createSignalClient, type WebSocketConstructor } from './signal-client.js'
 import { isNodeIdString } from './signal-protocol.js'
 
 export { filterSignal, isLoopbackAddress, isLoopbackCandidate, stripNonLoopbackCandidates, type PeerSignal } from './loopback.js'
 
-/** RTCPeerConnection and friends, as simple-peer's `wrtc` option takes them. */
-export type WrtcImpl = NonNullable<SimplePeer.Options['wrtc']>
+/** The RTCPeerConnection implementation to use (the other two are accepted for compatibility). */
+export interface WrtcImpl {
+  RTCPeerConnection: PeerConnectionConstructor
+  RTCSessionDescription?: unknown
+  RTCIceCandidate?: unknown
+}
 
 export interface WebRtcTransportOptions {
   signalUrl: string
   /** Signaling room. Default 'dynamesh'. */
   room?: string
   identity: Identity
-  /** RTCPeerConnection implementation; default: the runtime's globals (browsers). */
+  /** RTCPeerConnection implementation; default: the runtime's global (browsers). */
   wrtc?: WrtcImpl
-  /** `WebSocket` from `ws` in Node, `globalThis.WebSocket` in browsers. */
-  WebSocket: WebSocketConstructor
+  /** WebSocket constructor; default: the runtime's global (browsers). `ws` in Node. */
+  WebSocket?: WebSocketConstructor
   /** Drop every ICE candidate (local and remote) that is not a loopback address. */
   loopbackOnly?: boolean
   /** Open connections at most; past it the least recently used idle one closes. Default 32. */
@@ -113,7 +118,7 @@ interface Conn {
   state: ConnectionInfo['state']
   initiator: boolean
   attempt: string
-  peer?: SimplePeer.Instance
+  peer?: DataPeer
   readonly nonce: Uint8Array
   peerNonce?: Uint8Array
   peerKey?: Uint8Array
@@ -130,17 +135,8 @@ interface Conn {
   drainTimer?: ReturnType<typeof setTimeout>
 }
 
-type Internals = { _channel?: RTCDataChannel | null; _iceCompleteTimer?: ReturnType<typeof setTimeout> | null }
-const channelOf = (p: SimplePeer.Instance): RTCDataChannel | null | undefined => (p as unknown as Internals)._channel
-/** simple-peer leaves its 5 s ICE-complete timer running after destroy(); clear it. */
-const clearIceTimer = (p: SimplePeer.Instance): void => {
-  const t = (p as unknown as Internals)._iceCompleteTimer
-  if (t) clearTimeout(t)
-}
 const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n))
 const randomHex = (n: number): string => Array.from(randomBytes(n), (b) => b.toString(16).padStart(2, '0')).join('')
-/** A plain Uint8Array view of simple-peer's Buffer (so callers get what every transport gives). */
-const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
 /** Creates a WebRTC transport; nothing happens until `start()`. */
 export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTransport {
@@ -157,7 +153,12 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const rtcConfig = { iceServers: [], ...(loopbackOnly ? { bindAddress: '127.0.0.1' } : {}) } as RTCConfiguration
   const short = (peer: NodeId): string => peer.slice(0, 8)
 
-  const signal = createSignalClient({ url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket: opts.WebSocket })
+  const RTCPeerConnection = opts.wrtc?.RTCPeerConnection ?? (globalThis.RTCPeerConnection as PeerConnectionConstructor | undefined)
+  const WebSocket = opts.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined)
+  if (!RTCPeerConnection || !WebSocket) {
+    throw new TypeError('no RTCPeerConnection or WebSocket in this runtime: in Node use createWebRtcTransport from dynamesh/node')
+  }
+  const signal = createSignalClient({ url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket })
   const conns = new Map<NodeId, Conn>()
   const messageHandlers: Array<(from: NodeId, msg: Uint8Array) => void> = []
   const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
@@ -214,10 +215,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     stats.dropped += queued(conn)
     conn.out = []
     conn.reasm.clear()
-    if (conn.peer) {
-      conn.peer.destroy()
-      clearIceTimer(conn.peer)
-    }
+    conn.peer?.destroy(reason)
     log(`closed ${short(conn.remote)}: ${reason}`)
     updateReach(conn.remote)
   }
@@ -238,27 +236,23 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     conn.initiator = initiator
     conn.attempt = attempt
     conn.state = 'connecting'
-    let peer: SimplePeer.Instance
     try {
-      peer = new SimplePeer({ initiator, trickle: true, config: rtcConfig, ...(opts.wrtc ? { wrtc: opts.wrtc } : {}) })
+      conn.peer = new DataPeer({
+        initiator,
+        config: rtcConfig,
+        RTCPeerConnection: RTCPeerConnection!,
+        onSignal: (data) => {
+          if (conn.closed) return
+          const filtered = filterSignal(data, loopbackOnly)
+          if (filtered) sendSignal(conn.remote, { kind: 'signal', attempt, data: filtered })
+        },
+        onOpen: () => onOpen(conn),
+        onData: (frame) => onFrame(conn, frame),
+        onClose: (reason) => close(conn, reason),
+      })
     } catch (e) {
       close(conn, `cannot create peer connection: ${String(e)}`)
-      return
     }
-    conn.peer = peer
-    peer.on('signal', (data: PeerSignal) => {
-      if (conn.closed) return
-      const filtered = filterSignal(data, loopbackOnly)
-      if (filtered) sendSignal(conn.remote, { kind: 'signal', attempt, data: filtered })
-    })
-    peer.on('connect', () => onOpen(conn))
-    peer.on('data', (frame: Uint8Array) => onFrame(conn, plain(frame)))
-    // A remote close surfaces as an error; 'close' always follows.
-    peer.on('error', (err: Error & { code?: string }) => log(`peer ${short(conn.remote)} error ${err.code ?? ''}: ${err.message}`))
-    peer.on('close', () => {
-      clearIceTimer(peer)
-      close(conn, 'peer connection closed')
-    })
   }
 
   // ---- signaling ----
@@ -300,11 +294,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       startPeer(conn, false, msg.attempt)
     }
     if (!conn || conn.closed || conn.attempt !== msg.attempt || !conn.peer) return
-    try {
-      conn.peer.signal(payload as SimplePeer.SignalData)
-    } catch (e) {
-      close(conn, `bad signal: ${String(e)}`)
-    }
+    conn.peer.signal(payload)
   }
 
   // ---- handshake ----
@@ -321,7 +311,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
 
   function onOpen(conn: Conn): void {
     if (conn.closed) return
-    const ch = conn.peer && channelOf(conn.peer)
+    const ch = conn.peer?.channel
     if (ch) {
       ch.bufferedAmountLowThreshold = LOW_WATER
       ch.addEventListener?.('bufferedamountlow', () => flush(conn))
@@ -399,7 +389,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   /** Sends queued frames while the channel's buffer is below the high-water mark. */
   function flush(conn: Conn): void {
     if (conn.closed || conn.state !== 'ready' || !conn.peer) return
-    const ch = channelOf(conn.peer)
+    const ch = conn.peer.channel
     let m: Outgoing | undefined
     while ((m = conn.out[conn.head])) {
       if (conn.head >= 1024) {
@@ -515,17 +505,8 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       clearInterval(sweepTimer)
       announced.clear()
       reachable.clear()
-      const peers = [...conns.values()].flatMap((c) => (c.peer ? [c.peer] : []))
-      const closed = peers.map((p) => new Promise<void>((resolve) => {
-        if ((p as unknown as { destroyed?: boolean }).destroyed) resolve()
-        else p.once('close', () => resolve())
-      }))
       for (const c of [...conns.values()]) close(c, 'transport stopped')
       await signal.stop()
-      let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([Promise.all(closed), new Promise((r) => (timer = setTimeout(r, 1000)))])
-      clearTimeout(timer)
-      for (const p of peers) clearIceTimer(p)
     },
     send,
     onMessage(h) {

@@ -1,6 +1,6 @@
 /**
  * Node defaults for the WebRTC transport: `node-datachannel`'s polyfill provides RTCPeerConnection,
- * with the small shims simple-peer needs (ndc-shim.ts), and `ws` the WebSocket. `wrtc.browser.ts`
+ * with the small shims it needs (ndc-shim.ts), and `ws` the WebSocket. `wrtc.browser.ts`
  * is the browser twin, chosen by the package's `browser` map (STYLE.md point 6).
  */
 import { WebSocket } from 'ws'

@@ -18,10 +18,10 @@
  * survive a crash), `PHASE name`, `DONE {...}`.
  */
 import { randomBytes } from 'node:crypto'
-import SimplePeer from 'simple-peer'
 import { emptySet, update } from '../../src/core/clock.js'
 import { encodeSet } from '../../src/core/record.js'
 import { generateIdentity, identityFromSecret, type Identity } from '../../src/identity.js'
+import { DataPeer } from '../../src/transport/peer.js'
 import { createWebRtcTransport, type WebRtcTransport } from '../../src/transport/webrtc.js'
 import { webRtcDefaults } from '../../src/transport/wrtc.js'
 import type { NodeId } from '../../src/types.js'
@@ -44,13 +44,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // Never let the rogue hang around: a hard deadline.
 setTimeout(() => process.exit(3), 60_000).unref()
 
-// ---- frame-level tampering: every simple-peer send in this process goes through here ----
+// ---- frame-level tampering: every data-channel send in this process goes through here ----
 
 /** 'corrupt': random bytes instead of each frame; 'hangup-hello' / 'hangup-data': destroy right after a frame of that kind. */
 let tamper: 'none' | 'corrupt' | 'hangup-hello' | 'hangup-data' = 'none'
-const originalSend = SimplePeer.prototype.send
-SimplePeer.prototype.send = function (this: SimplePeer.Instance, chunk: unknown) {
-  const frame = chunk as Uint8Array
+const originalSend = DataPeer.prototype.send
+DataPeer.prototype.send = function (this: DataPeer, frame: Uint8Array) {
   if (tamper === 'corrupt') return originalSend.call(this, randomBytes(1 + Math.floor(Math.random() * 3000)))
   originalSend.call(this, frame)
   const kind = (frame[0] ?? 0) & 0x7f

@@ -256,7 +256,7 @@ describe('webrtc transport', () => {
       const stoppedAt = Date.now() - started
       expect(out).toContain('stopped')
       expect(code).toBe(0)
-      // simple-peer's 5 s ICE timer would hold the process for 5 s past stop(); it must not.
+      // A timer or native handle left behind would hold the process past stop(); none may.
       expect(stoppedAt).toBeLessThan(4500)
     } finally {
       rmSync(dir, { recursive: true, force: true })
