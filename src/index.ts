@@ -1,9 +1,13 @@
 /**
- * dynamesh: Amazon's Dynamo for browsers and Node. The isomorphic entry: nodes, the memory storage,
- * the types, and the pure building blocks for those who want them.
+ * dynamesh: Amazon's Dynamo for browsers and Node. The isomorphic entry: nodes, the memory and
+ * IndexedDB storages, the WebRTC transport (the runtime's own RTCPeerConnection and WebSocket; Node
+ * peers take it from dynamesh/node), a browser tab's peer, and the types.
  */
 export { createNode } from './node/index.js'
 export { memoryStorage } from './storage/memory.js'
+export { idbStorage, deleteIdbStorage, type IdbStorageOptions } from './storage/idb.js'
+export { createWebRtcTransport, type WebRtcTransport, type WebRtcTransportOptions } from './transport/webrtc.js'
+export { openBrowserPeer, type BrowserPeer, type BrowserPeerOptions } from './browser/peer.js'
 export { DynameshError, isDynameshError, type ErrorCode } from './errors.js'
 export type {
   Context,

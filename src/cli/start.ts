@@ -1,12 +1,13 @@
 /**
  * `dynamesh start` (`npm start`): a whole local cluster on one machine. The signaling server runs in
  * this process; each peer is a child process (`dynamesh node`) with its LevelDB under
- * `.data/local/node-N` and its HTTP API on 127.0.0.1; a status page proxies every peer's `/cluster`
- * and `/stats`. Children's log lines come out on stderr tagged with the peer's name. Ctrl-C stops
+ * `.data/local/node-N` and its HTTP API on 127.0.0.1. The page server serves the demo page (`dist/web`,
+ * built by `npm run build:web`) whose own browser peer joins the cluster, its `/config.json`, and a
+ * status view at `/status` that proxies every peer's `/cluster` and `/stats`. Children's log lines come out on stderr tagged with the peer's name. Ctrl-C stops
  * the peers by PID (SIGTERM, then SIGKILL after a grace period), then the page and the signaling.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -64,6 +65,8 @@ export interface LocalCluster {
 }
 
 const READY_TIMEOUT_MS = 30_000
+/** The signaling room of the local cluster (the demo page joins it too). */
+const ROOM = 'local'
 const KILL_AFTER_MS = 8_000
 
 /** `src/cli` or `dist/src/cli` → the project root, and how to run `dynamesh node` from here. */
@@ -174,7 +177,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       const dir = join(dataDir, name)
       if (opts.fresh) rmSync(dir, { recursive: true, force: true })
       mkdirSync(dir, { recursive: true })
-      const args = [...nodeArgs, '--signal', signal!.url, '--data', dir, '--http', `127.0.0.1:${httpPort(i)}`,
+      const args = [...nodeArgs, '--signal', signal!.url, '--room', ROOM, '--data', dir, '--http', `127.0.0.1:${httpPort(i)}`,
         '--n', String(n), '--r', quorum, '--w', quorum, ...(opts.verbose ? [] : ['--quiet'])]
       // Own process group: a terminal's Ctrl-C reaches only this process, which then stops each peer once.
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -187,7 +190,14 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       })
     }))
     peers.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name))
-    page = await startStatusPage({ port: pagePort, signalUrl: signal.url, peers, log })
+    const webDir = join(root, 'dist', 'web')
+    const hasWeb = existsSync(join(webDir, 'index.html'))
+    if (!hasWeb) log(`no demo page at ${webDir} (run npm run build:web); serving the status view at /`)
+    const pageConfig = {
+      signalUrl: signal.url, room: ROOM, n, r: Number(quorum), w: Number(quorum), q: 256,
+      peers: peers.map(({ name, id, http }) => ({ name, id, http })),
+    }
+    page = await startStatusPage({ port: pagePort, signalUrl: signal.url, peers, log, ...(hasWeb ? { webDir, pageConfig } : {}) })
   } catch (e) {
     await stop()
     throw e
@@ -281,7 +291,7 @@ export async function runStart(argv: string[], log: Logger): Promise<number> {
   const second = (cluster.peers[1] ?? cluster.peers[0]!).http
   const lines = [
     `dynamesh: local cluster of ${cluster.peers.length} peer${cluster.peers.length > 1 ? 's' : ''}${cluster.formed ? '' : ' (not all connected yet)'}`,
-    `  ${pad('status page')}${cluster.pageUrl}`,
+    `  ${pad('demo page')}${cluster.pageUrl}   (status view: ${cluster.pageUrl}/status)`,
     ...cluster.peers.map((p) => `  ${pad(p.name)}${p.http}   id ${p.id.slice(0, 8)}  pid ${p.pid}`),
     `  ${pad('signaling')}${cluster.signalUrl}`,
     'try:',

@@ -2,9 +2,12 @@
  * The status page of `dynamesh start`: one HTML page with inline JS, served on 127.0.0.1, that polls
  * `/api/status` every second. The page server asks each peer for `/cluster` and `/stats` itself and
  * proxies `/api/kv/{peer}/{key}` to the peer's HTTP API, so the browser talks to one origin and
- * needs no CORS. It is the honest live view until the demo page (web/) arrives.
+ * needs no CORS. With `webDir` (the built demo page, `dist/web`) the same server serves that page at
+ * `/`, its `/config.json` (what the page's own peer needs to join), and this status view at `/status`.
  */
+import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { extname, join, normalize, sep } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { LocalPeer } from './start.js'
 import { isLoopbackHost, type Logger } from './util.js'
@@ -14,7 +17,41 @@ export interface StatusPageOptions {
   signalUrl: string
   /** Live list: exits recorded on these objects show up on the page. */
   peers: readonly LocalPeer[]
+  /** Folder of the built demo page; served at `/` when set. */
+  webDir?: string
+  /** Served as `/config.json` for the demo page. */
+  pageConfig?: unknown
   log?: Logger
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.map': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+}
+
+/** A file of the built page, or undefined (missing, or a path that leaves the folder). */
+async function staticFile(dir: string, path: string): Promise<{ body: Buffer; type: string } | undefined> {
+  let rel: string
+  try {
+    rel = decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
+  if (rel.endsWith('/')) rel += 'index.html'
+  const file = normalize(join(dir, rel))
+  if (file !== dir && !file.startsWith(dir.endsWith(sep) ? dir : dir + sep)) return undefined
+  try {
+    return { body: await readFile(file), type: TYPES[extname(file)] ?? 'application/octet-stream' }
+  } catch {
+    return undefined
+  }
 }
 
 export interface StatusPage {
@@ -114,8 +151,11 @@ export function startStatusPage(opts: StatusPageOptions): Promise<StatusPage> {
       if (!isLoopbackHost(host)) return problem(res, 403, 'FORBIDDEN', 'open the page through 127.0.0.1 or localhost')
       if (path.startsWith('/api/kv/')) return proxyKv(req, res, path.slice(8), opts.peers)
       if (req.method !== 'GET') return problem(res, 405, 'METHOD_NOT_ALLOWED', 'use GET')
-      if (path === '/') return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML)
+      if (path === '/status' || (path === '/' && !opts.webDir)) return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML)
       if (path === '/api/status') return sendJson(res, 200, await statusReport(opts.signalUrl, opts.peers))
+      if (path === '/config.json' && opts.pageConfig) return sendJson(res, 200, opts.pageConfig)
+      const file = opts.webDir ? await staticFile(opts.webDir, path) : undefined
+      if (file) return send(res, 200, file.type, file.body)
       return problem(res, 404, 'NOT_FOUND', 'no such page')
     }
     handle().catch((e: unknown) => {

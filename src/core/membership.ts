@@ -38,10 +38,14 @@ export function mergeView(local: Map<string, MemberEntry>, remote: readonly Memb
   return changed
 }
 
-/** Members that own partitions: up ones. Joining members wait, leaving members hand their data off. */
+/**
+ * Members that own partitions: up ones with a weight. Joining members wait, leaving members hand
+ * their data off, and weight-0 members are clients (a tab that coordinates its own calls but holds
+ * nobody's data).
+ */
 export function ringMembersOf(view: Iterable<MemberEntry>): RingMember[] {
   const out: RingMember[] = []
-  for (const m of view) if (m.status === 'up') out.push({ id: m.id as NodeId, weight: m.weight })
+  for (const m of view) if (m.status === 'up' && m.weight > 0) out.push({ id: m.id as NodeId, weight: m.weight })
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 

@@ -5,7 +5,8 @@
  * `npm start` serves `/config.json` next to the page: the signaling URL, the room, the cluster's
  * N/R/W/Q and each Node peer's HTTP address.
  */
-import type { DynameshNode, NodeId } from 'dynamesh'
+import { openBrowserPeer, type DynameshNode, type NodeId } from 'dynamesh'
+import { decodeMessage } from '../../src/wire/messages.js'
 
 export interface PageConfig {
   signalUrl: string
@@ -41,7 +42,63 @@ export interface LivePeer {
   stop(): Promise<void>
 }
 
+/** True when the page is served from this machine: WebRTC then stays on loopback too. */
+const onLoopback = (): boolean => ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(location.hostname)
+
+const typeOf = (bytes: Uint8Array): string => {
+  try {
+    return decodeMessage(bytes).t
+  } catch {
+    return 'invalid'
+  }
+}
+
 /** Starts the page's peer: reads `/config.json`, opens IndexedDB, joins the cluster. */
-export async function startLivePeer(_opts: { weight?: number } = {}): Promise<LivePeer> {
-  throw new Error('the live peer is not available yet')
+export async function startLivePeer(opts: { weight?: number } = {}): Promise<LivePeer> {
+  const res = await fetch(new URL('config.json', location.href), { cache: 'no-store' })
+  if (!res.ok) throw new Error(`config.json: HTTP ${res.status} (is this page served by npm start?)`)
+  const config = (await res.json()) as PageConfig
+  const peer = await openBrowserPeer({
+    signalUrl: config.signalUrl,
+    room: config.room,
+    n: config.n,
+    r: config.r,
+    w: config.w,
+    q: config.q,
+    ...(opts.weight === undefined ? {} : { weight: opts.weight }),
+    transport: { loopbackOnly: onLoopback() },
+  })
+  const handlers = new Set<(ev: WireEvent) => void>()
+  const emit = (ev: WireEvent): void => {
+    for (const h of handlers) {
+      try {
+        h(ev)
+      } catch {
+        // a view's mistake must not break the transport
+      }
+    }
+  }
+  // Observe the page's transport from outside: every message in and out, decoded for its type.
+  const t = peer.transport
+  const send = t.send.bind(t)
+  t.send = (to, bytes) => {
+    if (handlers.size) emit({ dir: 'out', peer: to, type: typeOf(bytes), bytes: bytes.length })
+    send(to, bytes)
+  }
+  t.onMessage((from, bytes) => {
+    if (handlers.size) emit({ dir: 'in', peer: from, type: typeOf(bytes), bytes: bytes.length })
+  })
+  const nodeIds = new Set(config.peers.map((p) => p.id))
+  return {
+    node: peer.node,
+    config,
+    role: peer.role,
+    persisted: peer.persisted,
+    runtimeOf: (id) => (nodeIds.has(id) ? 'node' : 'browser'),
+    onWire(h) {
+      handlers.add(h)
+      return () => handlers.delete(h)
+    },
+    stop: () => peer.stop(),
+  }
 }

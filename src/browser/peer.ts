@@ -1,0 +1,111 @@
+/**
+ * A browser tab as a dynamesh peer: IndexedDB storage, an Ed25519 identity kept in it, the WebRTC
+ * transport with the page's own RTCPeerConnection, and one rule for tabs of one origin.
+ *
+ * Tabs of one origin share one IndexedDB, and two tabs must never run the same node id at once (two
+ * writers of one replica id would reuse dots). A Web Lock named after the database decides:
+ *
+ *   first tab  → holds the lock: the origin's persistent node (same id, records and hints after a
+ *                reload), role 'owner'
+ *   other tabs → lock taken: a peer of their own with a fresh in-memory identity, weight 0 by default
+ *                (a client that holds nobody's data), role 'guest'; nothing of theirs outlives the tab
+ *
+ * The lock is released when the owner stops or its tab closes, so the next tab to open owns the node.
+ */
+import type { DynameshNode, NodeOptions } from '../api.js'
+import { generateIdentity, loadIdentity, type Identity } from '../identity.js'
+import { createNode } from '../node/index.js'
+import { idbStorage } from '../storage/idb.js'
+import { memoryStorage } from '../storage/memory.js'
+import { createWebRtcTransport, type WebRtcTransport, type WebRtcTransportOptions } from '../transport/webrtc.js'
+import type { Storage } from '../types.js'
+
+export interface BrowserPeerOptions extends Omit<NodeOptions, 'storage' | 'transport' | 'id'> {
+  signalUrl: string
+  /** Signaling room. Default 'dynamesh'. */
+  room?: string
+  /** IndexedDB database (and lock) of the origin's persistent node. Default 'dynamesh'. */
+  database?: string
+  /** Weight of a guest tab (one that does not hold the lock). Default 0: a client. */
+  guestWeight?: number
+  /** More transport options (loopbackOnly, connection cap, ...). */
+  transport?: Partial<Omit<WebRtcTransportOptions, 'signalUrl' | 'room' | 'identity'>>
+}
+
+export interface BrowserPeer {
+  node: DynameshNode
+  transport: WebRtcTransport
+  identity: Identity
+  /** 'owner': this tab runs the origin's persistent node; 'guest': another tab does. */
+  role: 'owner' | 'guest'
+  /** What `navigator.storage.persist()` answered (undefined where the API is missing, and for guests). */
+  persisted: boolean | undefined
+  /** Stops the node and releases the lock. */
+  stop(): Promise<void>
+}
+
+/** Takes the Web Lock `name` if free; resolves with its release function, or undefined if taken. */
+async function tryLock(name: string): Promise<(() => void) | undefined> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks
+  if (!locks) return () => {} // no Web Locks (old browser): one tab is all we can assume
+  return new Promise((resolve, reject) => {
+    locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) {
+          resolve(undefined)
+          return undefined
+        }
+        return new Promise<void>((release) => resolve(release))
+      })
+      .catch(reject)
+  })
+}
+
+async function askPersist(): Promise<boolean | undefined> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage
+  if (!storage?.persist) return undefined
+  try {
+    return await storage.persist()
+  } catch {
+    return false
+  }
+}
+
+/** Opens this tab's peer and joins the cluster. */
+export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<BrowserPeer> {
+  const { signalUrl, room, database = 'dynamesh', guestWeight = 0, transport: transportOpts, ...nodeOpts } = opts
+  const release = await tryLock(`dynamesh:${database}`)
+  const role = release ? 'owner' : 'guest'
+  let storage: Storage | undefined
+  let transport: WebRtcTransport | undefined
+  try {
+    storage = release ? await idbStorage(database) : memoryStorage()
+    const identity = release ? await loadIdentity(storage) : generateIdentity()
+    const persisted = release ? await askPersist() : undefined
+    transport = createWebRtcTransport({ signalUrl, room: room ?? 'dynamesh', identity, ...transportOpts })
+    const weight = release ? nodeOpts.weight : (nodeOpts.weight ?? guestWeight)
+    const node = await createNode({ ...nodeOpts, ...(weight === undefined ? {} : { weight }), storage, transport })
+    let stopped = false
+    return {
+      node,
+      transport,
+      identity,
+      role,
+      persisted,
+      async stop() {
+        if (stopped) return
+        stopped = true
+        try {
+          await node.stop()
+        } finally {
+          release?.()
+        }
+      },
+    }
+  } catch (e) {
+    await transport?.stop().catch(() => {})
+    await storage?.close().catch(() => {})
+    release?.()
+    throw e
+  }
+}
