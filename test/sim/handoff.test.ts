@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { undeliveredHints } from '../../src/sim/index.js'
-import { cluster, texts } from './cluster.js'
+import { cluster, missingFromOwners, ownersOf, texts } from './cluster.js'
 
 describe('hinted handoff', () => {
   it('1,000 keys written while a node is down reach it when it restarts; fallbacks keep none', async () => {
@@ -33,4 +33,24 @@ describe('hinted handoff', () => {
     }
     await c.stop()
   })
+
+  // Above, anti-entropy would refill c even if no hint were delivered. Here it is off, and at N = 1
+  // a hint is the only copy of a key: only handoff can bring the keys to their owner.
+  for (const n of [1, 3]) {
+    it(`N = ${n}, anti-entropy off: keys written while the owner was down reach it through hints alone`, async () => {
+      const c = await cluster(4, { seed: 12 + n, n, r: 1, w: 1, antiEntropyMs: 1e9 })
+      c.net.crash('c')
+      const keys = Array.from({ length: 300 }, (_, i) => `h-${i}`)
+      for (const [i, k] of keys.entries()) await c.node(['a', 'b', 'd'][i % 3]!).put(k, `v-${k}`)
+      const forC = keys.filter((k) => ownersOf(c.node('a'), k).includes('c'))
+      expect(forC.length).toBeGreaterThan(50)
+      await c.net.advance(1000)
+      expect(c.nodes().reduce((s, x) => s + x.inspect().hints, 0)).toBeGreaterThanOrEqual(forC.length)
+      await c.net.restart('c')
+      await c.net.settle()
+      expect(undeliveredHints(c.nodes())).toEqual([])
+      expect(await missingFromOwners(c, keys, (k) => [`v-${k}`])).toEqual([])
+      await c.stop()
+    })
+  }
 })
