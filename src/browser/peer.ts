@@ -84,7 +84,8 @@ export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<Browser
     const persisted = release ? await askPersist() : undefined
     transport = createWebRtcTransport({ signalUrl, room: room ?? 'dynamesh', identity, ...transportOpts })
     const weight = release ? nodeOpts.weight : (nodeOpts.weight ?? guestWeight)
-    const node = await createNode({ ...nodeOpts, ...(weight === undefined ? {} : { weight }), storage, transport })
+    // A tab is offline-first: reads without a quorum answer from what the tab knows, flagged stale.
+    const node = await createNode({ staleReads: true, ...nodeOpts, ...(weight === undefined ? {} : { weight }), storage, transport })
     let stopped = false
     return {
       node,

@@ -26,6 +26,8 @@ export class ReplicaStore {
   private readonly locks = new Map<string, Promise<unknown>>()
   private hintCount = 0
   private fenced = false
+  /** Told of every record or hint this store writes (a new version reached this node). */
+  onChange: ((key: Uint8Array, hintFor: string | undefined) => void) | undefined
 
   constructor(
     private readonly storage: Storage,
@@ -157,6 +159,7 @@ export class ReplicaStore {
         await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }])
         this.indexHint(hintFor, key, true)
       }
+      this.onChange?.(key.slice(), hintFor)
     } catch (cause) {
       if (cause instanceof DynameshError) throw cause
       throw new DynameshError('STORAGE_FAILED', 'could not write to storage', { cause })
