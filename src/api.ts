@@ -64,6 +64,8 @@ export interface NodeStats {
   sent: Record<string, { count: number; bytes: number }>
   /** Messages dropped because they failed validation. */
   rejected: number
+  /** Messages the transport refused to carry for their size (MESSAGE_TOO_LARGE); each key is reported once by a `too-large` event. */
+  tooLarge: number
 }
 
 export interface NodeOptions {
@@ -81,8 +83,12 @@ export interface NodeOptions {
   weight?: number
   /** Ids to gossip with first. */
   seeds?: string[]
-  /** Largest value accepted, in bytes. Default 1 MiB. */
+  /** Largest value accepted, in bytes. Default 1 MiB; at most `maxRecordBytes` (limits.ts). */
   maxValueBytes?: number
+  /** A write that would grow its key's encoded version set past this is refused (RECORD_TOO_LARGE). Default and most 4 MiB. */
+  maxRecordBytes?: number
+  /** A write that would leave its key more siblings than this is refused (TOO_MANY_SIBLINGS). Default and most 100. */
+  maxSiblings?: number
   /** Default per-call timeout. Default 2000 ms. */
   timeoutMs?: number
   /** Periods of the background tasks, in ms. */
@@ -100,6 +106,8 @@ export type NodeEvent =
   | { type: 'hint-stored'; for: NodeId; key: Uint8Array }
   | { type: 'hint-delivered'; to: NodeId; count: number }
   | { type: 'repair'; kind: 'read' | 'merkle' | 'transfer'; peer: NodeId; keys: number; bytes: number }
+  /** The transport refused a message for its size; `keys` are those not reported before (once per key). */
+  | { type: 'too-large'; peer: NodeId; message: string; bytes: number; keys: Uint8Array[]; detail: string }
 
 export interface NodeInspection {
   id: NodeId

@@ -1,18 +1,27 @@
-/** Stable error codes a caller of dynamesh can receive. */
-export type ErrorCode =
-  | 'QUORUM_FAILED'
-  | 'TIMEOUT'
-  | 'VALUE_TOO_LARGE'
-  | 'KEY_TOO_LARGE'
-  | 'INVALID_KEY'
-  | 'INVALID_VALUE'
-  | 'INVALID_CONTEXT'
-  | 'INVALID_OPTION'
-  | 'INVALID_MESSAGE'
-  | 'NOT_RUNNING'
-  | 'STORAGE_FAILED'
-  | 'UNAUTHORIZED'
-  | 'UNAVAILABLE'
+/** Stable error codes a caller of dynamesh can receive, each with what it means. */
+export const ERROR_CODES = {
+  QUORUM_FAILED: 'fewer replicas than asked for acknowledged or answered; the message says which did not, and why',
+  TIMEOUT: 'the call ran out of time',
+  VALUE_TOO_LARGE: 'the value is over the value limit',
+  KEY_TOO_LARGE: 'the key is over the key limit',
+  RECORD_TOO_LARGE: "the write would grow the key's version set past the record limit: read, merge the siblings, write back with the context",
+  TOO_MANY_SIBLINGS: 'the write would leave the key more siblings than the limit: read, merge the siblings, write back with the context',
+  MESSAGE_TOO_LARGE: 'a transport refused a message over its message limit',
+  INVALID_KEY: 'the key is empty or malformed',
+  INVALID_VALUE: 'the value is malformed',
+  INVALID_CONTEXT: 'the context is not one a get returned',
+  INVALID_OPTION: 'an option is out of range',
+  INVALID_MESSAGE: 'a message failed validation',
+  NOT_RUNNING: 'the node is stopped',
+  STORAGE_FAILED: 'the storage failed',
+  UNAUTHORIZED: 'the signaling server refused the identity',
+  UNAVAILABLE: 'the peer, server or client went away',
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** True when `s` is one of the stable codes (for codes that arrive over the wire). */
+export const isErrorCode = (s: string): s is ErrorCode => Object.hasOwn(ERROR_CODES, s)
 
 /** An error with a stable `code`; programmer mistakes are `TypeError` instead. */
 export class DynameshError extends Error {

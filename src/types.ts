@@ -27,6 +27,12 @@ export interface Transport {
   readonly id: NodeId
   start(): Promise<void>
   stop(): Promise<void>
+  /**
+   * Sends `msg` to `to`, best effort: loss, a closed connection or a full queue are silent, as on
+   * any network. The one refusal a caller hears of is a message this transport can never carry:
+   * longer than its message limit (limits.ts), it throws `DynameshError('MESSAGE_TOO_LARGE')` and
+   * counts it, sending nothing.
+   */
   send(to: NodeId, msg: Uint8Array): void
   onMessage(handler: (from: NodeId, msg: Uint8Array) => void): void
   /** Connection-level news: a peer became reachable (up) or its connection closed (down). */

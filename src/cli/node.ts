@@ -10,6 +10,7 @@ import { levelStorage } from '../storage/level.js'
 import { createWebRtcTransport } from '../transport/webrtc.js'
 import { webRtcDefaults } from '../transport/wrtc.js'
 import { startHttpServer } from '../http/server.js'
+import { keyText } from '../node/validate.js'
 import { hostPort, isLoopbackHost, onShutdown, type Logger } from './util.js'
 
 export const NODE_USAGE = `usage: dynamesh node --signal ws://127.0.0.1:4444 [--room default] [--data DIR]
@@ -66,6 +67,10 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
     else if (ev.type === 'reachable') log(`peer ${short(ev.id)} ${ev.reachable ? 'reachable' : 'unreachable'}`)
     else if (ev.type === 'hint-delivered') log(`handed ${ev.count} hints to ${short(ev.to)}`)
     else if (ev.type === 'repair' && ev.kind !== 'read') log(`${ev.kind} repair: sent ${ev.keys} records (${ev.bytes} bytes) to ${short(ev.peer)}`)
+    else if (ev.type === 'too-large') {
+      const keys = ev.keys.map((k) => keyText(k)).join(', ')
+      log(`not sent: ${ev.message} to ${short(ev.peer)}${keys ? ` for ${keys}` : ''}: ${ev.detail}`)
+    }
   })
   let httpUrl = ''
   const http = a.http ? await startHttpServer(node, { ...hostPort(a.http), log }) : undefined

@@ -12,6 +12,7 @@
  *
  * How members are placed on partitions (bounded loads, and why) is in ring-place.ts.
  */
+import { MAX_Q, MAX_WEIGHT } from '../limits.js'
 import type { NodeId } from '../types.js'
 import { hash64 } from './hash.js'
 import { place } from './ring-place.js'
@@ -51,9 +52,8 @@ export interface PrefEntry {
   hintFor?: NodeId
 }
 
-/** Bounds that keep token arrays and per-partition tables reasonable. */
-export const MAX_Q = 2 ** 16
-export const MAX_WEIGHT = 256
+/** Bounds that keep token arrays and per-partition tables reasonable (defined in limits.ts). */
+export { MAX_Q, MAX_WEIGHT }
 
 function checkQ(q: number): number {
   if (!Number.isInteger(q) || q < 1 || q > MAX_Q || (q & (q - 1)) !== 0) {

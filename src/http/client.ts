@@ -3,7 +3,7 @@
  * cluster` commands the CLI runs with it (`npx dynamesh get KEY --http 127.0.0.1:8080`).
  */
 import type { ClusterInfo } from '../api.js'
-import { DynameshError, type ErrorCode } from '../errors.js'
+import { DynameshError, isErrorCode } from '../errors.js'
 
 const CONTEXT_HEADER = 'X-Dynamesh-Context'
 
@@ -50,12 +50,6 @@ export class DynameshHttpError extends DynameshError {
   }
 }
 
-const ERROR_CODES: Record<ErrorCode, true> = {
-  QUORUM_FAILED: true, TIMEOUT: true, VALUE_TOO_LARGE: true, KEY_TOO_LARGE: true, INVALID_KEY: true,
-  INVALID_VALUE: true, INVALID_CONTEXT: true, INVALID_OPTION: true, INVALID_MESSAGE: true,
-  NOT_RUNNING: true, STORAGE_FAILED: true, UNAUTHORIZED: true, UNAVAILABLE: true,
-}
-const isErrorCode = (s: string): s is ErrorCode => Object.hasOwn(ERROR_CODES, s)
 
 /** `127.0.0.1:8080` or `http://127.0.0.1:8080/` → `http://127.0.0.1:8080`. */
 function baseUrl(base: string): string {

@@ -15,12 +15,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net'
 import type { Context, DynameshNode, GetResult } from '../api.js'
 import { DynameshError, type ErrorCode } from '../errors.js'
+import { MAX_VALUE_BYTES } from '../limits.js'
 
 /** Header carrying the opaque causal context (see {@link Context}). */
 export const CONTEXT_HEADER = 'X-Dynamesh-Context'
 
 /** Default request body limit: the node's default 1 MiB value limit plus a little, so the node's own check speaks for values just over it. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024 + 1024
+export const DEFAULT_MAX_BODY_BYTES = MAX_VALUE_BYTES + 1024
 
 /** Error codes an HTTP reply can carry: the node's codes plus three of the HTTP layer's own. */
 export type HttpErrorCode = ErrorCode | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'INTERNAL'
@@ -28,9 +29,12 @@ export type HttpErrorCode = ErrorCode | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'IN
 /** The one table from error code to HTTP status. */
 export const ERROR_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_KEY: 400, KEY_TOO_LARGE: 400, INVALID_VALUE: 400, INVALID_CONTEXT: 400, INVALID_OPTION: 400, INVALID_MESSAGE: 400,
-  UNAUTHORIZED: 403, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405, VALUE_TOO_LARGE: 413,
+  UNAUTHORIZED: 403, NOT_FOUND: 404, METHOD_NOT_ALLOWED: 405,
+  // The key has too many siblings: a conflict the client resolves (read, merge, write back with the context).
+  TOO_MANY_SIBLINGS: 409,
+  VALUE_TOO_LARGE: 413, RECORD_TOO_LARGE: 413,
   INTERNAL: 500, STORAGE_FAILED: 500,
-  QUORUM_FAILED: 503, TIMEOUT: 503, NOT_RUNNING: 503, UNAVAILABLE: 503,
+  QUORUM_FAILED: 503, TIMEOUT: 503, NOT_RUNNING: 503, UNAVAILABLE: 503, MESSAGE_TOO_LARGE: 503,
 }
 
 /** Options of {@link startHttpServer}. */

@@ -22,8 +22,12 @@ import { equalBytes } from '../core/hash.js'
 import type { NodeId } from '../types.js'
 import type { StoreItem } from '../wire/messages.js'
 import type { NodeContext } from './context.js'
+import { itemBytes } from './batch.js'
+import { isDynameshError } from '../errors.js'
 
+/** Records and bytes per pushed batch (a bigger record goes alone). */
 const PUSH_BATCH = 64
+const PUSH_BYTES = 256 * 1024
 
 export class AntiEntropy {
   private nextSid = 1
@@ -107,24 +111,40 @@ export class AntiEntropy {
     this.push(to, keys).catch(() => {})
   }
 
-  /** Sends this node's records of `keys` to `to` (unacknowledged: the next round checks again). */
+  /**
+   * Sends this node's records of `keys` to `to` (unacknowledged: the next round checks again), in
+   * batches that never hold more than fits (batch.ts). A record too large for any message is
+   * counted and reported by the node and skipped; the rest still moves.
+   */
   private async push(to: NodeId, keys: Uint8Array[]): Promise<void> {
     let items: StoreItem[] = []
     let bytes = 0
+    let recBytes = 0
     const flush = (): void => {
       if (!items.length) return
-      this.ctx.send(to, { t: 'store', rid: 0, items, ack: false })
-      this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: items.length, bytes })
+      const batch = items
+      const size = recBytes
       items = []
       bytes = 0
+      recBytes = 0
+      try {
+        this.ctx.send(to, { t: 'store', rid: 0, items: batch, ack: false })
+      } catch (e) {
+        if (isDynameshError(e, 'MESSAGE_TOO_LARGE')) return
+        throw e
+      }
+      this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: batch.length, bytes: size })
     }
     for (const key of keys) {
       const set = await this.ctx.store.readRecord(key)
       if (!set || !this.ctx.running()) continue
-      const rec = encodeSet(set)
-      items.push({ key, rec })
-      bytes += rec.length + key.length
-      if (items.length >= PUSH_BATCH || bytes > 256 * 1024) flush()
+      const item = { key, rec: encodeSet(set) }
+      const size = itemBytes(item)
+      // Flush before the batch would outgrow its budget: a big record then travels alone.
+      if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()
+      items.push(item)
+      bytes += size
+      recBytes += item.rec.length + key.length
     }
     flush()
   }

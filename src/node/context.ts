@@ -18,6 +18,10 @@ export interface NodeConfig {
   weight: number
   timeoutMs: number
   maxValueBytes: number
+  /** Largest record a write may produce, encoded; default and most limits.ts MAX_RECORD_BYTES. */
+  maxRecordBytes?: number
+  /** Most siblings a write may leave; default and most limits.ts MAX_SIBLINGS. */
+  maxSiblings?: number
   gossipMs: number
   antiEntropyMs: number
   handoffMs: number
@@ -42,7 +46,12 @@ export interface NodeContext {
   dotId(): string
   /** Starts a new dot id, before state that carried the old one is deleted. */
   newEpoch(): Promise<void>
-  send(to: NodeId, msg: Msg): void
+  /**
+   * Sends a message; silent about loss. Throws `DynameshError('MESSAGE_TOO_LARGE')` (counted and
+   * reported once per key; `key` names the key when the message itself does not) when the
+   * transport refuses it for its size.
+   */
+  send(to: NodeId, msg: Msg, key?: Uint8Array): void
   emit(ev: NodeEvent): void
   /** False once the node stopped or crashed: background work ends there. */
   running(): boolean

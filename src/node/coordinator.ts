@@ -6,15 +6,45 @@
  * and keeps listening to late ones to repair stale replicas (read repair).
  */
 import { contextOf, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
-import { decodeSet, digestSet, encodeContext, encodeSet } from '../core/record.js'
+import { decodeSet, digestSet, encodeContext, encodeSet, setSize } from '../core/record.js'
 import { preferenceList, type PrefEntry } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'
-import { DynameshError } from '../errors.js'
+import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../errors.js'
+import { MAX_RECORD_BYTES, MAX_SIBLINGS, SLOW_LINK_BYTES_PER_MS } from '../limits.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
+import type { Miss, Reply } from './rpc.js'
+import { checkGrowth } from './validate.js'
 
-/** How long one replica gets to answer before it is suspected and replaced, as a share of the call. */
-const replicaTimeout = (timeoutMs: number): number => Math.max(20, Math.floor(timeoutMs / 4))
+/**
+ * How long one replica gets to answer before it is suspected and replaced: a share of the call, plus
+ * the time the request's bytes take on a slow link (a big record is not a dead peer), within the call.
+ */
+const replicaTimeout = (timeoutMs: number, bytes = 0): number =>
+  Math.min(timeoutMs, Math.max(20, Math.floor(timeoutMs / 4)) + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
+
+const short = (id: string): string => (id.length > 12 ? id.slice(0, 8) : id)
+
+/** Why asked replicas did not acknowledge or answer, for the error a failed call gets. */
+class Misses {
+  private readonly why = new Map<NodeId, string>()
+  add(node: NodeId, reply: Reply | Miss): void {
+    this.why.set(node, whyNot(reply))
+  }
+  /** `; b: no answer within 500 ms; c: refused (STORAGE_FAILED)`, or '' when none. */
+  text(waiting: Iterable<NodeId> = []): string {
+    const parts = [...this.why].map(([id, why]) => `${short(id)}: ${why}`)
+    for (const id of waiting) parts.push(`${short(id)}: no answer yet`)
+    return parts.length ? `; ${parts.join('; ')}` : ''
+  }
+}
+
+function whyNot(reply: Reply | Miss): string {
+  if (reply.t === 'miss') return reply.why === 'too-large' ? `too large to send (${reply.detail})` : reply.why === 'stopped' ? 'this node stopped' : reply.detail
+  if (reply.t === 'store-r') return `refused${reply.err ? ` (${reply.err})` : ''}`
+  if (reply.t === 'get-r' && reply.err) return reply.err === 'MESSAGE_TOO_LARGE' ? 'its reply is too large to send (MESSAGE_TOO_LARGE)' : `could not answer (${reply.err})`
+  return 'unexpected reply'
+}
 
 interface Quorum<T> {
   done: boolean
@@ -60,47 +90,60 @@ export async function coordinatePut(
   opts: { n: number; w: number; timeoutMs: number; hintFor?: NodeId },
 ): Promise<VersionSet> {
   const p = ctx.store.partitionOf(key)
-  const set = await ctx.store.modify(key, opts.hintFor, (known) => update(known, context, ctx.dotId(), value, ctx.env.now()))
+  const limits = { maxRecordBytes: ctx.config.maxRecordBytes ?? MAX_RECORD_BYTES, maxSiblings: ctx.config.maxSiblings ?? MAX_SIBLINGS }
+  const set = await ctx.store.modify(key, opts.hintFor, (known) => {
+    const next = update(known, context, ctx.dotId(), value, ctx.env.now())
+    // Throwing here stores nothing: the write is refused before it reaches any replica.
+    checkGrowth(key, { siblings: known.siblings.length, bytes: setSize(known) }, { siblings: next.siblings.length, bytes: setSize(next) }, limits)
+    return next
+  })
   const rec = encodeSet(set)
+  const misses = new Misses()
+  const waiting = new Set<NodeId>()
   const { q, promise } = quorum<VersionSet>(ctx, opts.timeoutMs, () =>
-    new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms`),
+    new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
   let acks = 1
-  let outstanding = 0
   const asked = new Set<NodeId>([ctx.id])
   if (opts.hintFor) asked.add(opts.hintFor)
   if (acks >= opts.w) q.resolve(set)
+  const exhausted = (): void => {
+    if (q.done || waiting.size > 0) return
+    const none = asked.size === 1 + (opts.hintFor ? 1 : 0) ? '; no other replica of the key is up in this node\'s view' : ''
+    q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged${none}${misses.text()}`))
+  }
 
   const ask = (): void => {
     if (!ctx.running()) return q.reject(new DynameshError('NOT_RUNNING', 'node stopped'))
     for (const e of preferenceList(ctx.ring(), p, opts.n, ctx.isUp)) {
       if (asked.has(e.node)) continue
       asked.add(e.node)
-      outstanding++
+      waiting.add(e.node)
       const hint = e.primary ? undefined : e.hintFor
       void ctx.rpc
-        .call(e.node, { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }, replicaTimeout(opts.timeoutMs))
+        .call(e.node, { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }, replicaTimeout(opts.timeoutMs, rec.length))
         .then((reply) => {
-          outstanding--
-          if (reply?.t === 'store-r' && reply.ok) {
+          waiting.delete(e.node)
+          if (reply.t === 'store-r' && reply.ok) {
             if (++acks >= opts.w) q.resolve(set)
           } else {
-            if (!reply) ctx.detector.suspect(e.node)
+            misses.add(e.node, reply)
+            // Only silence is a reason to suspect a peer; a refusal or a too-large request is not.
+            if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(e.node)
             ask()
           }
-          if (!q.done && outstanding === 0) {
-            q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged; no other replica is reachable`))
-          }
+          exhausted()
         })
-        .catch((e: unknown) => q.reject(e instanceof Error ? e : new Error(String(e))))
+        .catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
     }
   }
   ask()
-  if (!q.done && outstanding === 0) {
-    q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas reachable`))
-  }
+  exhausted()
   return promise
 }
+
+/** Codes a forwarded write's coordinator answers with that mean the same here; others become QUORUM_FAILED. */
+const FORWARDED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['TIMEOUT', 'QUORUM_FAILED', 'RECORD_TOO_LARGE', 'TOO_MANY_SIBLINGS', 'VALUE_TOO_LARGE', 'INVALID_CONTEXT', 'STORAGE_FAILED'])
 
 /**
  * Routes a write: coordinates it here when this node is on the key's preference list; otherwise
@@ -129,11 +172,12 @@ export async function routeWrite(
       if (attempt < 20) break
       const fwd = { t: 'fwd', key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: Math.floor(attempt * 0.8) } as const
       const reply = await ctx.rpc.call(e.node, fwd, attempt)
-      if (reply?.t === 'fwd-r') {
+      if (reply.t === 'fwd-r') {
         if (reply.ok) return reply.ctx
-        throw new DynameshError(reply.code === 'TIMEOUT' ? 'TIMEOUT' : 'QUORUM_FAILED', reply.message)
+        throw new DynameshError(isErrorCode(reply.code) && FORWARDED_CODES.has(reply.code) ? reply.code : 'QUORUM_FAILED', reply.message)
       }
-      ctx.detector.suspect(e.node)
+      if (reply.t === 'miss' && reply.why === 'stopped') throw new DynameshError('NOT_RUNNING', 'node stopped')
+      if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(e.node)
     }
   }
   const owner = ring.owners[p]?.find((o) => o !== ctx.id)
@@ -156,11 +200,13 @@ export async function coordinateGet(
 ): Promise<VersionSet | undefined> {
   const p = ctx.store.partitionOf(key)
   const replies = new Map<NodeId, ReadReply>()
+  const misses = new Misses()
+  const waiting = new Set<NodeId>()
   const asked = new Set<NodeId>()
   let outstanding = 0
   let merged: VersionSet | undefined
   const { q, promise } = quorum<VersionSet | undefined>(ctx, opts.timeoutMs, () =>
-    new DynameshError('TIMEOUT', `get: ${replies.size} of ${opts.r} replies after ${opts.timeoutMs} ms`),
+    new DynameshError('TIMEOUT', `get: ${replies.size} of ${opts.r} replies after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
 
   const finishIfEnough = (): void => {
@@ -175,7 +221,7 @@ export async function coordinateGet(
     if (outstanding > 0) return
     if (!q.done) {
       if (replies.size >= opts.r) q.resolve(merged)
-      else q.reject(new DynameshError('QUORUM_FAILED', `get: ${replies.size} of ${opts.r} replicas answered`))
+      else q.reject(new DynameshError('QUORUM_FAILED', `get: ${replies.size} of ${opts.r} replicas answered${misses.text()}`))
     }
     readRepair(ctx, key, merged, [...replies.values()])
   }
@@ -205,19 +251,25 @@ export async function coordinateGet(
         )
         continue
       }
+      waiting.add(e.node)
       void ctx.rpc.call(e.node, { t: 'get', key }, replicaTimeout(opts.timeoutMs)).then((reply) => {
         outstanding--
-        if (reply?.t === 'get-r') {
+        waiting.delete(e.node)
+        if (reply.t === 'get-r' && !reply.err) {
           let set: VersionSet | undefined
           try {
             set = reply.rec ? decodeSet(reply.rec) : undefined
             onReply(e, set)
           } catch {
             // A malformed record from a peer counts as no answer.
+            misses.add(e.node, { t: 'miss', why: 'timeout', detail: 'malformed record' })
           }
-        } else if (!reply) {
-          ctx.detector.suspect(e.node)
-          ask()
+        } else {
+          misses.add(e.node, reply)
+          if (reply.t === 'miss' && reply.why === 'timeout') {
+            ctx.detector.suspect(e.node)
+            ask()
+          }
         }
         afterAll()
       }).catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
@@ -241,7 +293,13 @@ function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | unde
       continue
     }
     rec ??= encodeSet(merged)
-    ctx.send(entry.node, { t: 'store', rid: 0, items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: false })
+    try {
+      ctx.send(entry.node, { t: 'store', rid: 0, items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: false })
+    } catch (e) {
+      // Counted and reported by the node; anti-entropy retries, and the next write can shrink the set.
+      if (isDynameshError(e, 'MESSAGE_TOO_LARGE')) continue
+      throw e
+    }
     ctx.emit({ type: 'repair', kind: 'read', peer: entry.node, keys: 1, bytes: rec.length })
   }
 }

@@ -5,7 +5,7 @@
  */
 import { decodeSet, encodeSet } from '../core/record.js'
 import { decodeContext } from '../core/record.js'
-import { DynameshError } from '../errors.js'
+import { DynameshError, isDynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg } from '../wire/messages.js'
 import type { Node } from './node.js'
@@ -56,10 +56,18 @@ export class Dispatcher {
         if (this.greeting?.waiting.delete(from) && this.greeting.waiting.size === 0) this.greeting.done()
         return
       case 'get':
-        void node.store.readAll(msg.key).then(
-          (set) => node.send(from, { t: 'get-r', rid: msg.rid, rec: set ? encodeSet(set) : null }),
-          () => {},
-        )
+        void node.store
+          .readAll(msg.key)
+          .then((set) => {
+            try {
+              node.send(from, { t: 'get-r', rid: msg.rid, rec: set ? encodeSet(set) : null }, msg.key)
+            } catch (e) {
+              // Too large for the transport (counted, reported): say so, so the reader does not take it for silence.
+              if (!isDynameshError(e, 'MESSAGE_TOO_LARGE')) throw e
+              node.send(from, { t: 'get-r', rid: msg.rid, rec: null, err: e.code })
+            }
+          })
+          .catch(() => {}) // unreadable storage: no answer, the reader moves on
         return
       case 'get-r':
       case 'store-r':
@@ -86,6 +94,7 @@ export class Dispatcher {
 
   private async store(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
     let ok = true
+    let err = ''
     for (const item of msg.items) {
       try {
         const set = decodeSet(item.rec)
@@ -95,9 +104,10 @@ export class Dispatcher {
       } catch (e) {
         if (e instanceof DynameshError && e.code === 'INVALID_MESSAGE') this.node.rejected++
         ok = false
+        err ||= e instanceof DynameshError ? e.code : 'STORAGE_FAILED'
       }
     }
-    if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok })
+    if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok, ...(err ? { err } : {}) })
   }
 
   private async forwarded(from: NodeId, msg: Extract<Msg, { t: 'fwd' }>): Promise<void> {

@@ -12,37 +12,25 @@ import type { NodeId } from '../types.js'
 import type { StoreItem } from '../wire/messages.js'
 import type { NodeContext } from './context.js'
 import type { HintEntry } from './store.js'
+import { batches, itemBytes } from './batch.js'
+import { SLOW_LINK_BYTES_PER_MS } from '../limits.js'
 
-/** Records per store message and bytes per message, so one batch never nears the framing limit. */
-const BATCH_ITEMS = 128
+/** Bytes per store message: small batches keep a connection shared; a bigger record goes alone (batch.ts). */
 const BATCH_BYTES = 512 * 1024
-
-function batches<T extends { rec: Uint8Array }>(items: T[]): T[][] {
-  const out: T[][] = []
-  let cur: T[] = []
-  let bytes = 0
-  for (const it of items) {
-    if (cur.length > 0 && (cur.length >= BATCH_ITEMS || bytes + it.rec.length > BATCH_BYTES)) {
-      out.push(cur)
-      cur = []
-      bytes = 0
-    }
-    cur.push(it)
-    bytes += it.rec.length
-  }
-  if (cur.length) out.push(cur)
-  return out
-}
 
 /** Sends `items` to `to` in acknowledged batches; returns the items that were acknowledged. */
 async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[]): Promise<T[]> {
   const done: T[] = []
-  for (const batch of batches(items)) {
+  for (const batch of batches(items, { maxBytes: BATCH_BYTES })) {
     if (!ctx.running()) break
     const storeItems: StoreItem[] = batch.map((b) => ({ key: b.key, rec: b.rec }))
-    const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true }, ctx.config.timeoutMs)
-    if (reply?.t !== 'store-r' || !reply.ok) {
-      if (!reply) ctx.detector.suspect(to)
+    // A big batch gets the time its bytes take on a slow link on top of the call's timeout.
+    const bytes = batch.reduce((n, b) => n + itemBytes(b), 0)
+    const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true }, ctx.config.timeoutMs + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
+    // A record too large for any message is counted and reported by the node; the others still move.
+    if (reply.t === 'miss' && reply.why === 'too-large') continue
+    if (reply.t !== 'store-r' || !reply.ok) {
+      if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(to)
       break
     }
     done.push(...batch)

@@ -1,6 +1,7 @@
 /** `createNode`: validates options, opens the node's storage state and joins the cluster. */
 import type { DynameshNode, NodeOptions } from '../api.js'
 import type { Storage } from '../types.js'
+import { MAX_Q, MAX_RECORD_BYTES, MAX_SIBLINGS, MAX_VALUE_BYTES, MAX_WEIGHT } from '../limits.js'
 import { realEnv } from './env.js'
 import { loadMembers, loadMeta } from './meta.js'
 import { Node } from './node.js'
@@ -22,6 +23,8 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     throw new TypeError(`id ${options.id} does not match the transport's id ${transport.id}`)
   }
   const n = positiveInt('n', options.n, 3)
+  const maxRecordBytes = positiveInt('maxRecordBytes', options.maxRecordBytes, MAX_RECORD_BYTES)
+  const maxSiblings = positiveInt('maxSiblings', options.maxSiblings, MAX_SIBLINGS)
   const config: NodeConfig = {
     n,
     r: positiveInt('r', options.r, Math.min(2, n)),
@@ -29,15 +32,21 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     q: positiveInt('q', options.q, 256),
     weight: options.weight ?? 1,
     timeoutMs: positiveInt('timeoutMs', options.timeoutMs, 2000),
-    maxValueBytes: positiveInt('maxValueBytes', options.maxValueBytes, 1024 * 1024),
+    maxValueBytes: positiveInt('maxValueBytes', options.maxValueBytes, MAX_VALUE_BYTES),
+    maxRecordBytes,
+    maxSiblings,
     gossipMs: positiveInt('gossipMs', options.gossipMs, 1000),
     antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
     handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
     removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
   }
   if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
-  if ((config.q & (config.q - 1)) !== 0 || config.q > 65536) throw new TypeError('q must be a power of two up to 65536')
-  if (!(config.weight > 0 && config.weight <= 1000)) throw new TypeError('weight must be in (0, 1000]')
+  // Limits may be lowered, never raised past what every message is sized for (limits.ts).
+  if (maxRecordBytes > MAX_RECORD_BYTES) throw new TypeError(`maxRecordBytes must be at most ${MAX_RECORD_BYTES}`)
+  if (config.maxValueBytes > maxRecordBytes) throw new TypeError(`maxValueBytes must be at most maxRecordBytes (${maxRecordBytes})`)
+  if (maxSiblings > MAX_SIBLINGS) throw new TypeError(`maxSiblings must be at most ${MAX_SIBLINGS}`)
+  if ((config.q & (config.q - 1)) !== 0 || config.q > MAX_Q) throw new TypeError(`q must be a power of two up to ${MAX_Q}`)
+  if (!(config.weight > 0 && config.weight <= MAX_WEIGHT)) throw new TypeError(`weight must be in (0, ${MAX_WEIGHT}]`)
   const env = options.env ?? realEnv()
   const release = env.hold?.()
   try {

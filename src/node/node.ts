@@ -8,7 +8,7 @@ import { FailureDetector } from '../core/detector.js'
 import { ringMembersOf } from '../core/membership.js'
 import { decodeContext, encodeContext } from '../core/record.js'
 import { buildRing, type Ring } from '../core/ring.js'
-import { DynameshError } from '../errors.js'
+import { DynameshError, isDynameshError } from '../errors.js'
 import { hash, toHex } from '../core/hash.js'
 import type { Cancel, Env, NodeId } from '../types.js'
 import { encodeMessage, type MemberEntry, type Msg } from '../wire/messages.js'
@@ -21,6 +21,7 @@ import { Rpc } from './rpc.js'
 import { ReplicaStore } from './store.js'
 import { checkCount, checkKey, checkTimeout, checkValue, withAbort } from './validate.js'
 import { Dispatcher } from './dispatch.js'
+import { Refusals } from './refusals.js'
 import type { Meta } from './meta.js'
 import { saveMembers, saveMeta } from './meta.js'
 import type { Storage, Transport } from '../types.js'
@@ -56,6 +57,8 @@ export class Node implements DynameshNode, NodeContext {
   private backgroundBusy = false
   readonly sent: Record<string, { count: number; bytes: number }> = {}
   rejected = 0
+  /** Messages the transport refused for their size, reported once per key. */
+  readonly refusals = new Refusals((ev) => this.emit(ev))
   /** Set by createNode: the same node again, with overrides (used by the simulation's restart). */
   recreate: (overrides: { storage?: Storage; env?: Env; transport?: Transport }) => Promise<unknown> = () =>
     Promise.reject(new TypeError('not recreatable'))
@@ -89,13 +92,18 @@ export class Node implements DynameshNode, NodeContext {
     await saveMeta(this.store, this.meta)
   }
 
-  send(to: NodeId, msg: Msg): void {
+  send(to: NodeId, msg: Msg, key?: Uint8Array): void {
     if (!this.isRunning || to === this.id) return
     const bytes = encodeMessage(msg)
+    try {
+      this.transport.send(to, bytes)
+    } catch (e) {
+      if (isDynameshError(e, 'MESSAGE_TOO_LARGE')) this.refusals.note(to, msg, bytes.length, e.message, key)
+      throw e
+    }
     const s = (this.sent[msg.t] ??= { count: 0, bytes: 0 })
     s.count++
     s.bytes += bytes.length
-    this.transport.send(to, bytes)
   }
 
   emit(ev: NodeEvent): void {
@@ -282,7 +290,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   async stats(): Promise<NodeStats> {
-    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected }
+    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected, tooLarge: this.refusals.count }
   }
 
   inspect(): NodeInspection {

@@ -5,7 +5,7 @@
  */
 import { toBytes } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
-import { MAX_KEY_BYTES } from '../wire/messages.js'
+import { MAX_KEY_BYTES } from '../limits.js'
 import type { Key, Value } from '../api.js'
 
 export function checkKey(key: Key): Uint8Array {
@@ -58,4 +58,39 @@ export function withAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
       },
     )
   })
+}
+
+/** A key as people read it in an error: quoted text when it is short printable UTF-8, else hex. */
+export function keyText(key: Uint8Array): string {
+  try {
+    const s = new TextDecoder('utf-8', { fatal: true }).decode(key)
+    if (s.length <= 64 && !/[\p{Cc}\p{Cs}]/u.test(s)) return JSON.stringify(s)
+  } catch {
+    // Not UTF-8: shown as hex.
+  }
+  const hex = Array.from(key.subarray(0, 32), (b) => b.toString(16).padStart(2, '0')).join('')
+  return `0x${hex}${key.length > 32 ? '…' : ''}`
+}
+
+const RESOLVE = "Read the key, merge its siblings into one value and write that back with the read's context."
+
+/**
+ * Refuses, before anything is stored, a write that would grow its key's version set past the
+ * sibling or the record limit (limits.ts). A write that does not grow the set past what the key
+ * already holds passes even above a limit (sets merged from concurrent coordinators can be), so the
+ * write that resolves the siblings always gets through.
+ */
+export function checkGrowth(
+  key: Uint8Array,
+  known: { siblings: number; bytes: number },
+  next: { siblings: number; bytes: number },
+  limits: { maxRecordBytes: number; maxSiblings: number },
+): void {
+  const has = `key ${keyText(key)} has ${known.siblings} sibling${known.siblings === 1 ? '' : 's'} in ${known.bytes} bytes`
+  if (next.siblings > limits.maxSiblings && next.siblings > known.siblings) {
+    throw new DynameshError('TOO_MANY_SIBLINGS', `${has}; this write would leave ${next.siblings}, over the limit of ${limits.maxSiblings} siblings. ${RESOLVE}`)
+  }
+  if (next.bytes > limits.maxRecordBytes && next.bytes > known.bytes) {
+    throw new DynameshError('RECORD_TOO_LARGE', `${has}; this write would make it ${next.bytes} bytes, over the record limit of ${limits.maxRecordBytes} bytes. ${RESOLVE}`)
+  }
 }

@@ -5,6 +5,7 @@
  * test code + memory storage ⇒ the same run, event for event.
  */
 import { DynameshError } from '../errors.js'
+import { HARD_MESSAGE_BYTES } from '../limits.js'
 import { memoryStorage } from '../storage/memory.js'
 import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Transport } from '../types.js'
 import { randomInt, seededRandom } from './random.js'
@@ -54,6 +55,8 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
   checkProb(opts.loss, 'loss')
   checkProb(opts.duplicate, 'duplicate')
   checkLatency(opts.latencyMs)
+  const maxMessageBytes = opts.maxMessageBytes ?? HARD_MESSAGE_BYTES
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) throw new TypeError('maxMessageBytes must be a positive whole number')
   const seed = opts.seed
   const sched = new Scheduler()
   const rng = seededRandom(seed, 'net')
@@ -64,7 +67,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
   const lastArrival = new Map<string, number>()
   const observers = new Set<(ev: SimMessageEvent) => void>()
   let groups: Map<string, number> | undefined
-  const counts = { sent: 0, delivered: 0, dropped: 0, bytes: 0 }
+  const counts = { sent: 0, refused: 0, delivered: 0, dropped: 0, bytes: 0 }
 
   const linkKey = (from: string, to: string): string => `${from}\u0000${to}`
   const up = (slot: Slot, life: Life): boolean => slot.cur === life && life.alive && life.started && !life.stopped
@@ -102,6 +105,12 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
 
   function send(slot: Slot, life: Life, to: string, msg: Uint8Array): void {
     if (!(msg instanceof Uint8Array)) throw new TypeError('send() takes a Uint8Array')
+    if (msg.length > maxMessageBytes) {
+      // What a real transport refuses is refused here too, loudly: never a silent drop.
+      counts.refused++
+      emit({ type: 'drop', time: sched.now, from: slot.id, to, size: msg.length, reason: 'too-large' })
+      throw new DynameshError('MESSAGE_TOO_LARGE', `message of ${msg.length} bytes to ${to} is over the transport's limit of ${maxMessageBytes} bytes`)
+    }
     counts.sent++
     counts.bytes += msg.length
     const from = slot.id

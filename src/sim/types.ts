@@ -15,6 +15,12 @@ export interface SimOptions {
   duplicate?: number
   /** Default true: each message draws its own latency, so messages overtake each other. False keeps each directed link FIFO. */
   reorder?: boolean
+  /**
+   * Largest message a transport carries; a longer one is refused: `send` throws
+   * `DynameshError('MESSAGE_TOO_LARGE')`, as the WebRTC transport's does. Default: the hard message
+   * cap of limits.ts, the WebRTC transport's default.
+   */
+  maxMessageBytes?: number
 }
 
 /** Faults of one directed link; set values override the network-wide ones for that link. */
@@ -42,6 +48,8 @@ export interface SimJoined {
 /** Counters since the network was created. `bytes` counts payload bytes of every send. */
 export interface SimStats {
   sent: number
+  /** Messages refused by `send` for being over `maxMessageBytes` (not in `sent`, `bytes` or `dropped`). */
+  refused: number
   delivered: number
   dropped: number
   bytes: number
@@ -55,7 +63,10 @@ export interface SimMessageEvent {
   from: string
   to: string
   size: number
-  /** Why a message was dropped: loss, partition, link-down, unknown, self, not-started (sender), down (receiver on arrival). */
+  /**
+   * Why a message was dropped: loss, partition, link-down, unknown, self, not-started (sender), down
+   * (receiver on arrival); too-large when `send` refused it (the sender got MESSAGE_TOO_LARGE).
+   */
   reason?: string
 }
 

@@ -15,10 +15,14 @@
  * an overflow of the pending budget is dropped and counted, never thrown.
  */
 
-/** Largest frame handed to a data channel. */
-export const MAX_FRAME_BYTES = 16 * 1024
-/** Largest message the reassembler accepts by default. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+import { HARD_MESSAGE_BYTES, MAX_FRAME_BYTES } from '../limits.js'
+
+export { MAX_FRAME_BYTES } from '../limits.js'
+/**
+ * Largest message framed and reassembled by default: the hard message cap (limits.ts), so a version
+ * set merged past the record limit still streams through, 16 KiB frame by frame.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = HARD_MESSAGE_BYTES
 /** Largest chunk header: tag byte plus three 5-byte uvarints. */
 const MAX_CHUNK_HEADER = 16
 const CHUNKED = 0x80
@@ -113,7 +117,7 @@ interface Partial {
 }
 
 export interface ReassemblerOptions {
-  /** Largest message accepted; larger ones are dropped and counted. Default 4 MiB. */
+  /** Largest message accepted; larger ones are dropped and counted. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   maxMessageBytes?: number
   /** Bytes held across all partial messages. Default: maxMessageBytes. */
   maxPendingBytes?: number

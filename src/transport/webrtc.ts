@@ -32,7 +32,7 @@
 import type { Identity } from '../identity.js'
 import type { NodeId, Transport } from '../types.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
-import { isDynameshError } from '../errors.js'
+import { DynameshError, isDynameshError } from '../errors.js'
 import { helloMessage, readHello, signProof, verifyProof } from './handshake.js'
 import { filterSignal } from './loopback.js'
 import { DataPeer, type PeerConnectionConstructor } from './peer.js'
@@ -65,7 +65,7 @@ export interface WebRtcTransportOptions {
   idleMs?: number
   /** Time from wanting a connection to a verified one; queued messages drop after it. Default 10 s. */
   connectTimeoutMs?: number
-  /** Largest message sent or received. Default 4 MiB. */
+  /** Largest message sent or received. Default: the hard message cap of limits.ts (64 MiB), streamed in 16 KiB frames. */
   maxMessageBytes?: number
   /** Bytes queued per connection (before it opens, or under backpressure). Default 8 MiB. */
   maxQueueBytes?: number
@@ -74,8 +74,10 @@ export interface WebRtcTransportOptions {
 
 /** Counters; every counted event dropped something. */
 export interface WebRtcStats {
-  /** Messages not sent: queue full, connect timeout, too large, connection closed with them queued. */
+  /** Messages not sent: queue full, connect timeout, connection closed with them queued. */
   dropped: number
+  /** Messages refused by `send` because they exceed `maxMessageBytes` (send threw MESSAGE_TOO_LARGE). */
+  tooLarge: number
   /** Frames that were malformed, arrived before the proof, or could not be reassembled. */
   garbage: number
   /** Connections closed because the peer failed to prove its id. */
@@ -162,7 +164,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const conns = new Map<NodeId, Conn>()
   const messageHandlers: Array<(from: NodeId, msg: Uint8Array) => void> = []
   const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
-  const stats: WebRtcStats = { dropped: 0, garbage: 0, rejected: 0 }
+  const stats: WebRtcStats = { dropped: 0, tooLarge: 0, garbage: 0, rejected: 0 }
   let running = false
   /** Ids the signaling server announces, and ids reported up through onPeer. */
   const announced = new Set<NodeId>()
@@ -423,7 +425,12 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
 
   function send(to: NodeId, msg: Uint8Array): void {
     if (!(msg instanceof Uint8Array)) throw new TypeError('msg must be a Uint8Array')
-    if (!running || to === id || !isNodeIdString(to) || msg.length > maxMessageBytes) {
+    if (msg.length > maxMessageBytes) {
+      // Not a loss of the network: this message can never be carried, so the caller must know.
+      stats.tooLarge++
+      throw new DynameshError('MESSAGE_TOO_LARGE', `message of ${msg.length} bytes to ${String(to).slice(0, 8)} is over the transport's limit of ${maxMessageBytes} bytes`)
+    }
+    if (!running || to === id || !isNodeIdString(to)) {
       stats.dropped++
       return
     }

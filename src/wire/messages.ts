@@ -5,13 +5,13 @@
  */
 import { Packr } from 'msgpackr'
 import { DynameshError } from '../errors.js'
+import { HARD_MESSAGE_BYTES, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
 
-/** Largest message accepted off the wire, in bytes. */
-export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024
-/** Largest key, in bytes. */
-export const MAX_KEY_BYTES = 1024
-const MAX_ITEMS = 10_000
-const MAX_ID = 128
+export { MAX_KEY_BYTES } from '../limits.js'
+const MAX_ITEMS = MAX_LIST_ITEMS
+const MAX_ID = MAX_MEMBER_ID
+/** Longest error code a reply may carry. */
+const MAX_CODE = 64
 
 export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
 
@@ -33,9 +33,11 @@ export interface StoreItem {
 export type Msg =
   | { t: 'gossip'; members: MemberEntry[]; reply: boolean }
   | { t: 'get'; rid: number; key: Uint8Array }
-  | { t: 'get-r'; rid: number; rec: Uint8Array | null }
+  /** `err`: why a replica that has the request could not answer it (e.g. MESSAGE_TOO_LARGE); then `rec` is null. */
+  | { t: 'get-r'; rid: number; rec: Uint8Array | null; err?: string }
   | { t: 'store'; rid: number; items: StoreItem[]; ack: boolean }
-  | { t: 'store-r'; rid: number; ok: boolean }
+  /** `err`: why the replica did not store every item (an error code), when `ok` is false. */
+  | { t: 'store-r'; rid: number; ok: boolean; err?: string }
   | { t: 'fwd'; rid: number; key: Uint8Array; value: Uint8Array | null; ctx: string; w: number; n: number; timeoutMs: number }
   | { t: 'fwd-r'; rid: number; ok: boolean; ctx: string; code: string; message: string }
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
@@ -74,7 +76,7 @@ const STATUSES: readonly string[] = ['joining', 'up', 'leaving', 'left']
 function member(v: unknown): MemberEntry {
   if (!isObj(v)) return fail('member: expected object')
   const weight = v.weight
-  if (typeof weight !== 'number' || !(weight > 0 && weight <= 1000)) fail('member.weight out of range')
+  if (typeof weight !== 'number' || !(weight > 0 && weight <= MAX_WEIGHT)) fail('member.weight out of range')
   const status = str(v.status, 16, 'member.status')
   if (!STATUSES.includes(status)) fail('member.status unknown')
   const id = str(v.id, MAX_ID, 'member.id')
@@ -84,17 +86,18 @@ function member(v: unknown): MemberEntry {
 
 function storeItem(v: unknown): StoreItem {
   if (!isObj(v)) return fail('item: expected object')
-  const item: StoreItem = { key: bytes(v.key, MAX_KEY_BYTES, 'item.key'), rec: bytes(v.rec, MAX_MESSAGE_BYTES, 'item.rec') }
+  const item: StoreItem = { key: bytes(v.key, MAX_KEY_BYTES, 'item.key'), rec: bytes(v.rec, HARD_MESSAGE_BYTES, 'item.rec') }
   if (v.hint !== undefined) item.hint = str(v.hint, MAX_ID, 'item.hint')
   return item
 }
 
-const part = (v: unknown): number => int(v, 'partition', 0, 1 << 16)
+const part = (v: unknown): number => int(v, 'partition', 0, MAX_Q)
+const optCode = (v: unknown): { err?: string } => (v === undefined || v === '' ? {} : { err: str(v, MAX_CODE, 'err') })
 
 /** Decodes and validates one message; throws DynameshError('INVALID_MESSAGE') on anything else. */
 export function decodeMessage(data: Uint8Array): Msg {
   if (!(data instanceof Uint8Array)) return fail('not bytes')
-  if (data.length > MAX_MESSAGE_BYTES) return fail('message too large')
+  if (data.length > HARD_MESSAGE_BYTES) return fail('message too large')
   let v: unknown
   try {
     v = packr.unpack(data)
@@ -104,21 +107,21 @@ export function decodeMessage(data: Uint8Array): Msg {
   if (!isObj(v)) return fail('expected an object')
   switch (v.t) {
     case 'gossip':
-      return { t: 'gossip', members: list(v.members, 'members', 4096).map(member), reply: bool(v.reply, 'reply') }
+      return { t: 'gossip', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), reply: bool(v.reply, 'reply') }
     case 'get':
       return { t: 'get', rid: int(v.rid, 'rid'), key: bytes(v.key, MAX_KEY_BYTES, 'key') }
     case 'get-r':
-      return { t: 'get-r', rid: int(v.rid, 'rid'), rec: optBytes(v.rec, MAX_MESSAGE_BYTES, 'rec') }
+      return { t: 'get-r', rid: int(v.rid, 'rid'), rec: optBytes(v.rec, HARD_MESSAGE_BYTES, 'rec'), ...optCode(v.err) }
     case 'store':
       return { t: 'store', rid: int(v.rid, 'rid'), items: list(v.items, 'items').map(storeItem), ack: bool(v.ack, 'ack') }
     case 'store-r':
-      return { t: 'store-r', rid: int(v.rid, 'rid'), ok: bool(v.ok, 'ok') }
+      return { t: 'store-r', rid: int(v.rid, 'rid'), ok: bool(v.ok, 'ok'), ...optCode(v.err) }
     case 'fwd':
       return {
         t: 'fwd',
         rid: int(v.rid, 'rid'),
         key: bytes(v.key, MAX_KEY_BYTES, 'key'),
-        value: optBytes(v.value, MAX_MESSAGE_BYTES, 'value'),
+        value: optBytes(v.value, MAX_RECORD_BYTES, 'value'),
         ctx: str(v.ctx, 64 * 1024, 'ctx'),
         w: int(v.w, 'w', 1, 64),
         n: int(v.n, 'n', 1, 64),
@@ -130,14 +133,14 @@ export function decodeMessage(data: Uint8Array): Msg {
         rid: int(v.rid, 'rid'),
         ok: bool(v.ok, 'ok'),
         ctx: str(v.ctx, 64 * 1024, 'ctx'),
-        code: str(v.code, 64, 'code'),
+        code: str(v.code, MAX_CODE, 'code'),
         message: str(v.message, 1024, 'message'),
       }
     case 'ae-roots':
       return {
         t: 'ae-roots',
         sid: int(v.sid, 'sid'),
-        parts: list(v.parts, 'parts', 1 << 16).map((p) => {
+        parts: list(v.parts, 'parts', MAX_Q).map((p) => {
           const [pp, root] = list(p, 'part', 2)
           return [part(pp), bytes(root, 16, 'root')] as [number, Uint8Array]
         }),
@@ -146,9 +149,9 @@ export function decodeMessage(data: Uint8Array): Msg {
       return {
         t: 'ae-step',
         sid: int(v.sid, 'sid'),
-        parts: list(v.parts, 'parts', 1 << 16).map((p) => {
+        parts: list(v.parts, 'parts', MAX_Q).map((p) => {
           const [pp, probes, leaves] = list(p, 'part', 3)
-          return [part(pp), bytes(probes, MAX_MESSAGE_BYTES, 'probes'), bytes(leaves, MAX_MESSAGE_BYTES, 'leaves')] as [number, Uint8Array, Uint8Array]
+          return [part(pp), bytes(probes, HARD_MESSAGE_BYTES, 'probes'), bytes(leaves, HARD_MESSAGE_BYTES, 'leaves')] as [number, Uint8Array, Uint8Array]
         }),
       }
     case 'ae-pull':
