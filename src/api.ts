@@ -21,6 +21,12 @@ export interface CallOptions {
 export interface GetOptions extends CallOptions {
   /** Replies needed before answering; defaults to the cluster's R. */
   r?: number
+  /**
+   * When fewer than R replicas can answer, answer from what this node holds (its replicas, its
+   * hints, values it read recently) with `stale: true` instead of failing. Default: the node's
+   * `staleReads` option.
+   */
+  allowStale?: boolean
 }
 
 export interface PutOptions extends CallOptions {
@@ -37,6 +43,11 @@ export interface GetResult {
   context: Context
   /** True when a tombstone was read (the key existed and was deleted). */
   deleted: boolean
+  /**
+   * True when the quorum could not be reached and this is what the node itself knew (see
+   * `allowStale`): possibly out of date, and `[]` may mean "not known here" rather than absent.
+   */
+  stale: boolean
 }
 
 export interface MemberInfo {
@@ -79,7 +90,11 @@ export interface NodeOptions {
   w?: number
   /** Partitions in the ring (power of two, same on every node). Default 256. */
   q?: number
-  /** Capacity relative to other nodes; the share of partitions grows with it. Default 1. */
+  /**
+   * Capacity relative to other nodes; the share of partitions grows with it. Default 1. Weight 0 makes
+   * a client: a member that coordinates its own calls (and keeps hints while offline) but holds no
+   * partitions, for tabs that should not carry other people's data.
+   */
   weight?: number
   /** Ids to gossip with first. */
   seeds?: string[]
@@ -89,6 +104,8 @@ export interface NodeOptions {
   maxRecordBytes?: number
   /** A write that would leave its key more siblings than this is refused (TOO_MANY_SIBLINGS). Default and most 100. */
   maxSiblings?: number
+  /** Reads that cannot reach R replicas answer from local knowledge, flagged `stale` (see GetOptions). Default false. */
+  staleReads?: boolean
   /** Default per-call timeout. Default 2000 ms. */
   timeoutMs?: number
   /** Periods of the background tasks, in ms. */
@@ -106,6 +123,8 @@ export type NodeEvent =
   | { type: 'hint-stored'; for: NodeId; key: Uint8Array }
   | { type: 'hint-delivered'; to: NodeId; count: number }
   | { type: 'repair'; kind: 'read' | 'merkle' | 'transfer'; peer: NodeId; keys: number; bytes: number }
+  /** A new version of `key` reached this node's store: as a replica, or as a hint held for `hintFor`. */
+  | { type: 'change'; key: Uint8Array; hintFor?: NodeId }
   /** The transport refused a message for its size; `keys` are those not reported before (once per key). */
   | { type: 'too-large'; peer: NodeId; message: string; bytes: number; keys: Uint8Array[]; detail: string }
 
@@ -130,7 +149,9 @@ export interface DynameshNode {
   stats(): Promise<NodeStats>
   /** What this node holds: Merkle roots of its partitions, counts, hints (for tests and the demo page). */
   inspect(): NodeInspection
+  /** Every event, or the events of one type (`node.on('change', ...)`). Returns an unsubscribe function. */
   on(handler: (ev: NodeEvent) => void): () => void
+  on<T extends NodeEvent['type']>(type: T, handler: (ev: Extract<NodeEvent, { type: T }>) => void): () => void
   /** Moves this node's data to the remaining owners, then marks it left. */
   leave(): Promise<void>
   stop(): Promise<void>

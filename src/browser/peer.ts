@@ -26,8 +26,10 @@ export interface BrowserPeerOptions extends Omit<NodeOptions, 'storage' | 'trans
   room?: string
   /** IndexedDB database (and lock) of the origin's persistent node. Default 'dynamesh'. */
   database?: string
-  /** Weight of a guest tab (one that does not hold the lock). Default 0: a client. */
+  /** Weight of a guest tab (one that does not hold the lock; `weight` is the owner's). Default 0: a client. */
   guestWeight?: number
+  /** Start offline (no signaling, no connections) until `transport.setOffline(false)`. */
+  offline?: boolean
   /** More transport options (loopbackOnly, connection cap, ...). */
   transport?: Partial<Omit<WebRtcTransportOptions, 'signalUrl' | 'room' | 'identity'>>
 }
@@ -73,7 +75,7 @@ async function askPersist(): Promise<boolean | undefined> {
 
 /** Opens this tab's peer and joins the cluster. */
 export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<BrowserPeer> {
-  const { signalUrl, room, database = 'dynamesh', guestWeight = 0, transport: transportOpts, ...nodeOpts } = opts
+  const { signalUrl, room, database = 'dynamesh', guestWeight = 0, offline = false, transport: transportOpts, ...nodeOpts } = opts
   const release = await tryLock(`dynamesh:${database}`)
   const role = release ? 'owner' : 'guest'
   let storage: Storage | undefined
@@ -83,7 +85,8 @@ export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<Browser
     const identity = release ? await loadIdentity(storage) : generateIdentity()
     const persisted = release ? await askPersist() : undefined
     transport = createWebRtcTransport({ signalUrl, room: room ?? 'dynamesh', identity, ...transportOpts })
-    const weight = release ? nodeOpts.weight : (nodeOpts.weight ?? guestWeight)
+    if (offline) await transport.setOffline(true)
+    const weight = release ? nodeOpts.weight : guestWeight
     // A tab is offline-first: reads without a quorum answer from what the tab knows, flagged stale.
     const node = await createNode({ staleReads: true, ...nodeOpts, ...(weight === undefined ? {} : { weight }), storage, transport })
     let stopped = false

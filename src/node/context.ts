@@ -26,6 +26,8 @@ export interface NodeConfig {
   antiEntropyMs: number
   handoffMs: number
   removeAfterMs: number
+  /** Reads without a quorum answer from local knowledge, flagged stale. */
+  staleReads: boolean
 }
 
 export interface NodeContext {

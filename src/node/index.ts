@@ -39,6 +39,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
     handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
     removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
+    staleReads: options.staleReads ?? false,
   }
   if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
   // Limits may be lowered, never raised past what every message is sized for (limits.ts).
@@ -46,7 +47,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
   if (config.maxValueBytes > maxRecordBytes) throw new TypeError(`maxValueBytes must be at most maxRecordBytes (${maxRecordBytes})`)
   if (maxSiblings > MAX_SIBLINGS) throw new TypeError(`maxSiblings must be at most ${MAX_SIBLINGS}`)
   if ((config.q & (config.q - 1)) !== 0 || config.q > MAX_Q) throw new TypeError(`q must be a power of two up to ${MAX_Q}`)
-  if (!(config.weight > 0 && config.weight <= MAX_WEIGHT)) throw new TypeError(`weight must be in (0, ${MAX_WEIGHT}]`)
+  if (!(config.weight >= 0 && config.weight <= MAX_WEIGHT)) throw new TypeError(`weight must be in [0, ${MAX_WEIGHT}] (0: a client that holds no partitions)`)
   const env = options.env ?? realEnv()
   const release = env.hold?.()
   try {

@@ -3,7 +3,7 @@
  * clocks, Merkle trees, membership) with the coordinator, gossip, hinted handoff and anti-entropy.
  */
 import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, Key, NodeEvent, NodeStats, PutOptions, Value, Context } from '../api.js'
-import { contextOf, isDeleted, values } from '../core/clock.js'
+import { contextOf, isDeleted, merge, values, type VersionSet } from '../core/clock.js'
 import { FailureDetector } from '../core/detector.js'
 import { ringMembersOf } from '../core/membership.js'
 import { decodeContext, encodeContext } from '../core/record.js'
@@ -21,6 +21,7 @@ import { Rpc } from './rpc.js'
 import { ReplicaStore } from './store.js'
 import { checkCount, checkKey, checkTimeout, checkValue, withAbort } from './validate.js'
 import { Dispatcher } from './dispatch.js'
+import { RecentReads } from './recent.js'
 import { Refusals } from './refusals.js'
 import type { Meta } from './meta.js'
 import { saveMembers, saveMeta } from './meta.js'
@@ -57,6 +58,7 @@ export class Node implements DynameshNode, NodeContext {
   private backgroundBusy = false
   readonly sent: Record<string, { count: number; bytes: number }> = {}
   rejected = 0
+  private readonly recent = new RecentReads()
   /** Messages the transport refused for their size, reported once per key. */
   readonly refusals = new Refusals((ev) => this.emit(ev))
   /** Set by createNode: the same node again, with overrides (used by the simulation's restart). */
@@ -76,6 +78,7 @@ export class Node implements DynameshNode, NodeContext {
     this.gossip.load(parts.members)
     this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
     this.antiEntropy = new AntiEntropy(this)
+    this.store.onChange = (key, hintFor) => this.emit({ type: 'change', key, ...(hintFor ? { hintFor: hintFor as NodeId } : {}) })
     this.dispatcher = new Dispatcher(this)
   }
 
@@ -251,9 +254,27 @@ export class Node implements DynameshNode, NodeContext {
     const n = checkCount('n', options.n, this.config.n, 64)
     const r = checkCount('r', options.r, Math.min(this.config.r, n), n)
     const timeoutMs = checkTimeout(options.timeoutMs, this.config.timeoutMs)
-    const set = await this.hold(withAbort(coordinateGet(this, k, { n, r, timeoutMs }), options.signal))
-    if (!set) return { values: [], context: '' as Context, deleted: false }
-    return { values: distinct(values(set)), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set) }
+    let set: VersionSet | undefined
+    let stale = false
+    try {
+      set = await this.hold(withAbort(coordinateGet(this, k, { n, r, timeoutMs }), options.signal))
+      if (set) this.recent.remember(k, set, sizeOfSet(set))
+    } catch (e) {
+      // Offline first: with too few replicas reachable, answer from what this node knows, flagged.
+      const quorumLost = isDynameshError(e, 'QUORUM_FAILED') || isDynameshError(e, 'TIMEOUT')
+      if (!quorumLost || !(options.allowStale ?? this.config.staleReads) || !this.isRunning) throw e
+      set = await this.hold(this.localRead(k))
+      stale = true
+    }
+    if (!set) return { values: [], context: '' as Context, deleted: false, stale }
+    return { values: distinct(values(set)), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set), stale }
+  }
+
+  /** What this node holds of `key` (its record and hints) merged with what it read of it recently. */
+  private async localRead(key: Uint8Array): Promise<VersionSet | undefined> {
+    const held = await this.store.readAll(key)
+    const seen = this.recent.get(key)
+    return held && seen ? merge(held, seen) : (held ?? seen)
   }
 
   async put(key: Key, value: Value, options: PutOptions = {}): Promise<{ context: Context }> {
@@ -306,7 +327,11 @@ export class Node implements DynameshNode, NodeContext {
     }
   }
 
-  on(handler: (ev: NodeEvent) => void): () => void {
+  on(handler: (ev: NodeEvent) => void): () => void
+  on<T extends NodeEvent['type']>(type: T, handler: (ev: Extract<NodeEvent, { type: T }>) => void): () => void
+  on(a: NodeEvent['type'] | ((ev: NodeEvent) => void), b?: (ev: never) => void): () => void {
+    const handler = typeof a === 'function' ? a : (ev: NodeEvent) => void (ev.type === a && (b as (ev: NodeEvent) => void)(ev))
+    if (typeof handler !== 'function' || (typeof a === 'string' && typeof b !== 'function')) throw new TypeError('on() takes a handler, or an event type and a handler')
     this.handlers.add(handler)
     return () => this.handlers.delete(handler)
   }
@@ -325,3 +350,6 @@ function distinct(vs: Uint8Array[]): Uint8Array[] {
     return true
   })
 }
+
+/** About the encoded size of a set, for the recent-read budget (values plus a clock's worth per sibling), without encoding it. */
+const sizeOfSet = (set: VersionSet): number => values(set).reduce((n, v) => n + v.length + 64, 64)

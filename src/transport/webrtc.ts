@@ -97,6 +97,13 @@ export interface WebRtcTransport extends Transport {
   /** The data channels (and pending attempts) this transport holds. */
   connections(): ConnectionInfo[]
   stats(): WebRtcStats
+  /**
+   * Works offline (true) or online again (false): offline closes every connection and leaves
+   * signaling, so every peer goes down; sends are dropped until online. For apps with a "work
+   * offline" switch, and for a tab that learns its network is gone (the `offline` event).
+   */
+  setOffline(offline: boolean): Promise<void>
+  readonly offline: boolean
 }
 
 const KIND_DATA = 0
@@ -166,6 +173,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
   const stats: WebRtcStats = { dropped: 0, tooLarge: 0, garbage: 0, rejected: 0 }
   let running = false
+  let offline = false
   /** Ids the signaling server announces, and ids reported up through onPeer. */
   const announced = new Set<NodeId>()
   const reachable = new Set<NodeId>()
@@ -269,7 +277,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   }
 
   function onSignal(from: NodeId, data: unknown): void {
-    if (!running || from === id || typeof data !== 'object' || data === null) return
+    if (!running || offline || from === id || typeof data !== 'object' || data === null) return
     const msg = data as { kind?: unknown; attempt?: unknown; data?: unknown }
     const existing = conns.get(from)
     if (msg.kind === 'connect-request') {
@@ -430,7 +438,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       stats.tooLarge++
       throw new DynameshError('MESSAGE_TOO_LARGE', `message of ${msg.length} bytes to ${String(to).slice(0, 8)} is over the transport's limit of ${maxMessageBytes} bytes`)
     }
-    if (!running || to === id || !isNodeIdString(to)) {
+    if (!running || offline || to === id || !isNodeIdString(to)) {
       stats.dropped++
       return
     }
@@ -494,6 +502,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       if (running) return
       running = true
       sweepTimer = setInterval(sweep, Math.max(10, Math.min(idleMs / 4, 10_000)))
+      if (offline) return
       try {
         await signal.start()
       } catch (e) {
@@ -514,6 +523,28 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       reachable.clear()
       for (const c of [...conns.values()]) close(c, 'transport stopped')
       await signal.stop()
+    },
+    get offline() {
+      return offline
+    },
+    async setOffline(value: boolean) {
+      if (value === offline) return
+      offline = value
+      if (!running) return
+      if (offline) {
+        for (const c of [...conns.values()]) close(c, 'working offline')
+        await signal.stop()
+        for (const p of [...announced]) {
+          announced.delete(p)
+          updateReach(p)
+        }
+        return
+      }
+      try {
+        await signal.start()
+      } catch (e) {
+        log(`signaling not reached on going online (${String(e)}); retrying in the background`)
+      }
     },
     send,
     onMessage(h) {

@@ -76,7 +76,7 @@ const STATUSES: readonly string[] = ['joining', 'up', 'leaving', 'left']
 function member(v: unknown): MemberEntry {
   if (!isObj(v)) return fail('member: expected object')
   const weight = v.weight
-  if (typeof weight !== 'number' || !(weight > 0 && weight <= MAX_WEIGHT)) fail('member.weight out of range')
+  if (typeof weight !== 'number' || !(weight >= 0 && weight <= MAX_WEIGHT)) fail('member.weight out of range')
   const status = str(v.status, 16, 'member.status')
   if (!STATUSES.includes(status)) fail('member.status unknown')
   const id = str(v.id, MAX_ID, 'member.id')

@@ -92,7 +92,7 @@ describe('dynamesh start', () => {
   })
 
   it('serves a status page whose inline script parses', async () => {
-    const res = await fetch(c().pageUrl)
+    const res = await fetch(`${c().pageUrl}/status`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/text\/html/)
     const html = await res.text()
