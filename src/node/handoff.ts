@@ -38,6 +38,16 @@ async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: Node
   return done
 }
 
+/**
+ * A member that left, or is leaving, owns no partition any more: hints for it belong to the current
+ * owners. A leaving member announces "left" once as it stops; a peer that misses the announcement
+ * keeps it as leaving for good, and its hints for it must not wait for a node that is gone.
+ */
+function gone(ctx: NodeContext, id: NodeId): boolean {
+  const status = ctx.memberStatus(id)
+  return status === 'left' || status === 'leaving'
+}
+
 /** Delivers hints to reachable owners; returns how many hints were delivered and deleted. */
 export async function deliverHints(ctx: NodeContext): Promise<number> {
   if (ctx.store.hints === 0) return 0
@@ -45,7 +55,7 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
   let total = 0
   for (const [owner, hints] of byOwner) {
     const to = owner as NodeId
-    if (ctx.memberStatus(to) === 'left') {
+    if (gone(ctx, to)) {
       total += await rehome(ctx, hints)
       continue
     }
@@ -65,8 +75,8 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
 }
 
 /**
- * Hints held for a member that left for good go to the current owners of their partitions instead
- * (every reachable owner must acknowledge, at least one).
+ * Hints held for a member that left (or is leaving) go to the current owners of their partitions
+ * instead (every reachable owner must acknowledge, at least one).
  */
 async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
   const ring = ctx.ring()
@@ -105,7 +115,7 @@ async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
 /** Hints this node could deliver right now (their owner is reachable). */
 export function deliverableHints(ctx: NodeContext): boolean {
   for (const owner of ctx.store.hintOwners()) {
-    if (ctx.memberStatus(owner as NodeId) === 'left') return true
+    if (gone(ctx, owner as NodeId)) return true
     if (owner !== ctx.id && ctx.isUp(owner as NodeId)) return true
   }
   return false
