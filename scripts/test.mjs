@@ -5,9 +5,13 @@
  * reach any other interface even by mistake.
  *
  * Without arguments it runs the in-process suites (unit, simulation, swarm) in parallel, then the
- * multi-process suites (real peers, real WebRTC) one file at a time, so timing-sensitive peers do
- * not compete with the swarm for the CPU. Arguments go to a single vitest run instead.
+ * in-page suites inside Chromium (vitest.browser.config.ts), then the multi-process and browser
+ * suites (real peers, real WebRTC, pages in Chromium) one file at a time, so timing-sensitive peers
+ * do not compete with the swarm for the CPU. Arguments go to a single vitest run instead.
+ *
+ * Browser suites never skip: without Chromium (`/usr/bin/chromium`, or CHROMIUM_PATH) they fail.
  */
+import { existsSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 
 const run = (cmd, args) => {
@@ -29,6 +33,12 @@ const vitest = (vitestArgs) => {
 console.log(canIsolate ? 'suites run in a loopback-only network namespace' : 'suites run in the host namespace (ICE is filtered to loopback)')
 if (args.length) vitest(args)
 else {
+  const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+  if (!existsSync(chromium)) {
+    console.error(`Chromium not found at ${chromium}: the browser suites need it (apt-get install -y chromium)`)
+    process.exit(1)
+  }
   vitest(['test/unit', 'test/sim'])
-  vitest(['test/cluster', '--no-file-parallelism'])
+  vitest(['--config', 'vitest.browser.config.ts'])
+  vitest(['test/cluster', 'test/browser', '--no-file-parallelism'])
 }
