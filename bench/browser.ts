@@ -38,8 +38,7 @@ try {
   console.log(`  idbStorage, issued at once (group commit) ${rate(idb.storageConcurrent!)}  (${(idb.rawPerTx! / idb.storageConcurrent!).toFixed(1)}x raw per-put, ${(idb.rawBatched! / idb.storageConcurrent!).toFixed(2)}x raw batched)`)
 
   // Raw data channel: Node initiates, the page answers; the Node side echoes.
-  let node!: DataPeer
-  node = new DataPeer({
+  const node: DataPeer = new DataPeer({
     initiator: true, config: { iceServers: [], bindAddress: '127.0.0.1' } as RTCConfiguration, RTCPeerConnection: wrtc.RTCPeerConnection,
     onSignal: (s) => {
       const f = filterSignal(s, true)
