@@ -14,6 +14,8 @@ import { FAMILY_COLORS, FAMILY_LABELS, type WireFamily } from './wire.js'
 export interface MemberRow {
   id: string
   label: string
+  /** Label inside the member's circle on the ring (a few characters); `label` by default. */
+  short?: string
   color: string
   status: string
   ring: RingMemberView['state']
@@ -302,7 +304,7 @@ export class Dashboard {
       q: c?.config.q ?? 0,
       n: c?.config.n ?? 3,
       owners: c?.partitions ?? [],
-      members: members.map((m) => ({ id: m.id, color: m.color, state: m.ring, label: m.label, ...(m.self ? { self: true } : {}) })),
+      members: members.map((m) => ({ id: m.id, color: m.color, state: m.ring, label: m.short ?? m.label, title: m.label, ...(m.self ? { self: true } : {}) })),
       ...(this.source.selected?.() ? { selected: this.source.selected() } : {}),
       ...(highlight ? { highlight } : {}),
       center: c ? [`Q=${c.config.q} \u00b7 N=${c.config.n} R=${c.config.r} W=${c.config.w}`, `${members.length} members`] : ['', ''],

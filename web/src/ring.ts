@@ -17,6 +17,8 @@ export interface RingMemberView {
   state: 'up' | 'down' | 'cut' | 'unreachable' | 'joining' | 'leaving' | 'left'
   self?: boolean
   label?: string
+  /** Tooltip name (the full label). */
+  title?: string
 }
 
 export interface RingModel {
@@ -149,7 +151,7 @@ export class RingView {
         badge.append(s('rect', { x: -4, y: -11, width: pref.entry.primary ? 16 : 12 + t.length * 6.5, height: 16, rx: 8 }), s('text', { x: pref.entry.primary ? 4 : 2, y: 1, 'text-anchor': pref.entry.primary ? 'middle' : 'start' }, t))
         g.append(badge)
       }
-      g.append(s('title', {}, `${x.id} · ${x.state}`))
+      g.append(s('title', {}, `${x.title ?? x.id} (${x.id}) · ${x.state}`))
       g.addEventListener('click', () => this.onSelect(x.id))
       nodes.push(g)
     }

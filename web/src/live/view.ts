@@ -10,10 +10,16 @@ import { colorOf, h, shortId } from '../dom.js'
 import { startLivePeer, type LivePeer, type WireEvent } from '../live-peer.js'
 import { FAMILY_COLORS, familyOf } from '../wire.js'
 
+interface Counts {
+  hints?: number
+  records?: number
+}
+
+/** A Node peer as the page server's `/api/status` reports it (`stats` is the peer's `/stats`). */
 interface PeerStatus {
   id: string
   name: string
-  stats?: { hints?: number; records?: number }
+  stats?: Counts & { stats?: Counts; inspect?: Counts }
 }
 
 const dec = new TextDecoder()
@@ -36,7 +42,9 @@ export class LiveMode implements Source {
 
   constructor(private readonly onChange: () => void, private readonly toSim: () => void) {
     this.dash = new Dashboard(this, 'Live cluster')
-    this.dash.toolbar.append(h('div', { class: 'sim-bar' }, this.info, h('a', { href: './status', class: 'link', target: '_blank', rel: 'noopener' }, 'status view')))
+    this.dash.toolbar.append(h('section', { class: 'panel controls' },
+      h('p', { class: 'intro' }, 'This page is a dynamesh peer. It joined the cluster ', h('code', {}, 'npm start'), ' runs over WebRTC, keeps its replicas in IndexedDB, and takes its share of the ring like the Node peers do. Everything below is what its node sees and sends.'),
+      h('div', { class: 'status-line sim-bar' }, this.info, h('a', { href: './status', class: 'link', target: '_blank', rel: 'noopener' }, 'status view ↗'))))
   }
 
   start(): Promise<void> {
@@ -131,6 +139,15 @@ export class LiveMode implements Source {
     return cfg ? cfg.name : `browser ${shortId(id)}`
   }
 
+  /** What fits inside a member's circle on the ring. */
+  private short(id: string): string {
+    const p = this.peer
+    if (!p) return shortId(id).slice(0, 4)
+    if (id === p.node.id) return 'you'
+    const cfg = p.config.peers.find((x) => x.id === id)
+    return cfg ? cfg.name.replace(/^node-/, 'N') : id.slice(0, 4)
+  }
+
   private onEvent(ev: NodeEvent): void {
     const t = this.ms()
     const say = (kind: string, text: string): void => this.dash.event({ t, kind, text })
@@ -171,11 +188,13 @@ export class LiveMode implements Source {
     return c.members.filter((m) => m.status !== 'left').map((m) => {
       const isSelf = m.id === p.node.id
       const runtime = p.runtimeOf(m.id)
-      const stats = isSelf ? { records: self.records, hints: self.hints } : this.remote.get(m.id)?.stats
+      const st = this.remote.get(m.id)?.stats
+      const stats: Counts | undefined = isSelf ? { records: self.records, hints: self.hints } : (st?.inspect ?? st?.stats ?? st)
       const ring: MemberRow['ring'] = !isSelf && !m.reachable ? 'unreachable' : m.status
       return {
         id: m.id,
         label: this.label(m.id),
+        short: this.short(m.id),
         color: colorOf(m.id),
         status: ring === 'unreachable' ? 'unreachable' : m.status,
         ring,

@@ -49,6 +49,7 @@ export class SimMode implements Source {
       ...SPEEDS.map(([label], i) => h('option', { value: i, selected: i === this.speed }, label)))
     const b = (label: string, id: string, fn: () => void, title?: string, cls = ''): HTMLButtonElement => h('button', { type: 'button', id, onclick: fn, title, class: cls }, label)
     this.dash.toolbar.append(h('section', { class: 'panel controls' },
+      h('p', { class: 'intro' }, 'Eight dynamesh nodes run inside this page on a simulated network with virtual time: no server involved. Crash, wipe or partition a node, write keys, and watch sloppy quorum, hinted handoff, read repair and Merkle repair at work. The same seed and the same clicks replay the same run, event for event.'),
       h('div', { class: 'sim-bar' },
         h('div', { class: 'group' },
           h('label', { class: 'seed' }, h('span', {}, 'seed'), this.seedInput),
