@@ -21,6 +21,15 @@ export interface WriteRecord {
 }
 
 const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+/** Ends a write's id inside a padded value (ids never contain it). */
+const PAD = 0x23 // '#'
+
+/** The write id a value carries: the whole value, or what precedes the padding of a large one. */
+const idOf = (v: Uint8Array): string => {
+  const end = v.indexOf(PAD)
+  return decoder.decode(end < 0 ? v : v.subarray(0, end))
+}
 
 /** Records every write and read made through it, to check them after the run. */
 export class History {
@@ -34,13 +43,16 @@ export class History {
   /** A get through `node`, remembering what its context covers. */
   async get(node: DynameshNode, key: string): Promise<{ values: string[]; context: string }> {
     const r = await node.get(key)
-    const values = r.values.map((v) => decoder.decode(v))
+    const values = r.values.map(idOf)
     if (r.context) this.reads.set(r.context, values)
     return { values, context: r.context }
   }
 
-  /** Writes a fresh unique value (or deletes) with an optional context; never throws. */
-  async write(node: DynameshNode, key: string, opts: { context?: string; del?: boolean; w?: number } = {}): Promise<WriteRecord> {
+  /**
+   * Writes a fresh unique value (or deletes) with an optional context; never throws. `bytes` pads
+   * the value to that size (large values); reads still see only the write's id.
+   */
+  async write(node: DynameshNode, key: string, opts: { context?: string; del?: boolean; w?: number; bytes?: number } = {}): Promise<WriteRecord> {
     const id = `${opts.del ? 'del' : this.prefix}:${this.seq++}`
     const rec: WriteRecord = { id, key, deleted: !!opts.del, saw: opts.context ? (this.reads.get(opts.context) ?? []) : [], acked: false }
     this.writes.push(rec)
@@ -49,7 +61,7 @@ export class History {
     if (opts.w) options.w = opts.w
     try {
       if (opts.del) await node.delete(key, options)
-      else await node.put(key, id, options)
+      else await node.put(key, opts.bytes ? padded(id, opts.bytes) : id, options)
       rec.acked = true
     } catch (e) {
       rec.error = e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e)
@@ -121,7 +133,16 @@ export async function finalReads(history: History, node: DynameshNode, n = 3): P
   const out = new Map<string, string[]>()
   for (const k of history.keys()) {
     const r = await node.get(k, { r: n })
-    out.set(k, r.values.map((v) => decoder.decode(v)))
+    out.set(k, r.values.map(idOf))
   }
+  return out
+}
+
+/** `id`, then the padding byte, then filler up to `bytes` bytes in all. */
+function padded(id: string, bytes: number): Uint8Array {
+  const head = encoder.encode(id)
+  const out = new Uint8Array(Math.max(bytes, head.length + 1)).fill(0x2e)
+  out.set(head)
+  out[head.length] = PAD
   return out
 }

@@ -1,6 +1,15 @@
 /**
- * One swarm run: a 5-node simulated cluster, a random fault mix drawn from the seed, about 100
- * operations, then heal, restart, quiesce and check the history. Same seed, same run.
+ * One swarm run: a simulated cluster of 5 nodes with N drawn from {1, 2, 3} (W and R from what N
+ * allows), a random fault mix drawn from the seed (loss, duplication, latency, partitions, crashes,
+ * restarts, and either a lost disk or joins and graceful leaves), about 100 operations, then heal,
+ * restart, quiesce and check the history. Some seeds also write a few large values (up to the 1 MiB
+ * value limit) or pile blind writes onto one hot key (many siblings). Same seed, same run.
+ *
+ * A lost disk (replace) needs a second copy of every acknowledged write, so it is drawn only with
+ * W >= 2 and only in seeds without joins and leaves: a transfer may leave a record on one owner
+ * while the others are unreachable (they get it later through anti-entropy), and that copy must not
+ * be wiped. Writes the cluster refuses (a record or message over its size limit, too many siblings)
+ * are failed writes, as any other error is: the checker only holds acknowledged writes to account.
  */
 import { createNode, memoryStorage, type DynameshNode } from '../../src/index.js'
 import {
@@ -23,8 +32,12 @@ export interface SwarmResult {
   virtualMs: number
 }
 
-const IDS = ['a', 'b', 'c', 'd', 'e']
+const FIRST = ['a', 'b', 'c', 'd', 'e']
+const JOINERS = ['f', 'g', 'h']
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']
+/** Fewest members that stay in the ring (not leaving, not left), so leaves keep a cluster. */
+const MIN_MEMBERS = 3
+const MiB = 1024 * 1024
 
 export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult> {
   const rng = seededRandom(seed, 'swarm')
@@ -32,38 +45,64 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   const loss = pick([0, 0, 0.01, 0.05, 0.1])
   const duplicate = pick([0, 0, 0.02, 0.1])
   const latencyMs: [number, number] = [1, pick([2, 5, 20, 80])]
+  const n = pick([1, 2, 3])
+  const w = n === 1 ? 1 : pick([1, 2, 2])
+  const r = n === 1 ? 1 : pick([1, 2, 2])
+  // Either membership changes (joins, leaves) or a lost disk, never both (see above).
+  const moving = rng() < 0.5
+  const big = rng() < 0.04
+  const hot = rng() < 0.25
   const net = createSimNetwork({ seed, loss, duplicate, latencyMs })
-  const opts = { n: 3, r: 2, w: 2, q: 64, antiEntropyMs: 1000, timeoutMs: 1000 }
-  for (const id of IDS) await createNode({ storage: memoryStorage(), ...net.join(id), ...opts })
+  const opts = { n, r, w, q: 64, antiEntropyMs: 1000, timeoutMs: 1000 }
+  for (const id of FIRST) await createNode({ storage: memoryStorage(), ...net.join(id), ...opts })
   await net.settle({ quietMs: 2000 })
-  const faults: string[] = [`loss=${loss} dup=${duplicate} latency=${latencyMs.join('-')}`]
+  const faults: string[] = [`n=${n} r=${r} w=${w} loss=${loss} dup=${duplicate} latency=${latencyMs.join('-')}${big ? ' big' : ''}${hot ? ' hot' : ''}`]
+  const ids = [...FIRST]
   const crashed = new Set<string>()
+  const leaving = new Map<string, Promise<void>>()
+  const left = new Set<string>()
   let replaced = false
   const h = new History(`s${seed}`)
   const node = (id: string): DynameshNode => net.node(id) as DynameshNode
-  const live = (): string[] => IDS.filter((id) => !crashed.has(id))
+  /** Members that take calls: not crashed, not leaving or left. */
+  const live = (): string[] => ids.filter((id) => !crashed.has(id) && !leaving.has(id) && !left.has(id))
+  const members = (): string[] => ids.filter((id) => !leaving.has(id) && !left.has(id))
 
   const fault = async (): Promise<void> => {
     const roll = rng()
-    if (roll < 0.3) {
-      const cut = randomInt(rng, 1, 3)
-      const shuffled = [...IDS].sort(() => rng() - 0.5)
+    if (roll < 0.25) {
+      const all = ids.filter((id) => !left.has(id))
+      const cut = randomInt(rng, 1, Math.min(3, all.length - 1))
+      const shuffled = [...all].sort(() => rng() - 0.5)
       net.partition(shuffled.slice(0, cut), shuffled.slice(cut))
       faults.push(`partition ${shuffled.slice(0, cut).join('')}|${shuffled.slice(cut).join('')}`)
-    } else if (roll < 0.5) {
+    } else if (roll < 0.4) {
       net.heal()
       faults.push('heal')
-    } else if (roll < 0.75 && crashed.size < 2) {
+    } else if (roll < 0.6 && crashed.size < 2 && live().length > 1) {
       const id = pick(live())
       net.crash(id)
       crashed.add(id)
       faults.push(`crash ${id}`)
-    } else if (crashed.size > 0) {
+    } else if (roll < 0.8 && crashed.size > 0) {
       const id = pick([...crashed])
       crashed.delete(id)
       await net.restart(id)
       faults.push(`restart ${id}`)
-    } else if (!replaced) {
+    } else if (moving) {
+      const joiner = JOINERS.find((id) => !ids.includes(id))
+      if (joiner !== undefined && (rng() < 0.5 || members().length <= MIN_MEMBERS)) {
+        ids.push(joiner)
+        await createNode({ storage: memoryStorage(), ...net.join(joiner), ...opts })
+        faults.push(`join ${joiner}`)
+      } else if (members().length > MIN_MEMBERS && live().length > 1) {
+        // Leaving runs in the background: it completes once every record and hint is handed off,
+        // which may have to wait for a partition to heal or a crashed owner to return.
+        const id = pick(live())
+        leaving.set(id, node(id).leave().then(() => void left.add(id), (e: unknown) => faults.push(`leave ${id} failed: ${String(e)}`)))
+        faults.push(`leave ${id}`)
+      }
+    } else if (!replaced && crashed.size === 0 && w >= 2) {
       replaced = true
       const id = pick(live())
       await net.replace(id)
@@ -71,15 +110,30 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
     }
   }
 
+  let bigWrites = big ? randomInt(rng, 1, 3) : 0
   const op = async (): Promise<void> => {
-    const n = node(pick(live()))
+    const through = live()
+    if (through.length === 0) return
+    const via = node(pick(through))
+    if (bigWrites > 0 && rng() < 0.05) {
+      // A large value, read-modify-write so it replaces the last one rather than piling up.
+      bigWrites--
+      const bytes = rng() < 0.5 ? MiB : randomInt(rng, 64 * 1024, MiB)
+      const got = await h.get(via, 'big').catch(() => undefined)
+      await h.write(via, 'big', { ...(got?.context ? { context: got.context } : {}), bytes })
+      return
+    }
+    if (hot && rng() < 0.35) {
+      await h.write(via, 'hot')
+      return
+    }
     const key = pick(KEYS)
     const roll = rng()
-    if (roll < 0.25) await h.get(n, key).catch(() => undefined)
-    else if (roll < 0.5) await h.write(n, key)
+    if (roll < 0.25) await h.get(via, key).catch(() => undefined)
+    else if (roll < 0.5) await h.write(via, key)
     else {
-      const r = await h.get(n, key).catch(() => undefined)
-      await h.write(n, key, { ...(r?.context ? { context: r.context } : {}), del: roll > 0.9 })
+      const got = await h.get(via, key).catch(() => undefined)
+      await h.write(via, key, { ...(got?.context ? { context: got.context } : {}), del: roll > 0.9 })
     }
   }
 
@@ -96,20 +150,24 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   for (const id of [...crashed]) await net.restart(id)
   crashed.clear()
   let settled = await net.settle({ quietMs: 10_000 })
-  const nodes = IDS.map(node)
   const problems: string[] = []
+  for (const id of leaving.keys()) if (!left.has(id)) problems.push(`${id} did not finish leaving`)
+  const nodes = members().map(node)
   if (divergentPartitions(nodes).length > 0) settled = await net.settle({ quietMs: 30_000 })
-  const final = await finalReads(h, nodes[0]!)
-  for (const w of lostWrites(h, final)) problems.push(`lost acknowledged write ${w.id} to ${w.key}; final read: ${final.get(w.key)?.join(',')}`)
+  const final = await finalReads(h, nodes[0]!, n)
+  for (const lost of lostWrites(h, final)) problems.push(`lost acknowledged write ${lost.id} to ${lost.key}; final read: ${final.get(lost.key)?.join(',')}`)
   for (const d of divergentPartitions(nodes)) problems.push(`partition ${d.partition} diverged: ${JSON.stringify(d.roots)}`)
-  for (const u of undeliveredHints(nodes)) problems.push(`${u.id} still holds ${u.hints} hints`)
+  for (const u of undeliveredHints(nodes)) {
+    const owners = node(u.id).inspect().hintOwners.map((o) => `${o} (${nodes[0]!.cluster().members.find((m) => m.id === o)?.status ?? 'unknown'})`)
+    problems.push(`${u.id} still holds ${u.hints} hints for ${owners.join(', ')}`)
+  }
   if (net.errors().length) problems.push(`errors inside the simulation: ${net.errors().map(String).join('; ')}`)
   if (process.env.SWARM_TRACE) {
-    for (const w of h.writes) if (w.key === process.env.SWARM_TRACE) console.log(JSON.stringify(w))
+    for (const x of h.writes) if (x.key === process.env.SWARM_TRACE) console.log(JSON.stringify(x))
     console.log('final', final.get(process.env.SWARM_TRACE))
   }
-  const result = { seed, problems, ops: done, acked: h.writes.filter((w) => w.acked).length, faults, virtualMs: settled.virtualMs }
-  for (const id of IDS) await node(id).stop().catch(() => {})
+  const result = { seed, problems, ops: done, acked: h.writes.filter((x) => x.acked).length, faults, virtualMs: settled.virtualMs }
+  for (const id of ids) await node(id).stop().catch(() => {})
   await net.stop()
   return result
 }
