@@ -32,9 +32,9 @@ export async function startWorld(opts: { peers?: number } = {}): Promise<Browser
   })
   const vite = await createServer({
     root, configFile: false, logLevel: 'silent', clearScreen: false,
-    define: { global: 'globalThis' },
+    resolve: { alias: [{ find: /^dynamesh$/, replacement: join(root, 'src/index.ts') }] },
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-    optimizeDeps: { entries: ['test/browser/fixtures/*.html'] },
+    optimizeDeps: { entries: ['test/browser/fixtures/*.html', 'web/examples/*/index.html'] },
   })
   await vite.listen()
   const addr = vite.httpServer!.address() as { port: number }
