@@ -13,7 +13,7 @@ import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../
 import { MAX_RECORD_BYTES, MAX_SIBLINGS, SLOW_LINK_BYTES_PER_MS } from '../limits.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
-import type { Miss, Reply } from './rpc.js'
+import type { Miss, Reply, Request } from './rpc.js'
 import { checkGrowth } from './validate.js'
 
 /**
@@ -22,6 +22,27 @@ import { checkGrowth } from './validate.js'
  */
 const replicaTimeout = (timeoutMs: number, bytes = 0): number =>
   Math.min(timeoutMs, Math.max(20, Math.floor(timeoutMs / 4)) + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
+
+/**
+ * Asks one replica. After its share of the call (`slowMs`) without an answer it counts as slow:
+ * `onSlow` runs (suspect it, ask a fallback), but its answer still counts until the call's deadline,
+ * so a replica sending a big record over a slow link is not lost to a timeout that was too short.
+ */
+function callReplica(
+  ctx: NodeContext,
+  to: NodeId,
+  req: Request,
+  slowMs: number,
+  deadline: number,
+  onSlow: () => void,
+): Promise<Reply | Miss> {
+  const until = Math.max(1, deadline - ctx.env.now())
+  const cancel = slowMs < until ? ctx.env.setTimer(slowMs, onSlow) : () => {}
+  return ctx.rpc.call(to, req, until).then((reply) => {
+    cancel()
+    return reply
+  })
+}
 
 const short = (id: string): string => (id.length > 12 ? id.slice(0, 8) : id)
 
@@ -100,6 +121,7 @@ export async function coordinatePut(
   const rec = encodeSet(set)
   const misses = new Misses()
   const waiting = new Set<NodeId>()
+  const deadline = ctx.env.now() + opts.timeoutMs
   const { q, promise } = quorum<VersionSet>(ctx, opts.timeoutMs, () =>
     new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
@@ -120,8 +142,13 @@ export async function coordinatePut(
       asked.add(e.node)
       waiting.add(e.node)
       const hint = e.primary ? undefined : e.hintFor
-      void ctx.rpc
-        .call(e.node, { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }, replicaTimeout(opts.timeoutMs, rec.length))
+      const req: Request = { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }
+      const slow = (): void => {
+        if (q.done) return
+        ctx.detector.suspect(e.node)
+        ask()
+      }
+      void callReplica(ctx, e.node, req, replicaTimeout(opts.timeoutMs, rec.length), deadline, slow)
         .then((reply) => {
           waiting.delete(e.node)
           if (reply.t === 'store-r' && reply.ok) {
@@ -202,6 +229,9 @@ export async function coordinateGet(
   const replies = new Map<NodeId, ReadReply>()
   const misses = new Misses()
   const waiting = new Set<NodeId>()
+  /** Asked replicas past their share of the call: still listened to, no longer waited for. */
+  const slow = new Set<NodeId>()
+  const deadline = ctx.env.now() + opts.timeoutMs
   const asked = new Set<NodeId>()
   let outstanding = 0
   let merged: VersionSet | undefined
@@ -213,7 +243,7 @@ export async function coordinateGet(
     if (q.done || replies.size < opts.r) return
     // Empty answers alone do not end a read while a replica that may hold the key is still out:
     // a node that just joined, or a fallback, answers "absent" first.
-    if (!merged && outstanding > 0) return
+    if (!merged && outstanding > slow.size) return
     q.resolve(merged)
   }
 
@@ -252,9 +282,16 @@ export async function coordinateGet(
         continue
       }
       waiting.add(e.node)
-      void ctx.rpc.call(e.node, { t: 'get', key }, replicaTimeout(opts.timeoutMs)).then((reply) => {
+      const onSlow = (): void => {
+        slow.add(e.node)
+        ctx.detector.suspect(e.node)
+        ask()
+        finishIfEnough()
+      }
+      void callReplica(ctx, e.node, { t: 'get', key }, replicaTimeout(opts.timeoutMs), deadline, onSlow).then((reply) => {
         outstanding--
         waiting.delete(e.node)
+        slow.delete(e.node)
         if (reply.t === 'get-r' && !reply.err) {
           let set: VersionSet | undefined
           try {
@@ -266,10 +303,6 @@ export async function coordinateGet(
           }
         } else {
           misses.add(e.node, reply)
-          if (reply.t === 'miss' && reply.why === 'timeout') {
-            ctx.detector.suspect(e.node)
-            ask()
-          }
         }
         afterAll()
       }).catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
