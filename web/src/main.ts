@@ -1,8 +1,8 @@
 /**
  * The demo page: a live view of the cluster `npm start` runs, with the page's own peer in it, and a
  * simulated cluster in the page that a visitor can break and replay from its seed. The mode comes
- * from the URL (`#live`, `#sim/seed=7`); without one, pages served over HTTP start live and a page
- * opened from a file starts simulated. `window.dynamesh` is `{ node, mode, ... }` for the console.
+ * from the URL (`#live`, `#sim/seed=7`); without one, a page served from this machine (as `npm start`
+ * does) starts live, and one from elsewhere or from a file starts simulated. `window.dynamesh` is `{ node, mode, ... }` for the console.
  */
 import './style.css'
 import type { DynameshNode } from 'dynamesh'
@@ -19,7 +19,9 @@ declare global {
 }
 
 const app = $('#app')
-let mode: Mode = location.hash.startsWith('#sim') ? 'sim' : location.hash.startsWith('#live') ? 'live' : location.protocol.startsWith('http') ? 'live' : 'sim'
+/** `npm start` serves the page on loopback; anywhere else (a static host, a file) there is no cluster to join. */
+const servedByCluster = location.protocol.startsWith('http') && ['127.0.0.1', 'localhost', '[::1]'].includes(location.hostname)
+let mode: Mode = location.hash.startsWith('#sim') ? 'sim' : location.hash.startsWith('#live') ? 'live' : servedByCluster ? 'live' : 'sim'
 let live: LiveMode | undefined
 let sim: SimMode | undefined
 

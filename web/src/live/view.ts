@@ -43,7 +43,7 @@ export class LiveMode implements Source {
   constructor(private readonly onChange: () => void, private readonly toSim: () => void) {
     this.dash = new Dashboard(this, 'Live cluster')
     this.dash.toolbar.append(h('section', { class: 'panel controls' },
-      h('p', { class: 'intro' }, 'This page is a dynamesh peer. It joined the cluster ', h('code', {}, 'npm start'), ' runs over WebRTC, keeps its replicas in IndexedDB, and takes its share of the ring like the Node peers do. Everything below is what its node sees and sends.'),
+      h('p', { class: 'intro' }, 'This page is a dynamesh peer: it joins the cluster ', h('code', {}, 'npm start'), ' runs over WebRTC, keeps its replicas in IndexedDB and takes its share of the ring like the Node peers do. Everything below is what its node sees and sends.'),
       h('div', { class: 'status-line sim-bar' }, this.info, h('a', { href: './status', class: 'link', target: '_blank', rel: 'noopener' }, 'status view ↗'))))
   }
 
@@ -57,6 +57,7 @@ export class LiveMode implements Source {
     } catch (e) {
       this.error = errText(e)
       this.info.textContent = 'not connected'
+      this.dash.el.classList.add('empty')
       this.dash.showBanner(h('div', { class: 'unreachable', id: 'live-unreachable' },
         h('h3', {}, 'Live cluster not reachable'),
         h('p', {}, 'The page could not join a running dynamesh cluster: ', h('code', {}, this.error)),

@@ -49,7 +49,7 @@ export class SimMode implements Source {
       ...SPEEDS.map(([label], i) => h('option', { value: i, selected: i === this.speed }, label)))
     const b = (label: string, id: string, fn: () => void, title?: string, cls = ''): HTMLButtonElement => h('button', { type: 'button', id, onclick: fn, title, class: cls }, label)
     this.dash.toolbar.append(h('section', { class: 'panel controls' },
-      h('p', { class: 'intro' }, 'Eight dynamesh nodes run inside this page on a simulated network with virtual time: no server involved. Crash, wipe or partition a node, write keys, and watch sloppy quorum, hinted handoff, read repair and Merkle repair at work. The same seed and the same clicks replay the same run, event for event.'),
+      h('p', { class: 'intro' }, 'Eight dynamesh nodes run inside this page on a simulated network in virtual time, no server involved. Crash, wipe or partition a node, write keys, and watch sloppy quorum, hinted handoff and Merkle repair at work. The same seed and the same clicks replay the same run.'),
       h('div', { class: 'sim-bar' },
         h('div', { class: 'group' },
           h('label', { class: 'seed' }, h('span', {}, 'seed'), this.seedInput),
@@ -63,8 +63,8 @@ export class SimMode implements Source {
           b('Replay', 'sim-replay', () => void this.replay(), 'run the same clicks again from the same seed, on screen'),
           b('Verify replay', 'sim-verify', () => void this.verify(), 'replay the run off screen and compare the event logs')),
         this.verdict),
-      h('div', { class: 'status-line' }, this.status),
-      this.nodeBar))
+      this.nodeBar,
+      h('div', { class: 'status-line' }, this.status)))
     this.renderNodeBar()
     if (params.get('paused') === '1') this.setPaused(true)
   }
@@ -332,7 +332,7 @@ export class SimMode implements Source {
     const other = up.find((x) => x !== id) ?? id
     this.nodeBar.replaceChildren(
       h('div', { class: 'group' },
-        h('span', { class: 'group-label' }, 'selected ', h('b', { id: 'selected-node' }, id), h('span', { class: 'muted' }, ' (click a member to pick)')),
+        h('span', { class: 'group-label', title: 'click a member on the ring or in the table to select it' }, 'node ', h('b', { id: 'selected-node' }, id)),
         b('Crash', 'act-crash', () => ({ op: 'crash', id }), state === 'crashed', 'stop the node at once; its disk is kept', 'danger'),
         b('Restart', 'act-restart', () => ({ op: 'restart', id }), state !== 'crashed', 'bring the node back on its disk'),
         b('Wipe', 'act-wipe', () => ({ op: 'wipe', id }), false, 'the node comes back with an empty disk', 'danger'),
