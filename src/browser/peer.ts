@@ -46,6 +46,11 @@ export interface BrowserPeer {
   stop(): Promise<void>
 }
 
+/** A tab's connections close after this long unused (a Node peer's after 60 s). */
+const TAB_IDLE_MS = 10 * 60_000
+/** Peer connections a tab may create over its lifetime, under Chromium's ~500. */
+const TAB_CONNECTION_BUDGET = 400
+
 /** Takes the Web Lock `name` if free; resolves with its release function, or undefined if taken. */
 async function tryLock(name: string): Promise<(() => void) | undefined> {
   const locks = (globalThis.navigator as Navigator | undefined)?.locks
@@ -84,7 +89,11 @@ export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<Browser
     storage = release ? await idbStorage(database) : memoryStorage()
     const identity = release ? await loadIdentity(storage) : generateIdentity()
     const persisted = release ? await askPersist() : undefined
-    transport = createWebRtcTransport({ signalUrl, room: room ?? 'dynamesh', identity, ...transportOpts })
+    // Chromium allows ~500 RTCPeerConnections over a tab's lifetime: keep connections open longer
+    // than a Node peer does (less churn) and never create more than the budget.
+    transport = createWebRtcTransport({
+      signalUrl, room: room ?? 'dynamesh', identity, idleMs: TAB_IDLE_MS, connectionBudget: TAB_CONNECTION_BUDGET, ...transportOpts,
+    })
     if (offline) await transport.setOffline(true)
     const weight = release ? nodeOpts.weight : guestWeight
     // A tab is offline-first: reads without a quorum answer from what the tab knows, flagged stale.

@@ -63,6 +63,12 @@ export interface WebRtcTransportOptions {
   maxConnections?: number
   /** A connection unused this long closes. Default 60 s. */
   idleMs?: number
+  /**
+   * Peer connections this transport may ever create. Chromium allows about 500 RTCPeerConnections
+   * over a tab's lifetime; past the budget no new connection opens (messages to unconnected peers
+   * drop, counted in `overBudget`) while open ones keep working. Default: unlimited.
+   */
+  connectionBudget?: number
   /** Time from wanting a connection to a verified one; queued messages drop after it. Default 10 s. */
   connectTimeoutMs?: number
   /** Largest message sent or received. Default: the hard message cap of limits.ts (64 MiB), streamed in 16 KiB frames. */
@@ -82,6 +88,10 @@ export interface WebRtcStats {
   garbage: number
   /** Connections closed because the peer failed to prove its id. */
   rejected: number
+  /** Peer connections created so far (see `connectionBudget`). */
+  created: number
+  /** Connections not opened because the budget was spent; their messages were dropped. */
+  overBudget: number
 }
 
 export interface ConnectionInfo {
@@ -171,7 +181,14 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const conns = new Map<NodeId, Conn>()
   const messageHandlers: Array<(from: NodeId, msg: Uint8Array) => void> = []
   const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
-  const stats: WebRtcStats = { dropped: 0, tooLarge: 0, garbage: 0, rejected: 0 }
+  const stats: WebRtcStats = { dropped: 0, tooLarge: 0, garbage: 0, rejected: 0, created: 0, overBudget: 0 }
+  const connectionBudget = opts.connectionBudget ?? Infinity
+  /** True (and counted, and logged once) when no new peer connection may be created. */
+  const budgetSpent = (): boolean => {
+    if (stats.created < connectionBudget) return false
+    if (stats.overBudget++ === 0) log(`connection budget of ${connectionBudget} spent: no new peer connections; open ones keep working`)
+    return true
+  }
   let running = false
   let offline = false
   /** Ids the signaling server announces, and ids reported up through onPeer. */
@@ -246,6 +263,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     conn.initiator = initiator
     conn.attempt = attempt
     conn.state = 'connecting'
+    stats.created++
     try {
       conn.peer = new DataPeer({
         initiator,
@@ -285,6 +303,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       // A request while we think we are connected means the other side lost the connection.
       if (existing?.state === 'ready') close(existing, 'peer asked for a new connection')
       else if (existing) return
+      if (budgetSpent()) return
       evict()
       startPeer(newConn(from), true, randomHex(8))
       return
@@ -297,6 +316,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       if (id < from) return // we initiate towards higher ids; an offer from one is not expected
       if (conn?.attempt === msg.attempt) return // duplicate offer for the attempt in progress
       if (conn && conn.state !== 'requested') close(conn, 'peer started a new connection attempt')
+      if (budgetSpent()) return
       if (!conn || conn.closed) {
         evict()
         conn = newConn(from)
@@ -443,6 +463,10 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       return
     }
     let conn = conns.get(to)
+    if (!conn && budgetSpent()) {
+      stats.dropped++
+      return
+    }
     if (!conn) {
       evict()
       conn = newConn(to)

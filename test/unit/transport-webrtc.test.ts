@@ -211,6 +211,44 @@ describe('webrtc transport', () => {
     expect(events[0]!.filter((e) => !e.up)).toEqual([]) // b is still announced: no down
   })
 
+  it('never creates more peer connections than its budget; open ones keep working', async () => {
+    const { ts, inbox } = await cluster(3, { connectionBudget: 1 })
+    const [a, b, c] = [ts[0]!, ts[1]!, ts[2]!]
+    a.send(b.id, new Uint8Array([1]))
+    await waitFor(() => inbox[1]!.length === 1, 5000, 'delivery to b')
+    a.send(c.id, new Uint8Array([2]))
+    c.send(a.id, new Uint8Array([3]))
+    await sleep(500)
+    expect(inbox[2]).toEqual([])
+    expect(inbox[0]).toEqual([])
+    expect(a.stats()).toMatchObject({ created: 1 })
+    expect(a.stats().overBudget).toBeGreaterThanOrEqual(1)
+    a.send(b.id, new Uint8Array([4]))
+    await waitFor(() => inbox[1]!.length === 2, 5000, 'the open connection still carries')
+  })
+
+  it('works offline: every peer goes down, nothing is sent, and online again it reconnects', async () => {
+    const { ts, inbox, events } = await cluster(2)
+    const [a, b] = [ts[0]!, ts[1]!]
+    a.send(b.id, new Uint8Array([1]))
+    await waitFor(() => inbox[1]!.length === 1, 5000, 'delivery')
+    await a.setOffline(true)
+    expect(a.offline).toBe(true)
+    expect(a.peers()).toEqual([])
+    expect(events[0]!.at(-1)).toEqual({ id: b.id, up: false })
+    expect(a.connections()).toEqual([])
+    a.send(b.id, new Uint8Array([2]))
+    b.send(a.id, new Uint8Array([3]))
+    await sleep(500)
+    expect(inbox[1]!.length).toBe(1)
+    expect(inbox[0]).toEqual([])
+    await a.setOffline(false)
+    await waitFor(() => a.peers().includes(b.id), 5000, 'presence again')
+    a.send(b.id, new Uint8Array([4]))
+    await waitFor(() => inbox[1]!.length === 2, 5000, 'delivery after going online')
+    expect(events[0]!.at(-1)).toEqual({ id: b.id, up: true })
+  })
+
   it('drops, and counts, messages to a peer signaling does not know', async () => {
     const { ts } = await cluster(1)
     const ghost = generateIdentity().id
