@@ -30,6 +30,8 @@ export class TimeChart {
     readonly title: string,
     defs: SeriesDef[],
     private readonly units: [string, string?],
+    /** Whole numbers on the left axis (counts). */
+    private readonly counts = false,
   ) {
     this.defs = defs
     this.ys = defs.map(() => [])
@@ -84,10 +86,10 @@ export class TimeChart {
         height,
         legend: { show: true, live: false },
         cursor: { show: false },
-        scales: { x: { time: false } },
+        scales: { x: { time: false }, ...(this.counts ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(2, max)] } } : {}) },
         axes: [
           { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 28, values: (_u, vals) => vals.map((v) => `${v}s`) },
-          { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 44, label: this.units[0], labelSize: 14 },
+          { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 44, label: this.units[0], labelSize: 14, ...(this.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
           ...(hasRight ? [{ side: 1, scale: 'r', stroke: '#64748b', grid: { show: false }, size: 44, label: this.units[1], labelSize: 14 } as uPlot.Axis] : []),
         ],
         series: [

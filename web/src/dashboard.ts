@@ -109,7 +109,7 @@ export class Dashboard {
     { label: 'latency ms', color: '#e11d48', right: true },
   ], ['ops/s', 'ms'])
   readonly bytesChart = new TimeChart('Bytes on the wire per second, by message type', FAMILIES.map((f) => ({ label: FAMILY_LABELS[f], color: FAMILY_COLORS[f] })), ['bytes/s'])
-  readonly hintsChart = new TimeChart('Hints held per node', [], ['hints'])
+  readonly hintsChart = new TimeChart('Hints held per node', [], ['hints'], true)
   private bytesBucket = new Map<WireFamily, number>()
   private callBucket = { count: 0, ms: 0 }
   private lastSecond = -1
@@ -243,6 +243,17 @@ export class Dashboard {
     } finally {
       this.busy(false)
     }
+  }
+
+  /** Types a key into the form (the ring then shows its preference list). */
+  setKey(key: string): void {
+    this.keyInput.value = key
+    this.refresh()
+  }
+
+  /** What the Get button does. */
+  clickGet(): Promise<void> {
+    return this.doGet()
   }
 
   showResult(el: HTMLElement): void {

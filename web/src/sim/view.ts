@@ -9,6 +9,7 @@ import { Dashboard, type CallForm, type GetShown, type MemberRow, type Source } 
 import { colorOf, h } from '../dom.js'
 import { FAMILY_COLORS } from '../wire.js'
 import { DEFAULT_SETTINGS, SimCluster, type GetView, type SimOp, type SimWire } from './cluster.js'
+import { TOUR } from './tour.js'
 
 /** Virtual ms per tick of 50 wall ms at each speed. */
 const SPEEDS: Array<[string, number]> = [['\u00bc\u00d7', 12], ['\u00bd\u00d7', 25], ['1\u00d7', 50], ['2\u00d7', 100], ['5\u00d7', 250]]
@@ -37,6 +38,9 @@ export class SimMode implements Source {
   private readonly pauseBtn: HTMLButtonElement
   private readonly nodeBar = h('div', { class: 'node-actions', id: 'node-actions' })
   private readonly verdict = h('span', { class: 'verdict', id: 'replay-verdict' })
+  private readonly tourBox = h('div', { class: 'tour', id: 'tour', hidden: true })
+  private readonly tourBtn: HTMLButtonElement
+  private touring = 0
   private generation = 0
 
   constructor(private readonly hooks: SimModeHooks) {
@@ -48,9 +52,11 @@ export class SimMode implements Source {
     const speed = h('select', { id: 'sim-speed', 'aria-label': 'speed', onchange: (e: Event) => (this.speed = Number((e.target as HTMLSelectElement).value)) },
       ...SPEEDS.map(([label], i) => h('option', { value: i, selected: i === this.speed }, label)))
     const b = (label: string, id: string, fn: () => void, title?: string, cls = ''): HTMLButtonElement => h('button', { type: 'button', id, onclick: fn, title, class: cls }, label)
+    this.tourBtn = b('Take the tour', 'sim-tour', () => void this.tour(), 'a guided run: crash, writes, restart, wipe, siblings', 'primary')
     this.dash.toolbar.append(h('section', { class: 'panel controls' },
       h('p', { class: 'intro' }, 'Eight dynamesh nodes run inside this page on a simulated network in virtual time, no server involved. Crash, wipe or partition a node, write keys, and watch sloppy quorum, hinted handoff and Merkle repair at work. The same seed and the same clicks replay the same run.'),
       h('div', { class: 'sim-bar' },
+        h('div', { class: 'group' }, this.tourBtn),
         h('div', { class: 'group' },
           h('label', { class: 'seed' }, h('span', {}, 'seed'), this.seedInput),
           b('New run', 'sim-reset', () => void this.reset(Number(this.seedInput.value)), 'start a fresh cluster from this seed')),
@@ -64,7 +70,8 @@ export class SimMode implements Source {
           b('Verify replay', 'sim-verify', () => void this.verify(), 'replay the run off screen and compare the event logs')),
         this.verdict),
       this.nodeBar,
-      h('div', { class: 'status-line' }, this.status)))
+      h('div', { class: 'status-line' }, this.status),
+      this.tourBox))
     this.renderNodeBar()
     if (params.get('paused') === '1') this.setPaused(true)
   }
@@ -152,6 +159,7 @@ export class SimMode implements Source {
 
   async reset(seed: number, script: SimOp[] = []): Promise<void> {
     const gen = ++this.generation
+    if (this.touring) this.endTour()
     this.sleep()
     const old = this.cluster
     this.cluster = undefined
@@ -259,6 +267,42 @@ export class SimMode implements Source {
     this.dash.ring.pulse(w.from, w.to, FAMILY_COLORS[w.family], Math.max(250, 700 / Math.sqrt(speedUp)), w.dropped !== undefined, delay)
     const note = w.info.hintFor ? `hint for ${w.info.hintFor.join(', ')}` : w.info.type === 'store' && w.info.ack === false ? `push ${w.info.items} record${w.info.items === 1 ? '' : 's'}` : w.info.parts !== undefined ? `${w.info.parts} partition${w.info.parts === 1 ? '' : 's'}` : undefined
     this.dash.wire({ t: w.sentAt, from: w.from, to: w.to, type: w.info.type, family: w.family, bytes: w.bytes, ...(note ? { note } : {}), ...(w.dropped ? { dropped: w.dropped } : {}) })
+  }
+
+  /** Runs the guided tour on a fresh cluster from the current seed; a second click stops it. */
+  private async tour(): Promise<void> {
+    if (this.touring) return this.endTour()
+    const me = ++this.touring
+    await this.reset(Number(this.seedInput.value))
+    this.touring = me
+    this.tourBtn.textContent = 'Stop the tour'
+    this.setPaused(false)
+    const c = this.cluster
+    for (let i = 0; i < TOUR.length && this.touring === me && this.cluster === c; i++) {
+      const step = TOUR[i]!
+      this.tourBox.hidden = false
+      this.tourBox.replaceChildren(h('b', {}, `Tour ${i + 1}/${TOUR.length}`), ' ', step.say)
+      if (step.key) this.dash.setKey(step.key)
+      if (step.op) {
+        if ('id' in step.op) this.select(step.op.id)
+        if (step.op.op === 'get') {
+          this.select(step.op.via)
+          await this.dash.clickGet()
+        } else await this.act(step.op)
+      }
+      const until = (this.cluster?.now() ?? 0) + step.waitMs
+      while (this.touring === me && this.cluster === c && c && c.now() < until) await new Promise((r) => setTimeout(r, 100))
+    }
+    if (this.touring === me) {
+      this.touring = 0
+      this.tourBtn.textContent = 'Take the tour'
+    }
+  }
+
+  private endTour(): void {
+    this.touring = 0
+    this.tourBtn.textContent = 'Take the tour'
+    this.tourBox.hidden = true
   }
 
   private async replay(): Promise<void> {
