@@ -20,12 +20,13 @@
 import { DynameshError, type ErrorCode } from '../errors.js'
 import { compareDots, compareIds, covers, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
 import { compareBytes, hash } from './hash.js'
+import { HARD_SIBLINGS } from '../limits.js'
 
 const FORMAT = 1
 /** Longest replica id, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256
-/** Most siblings a decoded set may hold. */
-export const MAX_SIBLINGS = 10_000
+/** Most siblings a decoded set may hold: the hard bound of limits.ts (writes stop far earlier, at MAX_SIBLINGS there). */
+export const MAX_SIBLINGS = HARD_SIBLINGS
 /** Most vector entries a decoded set or context may hold. */
 export const MAX_ENTRIES = 10_000
 
