@@ -10,6 +10,7 @@ import { createNode, memoryStorage, type DynameshNode, type NodeEvent } from '..
 import { isDynameshError } from '../../src/errors.js'
 import { MAX_RECORD_BYTES, MAX_SIBLINGS } from '../../src/limits.js'
 import { asNodeId } from '../../src/types.js'
+import { partitionOf } from '../../src/core/ring.js'
 import { createSimNetwork, divergentPartitions, type SimNetwork, type SimOptions } from '../../src/sim/index.js'
 
 type SimNode = DynameshNode & { idle(): boolean }
@@ -35,6 +36,9 @@ afterEach(async () => {
   await net?.stop()
   net = undefined
 })
+
+/** The partition of `key` on the node's ring (q = 16). */
+const partitionOfKey = (_n: SimNode, key: string): number => partitionOf(new TextEncoder().encode(key), 16)
 
 const roots = (ns: SimNode[]): string => JSON.stringify(ns.map((n) => n.inspect().roots))
 
@@ -116,6 +120,41 @@ describe('a set grown past the record limit by concurrent coordinators', () => {
     await net!.settle()
     for (const n of ns) expect(fills((await n.get('big', { r: 3 })).values)).toEqual([99])
     expect(divergentPartitions(ns)).toEqual([])
+  })
+})
+
+describe('hints and transfers of a set past the record limit', () => {
+  it('a hint held by a non-owner is delivered, and the merged set moves whole to the new owner when an owner leaves', async () => {
+    const ns = await simCluster(['a', 'b', 'c', 'd'])
+    const owners = ns[0]!.cluster().partitions
+    const p = partitionOfKey(ns[0]!, 'big')
+    const ownersOfKey = owners[p]!.map(String)
+    const other = ns.find((n) => !ownersOfKey.includes(n.id))!
+    let largest = 0
+    net!.observe((ev) => {
+      if (ev.type === 'deliver') largest = Math.max(largest, ev.size)
+    })
+    // Every node cut off from the rest takes 1,000,000-byte values: the owners as replicas, the
+    // fourth as a sloppy stand-in holding a hint for an owner. 12,000,000 bytes in all.
+    net!.partition(['a'], ['b'], ['c'], ['d'])
+    for (const [k, n] of ns.entries()) for (let i = 0; i < 3; i++) await n.put('big', big(10 * k + i + 1), { w: 1, timeoutMs: 500 })
+    expect(other.inspect().hints).toBe(1)
+    net!.heal()
+    await net!.settle()
+    expect(other.inspect().hints).toBe(0)
+    const want = [1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33]
+    for (const n of ns) expect(fills((await n.get('big', { r: 3 })).values)).toEqual(want)
+    // An owner leaves: its records go to the remaining owners, the fourth node among them now.
+    const leaver = ns.find((n) => n.id === ownersOfKey[0])!
+    await leaver.leave()
+    await net!.settle()
+    const rest = ns.filter((n) => n !== leaver)
+    expect(rest.every((n) => n.cluster().partitions[p]!.length === 3 && !n.cluster().partitions[p]!.includes(leaver.id))).toBe(true)
+    for (const n of rest) expect(fills((await n.get('big', { r: 3 })).values)).toEqual(want)
+    expect(divergentPartitions(rest)).toEqual([])
+    expect(largest).toBeGreaterThan(12_000_000) // the whole set, in one message
+    expect(net!.stats().refused).toBe(0)
+    nodes = rest
   })
 })
 
