@@ -167,7 +167,8 @@ function renderStatus(): void {
   const online = !peer.transport.offline && up > 0
   const s = $('status')
   s.className = `status ${online ? 'online' : 'offline'}`
-  s.textContent = `${online ? `online · ${up} peer${up === 1 ? '' : 's'}` : 'offline'} · ${peer.node.inspect().hints} waiting to sync${peer.role === 'guest' ? ' · guest tab' : ''}`
+  const kept = peer.persisted === true ? 'storage persisted' : peer.persisted === false ? 'storage may be evicted' : ''
+  s.textContent = [online ? `online · ${up} peer${up === 1 ? '' : 's'}` : 'offline', `${peer.node.inspect().hints} waiting to sync`, peer.role === 'guest' ? 'guest tab (another tab owns this device\'s notes)' : '', kept].filter(Boolean).join(' · ')
 }
 
 /** Re-reads the list, and the open note unless the user is editing it. */
