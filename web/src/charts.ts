@@ -89,8 +89,8 @@ export class TimeChart {
         scales: { x: { time: false }, ...(this.counts ? { y: { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(2, max)] } } : {}) },
         axes: [
           { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 28, values: (_u, vals) => vals.map((v) => `${v}s`) },
-          { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 44, label: this.units[0], labelSize: 14, ...(this.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
-          ...(hasRight ? [{ side: 1, scale: 'r', stroke: '#64748b', grid: { show: false }, size: 44, label: this.units[1], labelSize: 14 } as uPlot.Axis] : []),
+          { stroke: '#64748b', grid: { stroke: '#eef2f7' }, size: 50, ...(this.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
+          ...(hasRight ? [{ side: 1, scale: 'r', stroke: '#64748b', grid: { show: false }, size: 44 } as uPlot.Axis] : []),
         ],
         series: [
           {},

@@ -104,11 +104,11 @@ export class Dashboard {
   private readonly filters = new Set<WireFamily>(FAMILIES)
   private pendingWire: WireLine[] = []
   private pendingEvents: EventLine[] = []
-  readonly callsChart = new TimeChart('Your calls: ops/s and latency', [
+  readonly callsChart = new TimeChart('Your calls: ops/s (left), latency in ms (right)', [
     { label: 'ops/s', color: '#2563eb' },
     { label: 'latency ms', color: '#e11d48', right: true },
   ], ['ops/s', 'ms'])
-  readonly bytesChart = new TimeChart('Bytes on the wire per second, by message type', FAMILIES.map((f) => ({ label: FAMILY_LABELS[f], color: FAMILY_COLORS[f] })), ['bytes/s'])
+  readonly bytesChart = new TimeChart('Bytes per second on the wire, by message type', FAMILIES.map((f) => ({ label: FAMILY_LABELS[f], color: FAMILY_COLORS[f] })), ['bytes/s'])
   readonly hintsChart = new TimeChart('Hints held per node', [], ['hints'], true)
   private bytesBucket = new Map<WireFamily, number>()
   private callBucket = { count: 0, ms: 0 }
@@ -162,6 +162,7 @@ export class Dashboard {
         h('section', { class: 'panel key-panel' },
           h('h2', {}, 'Put, get, delete'),
           this.form,
+          h('p', { class: 'muted small hint-line' }, 'A put is acknowledged after W replicas stored it durably, a get answers after R replies (§4.5); empty fields use the cluster’s N, R, W. A get fills the context, so the next put supersedes what it read.'),
           this.prefBox,
           this.resultBox),
         h('section', { class: 'panel members-panel' },
