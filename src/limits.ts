@@ -27,7 +27,16 @@
  *   16 KiB frames. It is slow to a browser (~11 s at 6 MB/s) but it moves, and the next write with
  *   the read's context shrinks it. A set merged past even this cap cannot travel: the send is refused
  *   with MESSAGE_TOO_LARGE, counted and reported, never silently lost.
- * - Frames of 16 KiB: the data-channel message size every WebRTC implementation delivers intact.
+ * - Frames of 16 KiB: the data-channel message size every WebRTC implementation delivers intact
+ *   (Chromium's SCTP limit is 256 KiB; it closes a channel whose buffer passes 16 MiB, and senders
+ *   pause at 1 MiB buffered). The whole-message limit is the one both transports enforce alike.
+ *
+ * Not yet here (each still defined where it is used): the record codec's bounds on replica ids and
+ * vector entries (core/record.ts), member versions and error-code lengths (wire/messages.ts),
+ * SDP size (transport/loopback.ts), the signaling server's buffers (signaling/server.ts), the status
+ * page's body limit (cli/status-page.ts), Merkle probe counts (core/merkle-codec.ts). Receive
+ * memory is bounded per connection (one message up to the hard cap being reassembled), not yet
+ * across connections: that budget belongs with the limits against hostile peers.
  */
 
 const KiB = 1024
