@@ -4,6 +4,7 @@
  * (4.4). Pure functions from src/core, the same code every node runs.
  */
 import type { ClusterInfo, NodeId } from 'dynamesh'
+import { ringMembersOf } from '../../src/core/membership.js'
 import { buildRing, partitionOf, preferenceList, type PrefEntry, type Ring } from '../../src/core/ring.js'
 import { decodeContext, decodeSet } from '../../src/core/record.js'
 import { recordKey } from '../../src/node/keys.js'
@@ -13,9 +14,9 @@ export { partitionOf, recordKey, decodeSet, type PrefEntry, type Ring }
 const enc = new TextEncoder()
 let cached: { key: string; ring: Ring } | undefined
 
-/** The ring a node with this view computes (only `up` members own partitions). */
+/** The ring a node with this view computes (only `up` members with a weight own partitions; weight-0 clients do not). */
 export function ringOf(c: ClusterInfo): Ring {
-  const members = c.members.filter((m) => m.status === 'up').map((m) => ({ id: m.id, weight: m.weight }))
+  const members = ringMembersOf(c.members.map((m) => ({ id: m.id, weight: m.weight, status: m.status, version: 0 })))
   const key = `${c.config.q}/${c.config.n}/${members.map((m) => `${m.id}:${m.weight}`).join(',')}`
   if (cached?.key !== key) cached = { key, ring: buildRing(members, { q: c.config.q, n: c.config.n }) }
   return cached.ring
