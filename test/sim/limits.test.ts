@@ -144,6 +144,10 @@ describe('hints and transfers of a set past the record limit', () => {
     expect(other.inspect().hints).toBe(0)
     const want = [1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33]
     for (const n of ns) expect(fills((await n.get('big', { r: 3 })).values)).toEqual(want)
+    // A write through a node off the key's preference list is forwarded; the refusal comes back as is.
+    const fwd = await other.put('big', 'tiny').catch((e: unknown) => e)
+    expect(isDynameshError(fwd, 'RECORD_TOO_LARGE')).toBe(true)
+    expect((fwd as Error).message).toMatch(/has 12 siblings in 12\d{6} bytes/)
     // An owner leaves: its records go to the remaining owners, the fourth node among them now.
     const leaver = ns.find((n) => n.id === ownersOfKey[0])!
     await leaver.leave()
