@@ -65,7 +65,14 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
       members,
       seeds: (options.seeds ?? []).map((s) => s as NodeId),
     })
-    await node.start()
+    try {
+      await node.start()
+    } catch (e) {
+      // Whatever started (the transport, timers) stops again; the caller keeps its storage.
+      node.halt()
+      await transport.stop().catch(() => {})
+      throw e
+    }
     // The simulation crashes the node through halt() and brings it back through recreate().
     node.recreate = (o: { storage?: Storage; env?: typeof env; transport?: typeof transport }) => createNode({ ...options, ...o })
     env.attach?.(node)
