@@ -14,7 +14,8 @@ import { keyText } from '../node/validate.js'
 import { hostPort, isLoopbackHost, onShutdown, type Logger } from './util.js'
 
 export const NODE_USAGE = `usage: dynamesh node --signal ws://127.0.0.1:4444 [--room default] [--data DIR]
-                     [--http 127.0.0.1:PORT] [--weight 1] [--n 3 --r 2 --w 2] [--quiet]`
+                     [--http 127.0.0.1:PORT] [--weight 1] [--n 3 --r 2 --w 2] [--sync] [--quiet]
+  --sync    fsync every write before acknowledging it (survives a power loss, not only kill -9)`
 
 export async function runNode(argv: string[], log: Logger): Promise<number> {
   const { values: a } = parseArgs({
@@ -29,6 +30,7 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
       r: { type: 'string', default: '2' },
       w: { type: 'string', default: '2' },
       quiet: { type: 'boolean', default: false },
+      sync: { type: 'boolean', default: false },
       'any-interface': { type: 'boolean', default: false },
     },
   })
@@ -41,7 +43,7 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
   process.on('unhandledRejection', (e) => log(`internal error (kept running): ${e instanceof Error ? e.stack : String(e)}`))
   process.on('uncaughtException', (e) => log(`internal error (kept running): ${e.stack ?? e.message}`))
   mkdirSync(a.data, { recursive: true })
-  const storage = await levelStorage(a.data)
+  const storage = await levelStorage(a.data, { sync: a.sync })
   const identity = await loadIdentity(storage)
   // On a loopback signaling server, keep WebRTC on loopback too (never another interface).
   const loopbackOnly = !a['any-interface'] && isLoopbackHost(new URL(a.signal).hostname)
