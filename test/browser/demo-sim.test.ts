@@ -72,6 +72,7 @@ describe('demo page, simulated mode', () => {
     expect(await page.locator('svg.ring path.part').count()).toBe(64 * 3)
     expect(await page.locator('#pref-list li').count()).toBe(3)
     expect(errors).toEqual([])
+    await page.close()
   })
 
   it('crash then writes: hints held; restart: handed off; wipe then time: Merkle repair restores the keys', async () => {
@@ -106,12 +107,14 @@ describe('demo page, simulated mode', () => {
     expect(after).toBeGreaterThanOrEqual(before)
     expect(await page.evaluate(() => (window.dynamesh.sim as { counters: { merkleKeys: number } }).counters.merkleKeys)).toBeGreaterThanOrEqual(before)
     expect(errors).toEqual([])
-  })
+    await page.close()
+  }, 300_000)
 
   /** One scripted visit: the same clicks every time. */
-  async function visit(seed: number): Promise<{ page: Page; log: string; fingerprint: string }> {
+  async function visit(seed: number): Promise<{ page: Page; log: string; fingerprint: string; early: string }> {
     const page = await openSim(seed)
     await click(page, '#sim-skip')
+    const early = await page.evaluate(() => (window.dynamesh.sim as { fingerprint: { hex(): string } }).fingerprint.hex())
     await select(page, 'n2')
     await click(page, '#act-crash')
     await click(page, '#act-writes')
@@ -132,7 +135,7 @@ describe('demo page, simulated mode', () => {
       const sim = window.dynamesh.sim as { log: unknown[]; fingerprint: { hex(): string } }
       return { log: JSON.stringify(sim.log), fingerprint: sim.fingerprint.hex() }
     })
-    return { page, ...state }
+    return { page, early, ...state }
   }
 
   it('two runs from the same seed with the same clicks show the same event log; the page replays it too', async () => {
@@ -144,8 +147,14 @@ describe('demo page, simulated mode', () => {
     expect(await logText(a.page)).toMatch(/get "cart": "from n\d" \| "from n\d"/)
     expect(await a.page.locator('#siblings li').count()).toBe(2)
 
-    const other = await visit(22)
-    expect(other.fingerprint).not.toBe(a.fingerprint)
+    expect(b.early).toBe(a.early)
+    await b.page.close()
+
+    // Another seed, another run: its first ten seconds already differ.
+    const other = await openSim(22)
+    await click(other, '#sim-skip')
+    expect(await other.evaluate(() => (window.dynamesh.sim as { fingerprint: { hex(): string } }).fingerprint.hex())).not.toBe(a.early)
+    await other.close()
 
     await a.page.click('#sim-verify')
     await a.page.waitForFunction(() => /identical|differs/.test(document.querySelector('#replay-verdict')?.textContent ?? ''), undefined, { timeout: 60_000 })
@@ -157,8 +166,17 @@ describe('demo page, simulated mode', () => {
     await idle(a.page)
     const replayed = await a.page.evaluate(() => JSON.stringify((window.dynamesh.sim as { log: unknown[] }).log))
     expect(replayed).toBe(a.log)
+
+    // A copied link carries the seed and the clicks: another browser tab replays the same run.
+    const link = await a.page.evaluate(() => (window.dynamesh.view as { share(): Promise<string> }).share())
+    expect(link).toContain('#sim/seed=21&run=')
+    const shared = await openPage(browser!, link, LAPTOP, errors)
+    pages.push(shared)
+    await shared.waitForFunction(() => document.querySelector('#replay-verdict')?.textContent === 'replay finished', undefined, { timeout: 90_000 })
+    await idle(shared)
+    expect(await shared.evaluate(() => JSON.stringify((window.dynamesh.sim as { log: unknown[] }).log))).toBe(a.log)
     expect(errors).toEqual([])
-  })
+  }, 400_000)
 
   it('screenshots at 1280x800 and 390x844; no horizontal overflow at the phone width', async () => {
     const page = await openSim(5)
@@ -183,7 +201,9 @@ describe('demo page, simulated mode', () => {
     await phone.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
     expect(await overflowX(phone)).toBe(0)
     expect(errors).toEqual([])
-  })
+    await page.close()
+    await phone.close()
+  }, 300_000)
 
   it('runs from plain files: index.html opened from the disk', async () => {
     const page = await openSim(1, LAPTOP, `file://${outDir}/index.html`)
@@ -192,5 +212,5 @@ describe('demo page, simulated mode', () => {
     await click(page, '#act-writes')
     expect(await logText(page)).toContain('20 of 20 writes acknowledged')
     expect(errors).toEqual([])
-  })
+  }, 300_000)
 })

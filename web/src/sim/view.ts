@@ -67,7 +67,8 @@ export class SimMode implements Source {
           h('label', { class: 'speed' }, h('span', {}, 'speed'), speed)),
         h('div', { class: 'group' },
           b('Replay', 'sim-replay', () => void this.replay(), 'run the same clicks again from the same seed, on screen'),
-          b('Verify replay', 'sim-verify', () => void this.verify(), 'replay the run off screen and compare the event logs')),
+          b('Verify replay', 'sim-verify', () => void this.verify(), 'replay the run off screen and compare the event logs'),
+          b('Copy link', 'sim-share', () => void this.share(), 'a link that replays this run (seed and clicks) on any browser')),
         this.verdict),
       this.nodeBar,
       h('div', { class: 'status-line' }, this.status),
@@ -144,7 +145,28 @@ export class SimMode implements Source {
 
   /** Starts (or restarts) the mode: a fresh cluster from the seed in the field. */
   async start(): Promise<void> {
-    await this.reset(Number(this.seedInput.value))
+    const run = new URLSearchParams(location.hash.replace(/^#sim\/?/, '')).get('run')
+    const script = run ? decodeScript(run) : undefined
+    await this.reset(Number(this.seedInput.value), script ?? [])
+    if (script) {
+      this.verdict.textContent = 'replaying the shared run\u2026'
+      this.setPaused(false)
+    }
+  }
+
+  /** Puts a link to this run (its seed and recorded clicks) in the address bar and the clipboard. */
+  async share(): Promise<string | undefined> {
+    const c = this.cluster
+    if (!c) return undefined
+    const url = `${location.href.split('#')[0]}#sim/seed=${c.settings.seed}&run=${encodeScript(c.script)}`
+    history.replaceState(null, '', url)
+    try {
+      await navigator.clipboard.writeText(url)
+      this.verdict.textContent = 'link copied: it replays this run'
+    } catch {
+      this.verdict.textContent = 'link in the address bar: it replays this run'
+    }
+    return url
   }
 
   /** Pauses the clock (the mode is hidden) without losing the run. */
@@ -224,10 +246,16 @@ export class SimMode implements Source {
     const c = this.cluster
     if (c) for (; this.callsSeen < c.calls.length; this.callsSeen++) this.dash.call(c.calls[this.callsSeen]!.ms)
     if (c && !this.paused && !c.busy()) void this.advance(SPEEDS[this.speed]![1])
+    // Paused and nothing new: skip the redraw, so an idle tab costs next to nothing.
+    const key = c ? `${c.now()}|${c.log.length}|${c.net.stats().sent}|${this.sel}|${this.paused}` : ''
+    if (key === this.drawn) return
+    this.drawn = key
     this.dash.refresh()
     this.renderStatus()
     this.techniques()
   }
+
+  private drawn = ''
 
   private async step(): Promise<void> {
     this.setPaused(true)
@@ -406,6 +434,39 @@ function quorum(f: CallForm): { n?: number; r?: number; w?: number } {
   if (f.r !== undefined) q.r = f.r
   if (f.w !== undefined) q.w = f.w
   return q
+}
+
+const OPS = new Set(['advance', 'crash', 'restart', 'wipe', 'isolate', 'split', 'heal', 'add', 'put', 'get', 'delete', 'writes', 'siblings'])
+
+/** A link is untrusted input: only known operations, with bounded numbers and strings. */
+function saneOp(op: unknown): boolean {
+  if (typeof op !== 'object' || op === null) return false
+  const o = op as Record<string, unknown>
+  if (typeof o.op !== 'string' || !OPS.has(o.op)) return false
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string' && v.length > 1024) return false
+    if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0 && v <= (k === 'ms' ? 600_000 : k === 'times' ? 100_000 : k === 'count' ? 200 : 64))) return false
+    if (typeof v !== 'string' && typeof v !== 'number') return false
+  }
+  return true
+}
+
+/** A script as URL-safe text: JSON, UTF-8, base64url. */
+function encodeScript(script: readonly SimOp[]): string {
+  let bin = ''
+  for (const b of new TextEncoder().encode(JSON.stringify(script))) bin += String.fromCharCode(b)
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+/** The script of a shared link, or undefined when it does not read as one. */
+function decodeScript(text: string): SimOp[] | undefined {
+  try {
+    const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
+    const v: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))))
+    return Array.isArray(v) && v.length <= 100_000 && v.every(saneOp) ? (v as SimOp[]) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Advances with `times` become that many single advances, as they were run. */
