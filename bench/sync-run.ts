@@ -1,0 +1,154 @@
+/**
+ * One catch-up scenario through the public API (bench/sync.ts prints them; test/sim/sync-cost.test.ts
+ * asserts their byte bounds): two nodes, N = 2, R = W = 1, 11-byte keys, 100-byte values.
+ */
+import { performance } from 'node:perf_hooks'
+import { createNode, memoryStorage, type DynameshNode } from '../src/index.js'
+import { createSimNetwork } from '../src/sim/index.js'
+
+export type SyncCase = { n: number; d: number; initial?: false } | { n: number; initial: true; d?: undefined }
+
+export interface SyncResult {
+  /** Everything the network carried from heal (or wipe) to quiet. */
+  bytes: number
+  messages: number
+  /** Longest chain of messages each sent in reaction to the previous one, halved. */
+  roundTrips: number
+  cpuMs: number
+  /** Wall time from heal (or wipe) to the last version stored. */
+  wallMs: number
+  /** key + value + 16-byte digest per record that had to move. */
+  floor: number
+  /** Bytes by message type, largest first: "type bytes". */
+  top: string
+  byType: Record<string, number>
+}
+
+export const KEY_BYTES = 11
+export const VALUE_BYTES = 100
+export const keyOf = (i: number): string => `k${String(i).padStart(KEY_BYTES - 1, '0')}`
+const FLOOR_PER_RECORD = KEY_BYTES + VALUE_BYTES + 16
+
+type SimNode = DynameshNode & { idle(): boolean }
+
+async function sentByType(nodes: DynameshNode[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const node of nodes) for (const [t, s] of Object.entries((await node.stats()).sent)) out[t] = (out[t] ?? 0) + s.bytes
+  return out
+}
+
+/** Raw storage contents of both nodes after `n` keys were written and replicated. */
+export type Snapshot = { n: number; storages: Record<'a' | 'b', Array<[Uint8Array, Uint8Array]>> }
+
+const value = (i: number, round: number): Uint8Array => {
+  const v = new Uint8Array(VALUE_BYTES).fill(97 + (round % 26))
+  new DataView(v.buffer).setUint32(0, i)
+  return v
+}
+
+const options = { n: 2, r: 1, w: 1 }
+
+/** Writes `n` keys through both nodes (W = 2) and keeps what their storages hold, to start each scenario from. */
+export async function populate(n: number, seed = 1): Promise<Snapshot> {
+  const net = createSimNetwork({ seed, latencyMs: [1, 5] })
+  const storages = { a: memoryStorage(), b: memoryStorage() }
+  const nodes = { a: await createNode({ storage: storages.a, ...net.join('a'), ...options }), b: await createNode({ storage: storages.b, ...net.join('b'), ...options }) }
+  await net.settle({ quietMs: 3000 })
+  for (let i = 0; i < n; i += 100) {
+    const puts: Array<Promise<unknown>> = []
+    for (let j = i; j < Math.min(n, i + 100); j++) puts.push(nodes[j % 2 ? 'b' : 'a'].put(keyOf(j), value(j, 0), { w: 2 }))
+    await Promise.all(puts)
+  }
+  await net.settle({ quietMs: 5000 })
+  const dump = async (s: ReturnType<typeof memoryStorage>): Promise<Array<[Uint8Array, Uint8Array]>> => {
+    const out: Array<[Uint8Array, Uint8Array]> = []
+    for await (const kv of s.iterate({})) out.push(kv)
+    return out
+  }
+  const snap: Snapshot = { n, storages: { a: await dump(storages.a), b: await dump(storages.b) } }
+  await nodes.a.stop()
+  await nodes.b.stop()
+  await net.stop()
+  return snap
+}
+
+/** Runs one scenario on a fresh simulated network, from the snapshot, and reports what catching up cost. */
+export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<SyncResult> {
+  if (snap.n !== c.n) throw new TypeError('snapshot of another n')
+  const net = createSimNetwork({ seed, latencyMs: [1, 5] })
+  const make = async (id: 'a' | 'b'): Promise<SimNode> => {
+    const storage = memoryStorage()
+    await storage.batch(snap.storages[id].map(([key, v]) => ({ type: 'put' as const, key, value: v })))
+    return (await createNode({ storage, ...net.join(id), ...options })) as SimNode
+  }
+  await make('a')
+  await make('b')
+  await net.settle({ quietMs: 3000 })
+  const node = (id: string): SimNode => net.node(id) as SimNode
+
+  let moved: number
+  if (c.initial) {
+    moved = c.n
+  } else {
+    net.partition(['a'], ['b'])
+    await net.advance(10_000) // each side notices the other gone
+    // Each side overwrites d keys of its own, spread over the key space, with the context it read.
+    const step = Math.max(1, Math.floor(c.n / (2 * c.d)))
+    for (const [side, off] of [['a', 0], ['b', 1]] as const) {
+      for (let i = 0; i < c.d; i++) {
+        const k = keyOf((2 * i * step + off) % c.n)
+        const r = await node(side).get(k, { r: 1 })
+        await node(side).put(k, value(i, 1), { context: r.context, w: 1 })
+      }
+    }
+    await net.advance(1000)
+    moved = 2 * c.d
+  }
+
+  const before = c.initial ? await sentByType([node('a')]) : await sentByType([node('a'), node('b')])
+  let bytes = 0
+  let messages = 0
+  // Causal depth: a message sent while handling a delivery (same virtual instant) is one deeper.
+  const inFlight = new Map<string, number[]>()
+  const lastDelivery = new Map<string, { time: number; depth: number }>()
+  let maxDepth = 0
+  const unobserve = net.observe((ev) => {
+    const link = `${ev.from}>${ev.to}:${ev.size}`
+    if (ev.type === 'send') {
+      bytes += ev.size
+      messages++
+      const last = lastDelivery.get(ev.from)
+      const dd = last && last.time === ev.time ? last.depth + 1 : 1
+      let q = inFlight.get(link)
+      if (!q) inFlight.set(link, (q = []))
+      q.push(dd)
+      maxDepth = Math.max(maxDepth, dd)
+    } else {
+      const dd = inFlight.get(link)?.shift() ?? 1
+      if (ev.type !== 'deliver') return
+      const last = lastDelivery.get(ev.to)
+      lastDelivery.set(ev.to, { time: ev.time, depth: last && last.time === ev.time ? Math.max(last.depth, dd) : dd })
+    }
+  })
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  // Filled when the last version reached a node (the quiet period that settle waits out is not work).
+  let lastChange = t0
+  const watch = (): void => {
+    for (const id of ['a', 'b']) node(id).on('change', () => void (lastChange = performance.now()))
+  }
+  if (c.initial) await net.replace('b')
+  else net.heal()
+  watch()
+  await net.settle({ quietMs: 5000 })
+  const wallMs = lastChange - t0
+  const cpu = process.cpuUsage(cpu0)
+  unobserve()
+  const after = await sentByType([node('a'), node('b')])
+  const byType: Record<string, number> = {}
+  for (const [t, b] of Object.entries(after)) if (b - (before[t] ?? 0) > 0) byType[t] = b - (before[t] ?? 0)
+  const top = Object.entries(byType).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([t, b]) => `${t} ${b}`).join(', ')
+  for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
+  await net.stop()
+  return { bytes, messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+}
