@@ -1,7 +1,8 @@
 /**
- * The swarm, half a: many seeds, each with its own random fault mix and about 100 operations,
- * checked for lost acknowledged writes, diverged replicas and undelivered hints. SWARM_SEEDS sets
- * how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed.
+ * The swarm, half a: many seeds, each with its own N (1, 2 or 3), random fault mix (joins and
+ * leaves among them) and about 100 operations, checked for lost acknowledged writes, diverged
+ * replicas and undelivered hints (swarm.ts). SWARM_SEEDS sets how many seeds run in all (default
+ * 2,000); SWARM_SEED=<n> replays one seed.
  */
 import { expect, it } from 'vitest'
 import { swarmHalf } from './swarm.js'
