@@ -67,6 +67,10 @@ describe('demo page, live mode', () => {
       expect(res.status).toBe(200)
       expect(await res.text()).toBe('hello from the page')
     }
+    // The Node peers' counts on the page come from the page server's status: two of them hold the key.
+    const nodeRecords = (): Promise<number> => p.$$eval('#members tbody tr', (trs) =>
+      trs.filter((tr) => tr.textContent?.includes('LevelDB')).reduce((n, tr) => n + Number(tr.querySelectorAll('td')[3]?.textContent ?? 0), 0))
+    await expect.poll(nodeRecords, { timeout: 30_000, interval: 500 }).toBeGreaterThanOrEqual(2)
     await p.click('#do-get')
     await p.waitForSelector('#siblings li')
     expect(await p.textContent('#siblings')).toContain('hello from the page')

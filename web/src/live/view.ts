@@ -140,6 +140,15 @@ export class LiveMode implements Source {
     return cfg ? cfg.name : `browser ${shortId(id)}`
   }
 
+  /** Node peers in their config order, then this page, then other browsers by id. */
+  private color(id: string): string {
+    const p = this.peer
+    const i = p ? p.config.peers.findIndex((x) => x.id === id) : -1
+    if (i >= 0) return colorOf(id, i)
+    if (p && id === p.node.id) return colorOf(id, 3)
+    return colorOf(id)
+  }
+
   /** What fits inside a member's circle on the ring. */
   private short(id: string): string {
     const p = this.peer
@@ -196,7 +205,7 @@ export class LiveMode implements Source {
         id: m.id,
         label: this.label(m.id),
         short: this.short(m.id),
-        color: colorOf(m.id),
+        color: this.color(m.id),
         status: ring === 'unreachable' ? 'unreachable' : m.status,
         ring,
         runtime: runtime === 'node' ? 'Node' : isSelf ? 'this browser' : 'a browser',
