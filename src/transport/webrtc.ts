@@ -73,7 +73,7 @@ export interface WebRtcTransportOptions {
   connectTimeoutMs?: number
   /** Largest message sent or received. Default: the hard message cap of limits.ts (64 MiB), streamed in 16 KiB frames. */
   maxMessageBytes?: number
-  /** Bytes queued per connection (before it opens, or under backpressure). Default 8 MiB. */
+  /** Bytes queued per connection (before it opens, or under backpressure); a larger message fits while under 256 KiB wait. Default 8 MiB. */
   maxQueueBytes?: number
   log?: (line: string) => void
 }
@@ -165,7 +165,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   const idleMs = opts.idleMs ?? 60_000
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
   const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
-  const maxQueueBytes = Math.max(opts.maxQueueBytes ?? 8 * 1024 * 1024, maxMessageBytes + 1024)
+  const maxQueueBytes = opts.maxQueueBytes ?? 8 * 1024 * 1024
   const log = (line: string): void => opts.log?.(`webrtc ${id.slice(0, 8)}: ${line}`)
   // No STUN/TURN. `bindAddress` is node-datachannel's (browsers ignore it): libjuice gathers no
   // candidate on a loopback interface unless bound to one, so `loopbackOnly` binds 127.0.0.1.
@@ -478,7 +478,8 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       }
     }
     conn.lastUsed = Date.now()
-    if (conn.outBytes + msg.length > maxQueueBytes) {
+    // A message larger than the queue (up to the hard cap) still gets in while little else waits.
+    if (conn.outBytes + msg.length > Math.max(maxQueueBytes, msg.length + LOW_WATER)) {
       stats.dropped++
       return
     }
