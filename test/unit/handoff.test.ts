@@ -24,7 +24,7 @@ const id = (s: string): NodeId => s as NodeId
 const setOf = (v: string | Uint8Array): VersionSet => update(emptySet, {}, 'w.0', typeof v === 'string' ? enc(v) : v, 0)
 const ringOf = (ids: string[], n = 1): Ring => buildRing(ids.map((x) => ({ id: id(x), weight: 1 })), { q: Q, n })
 
-type Answer = 'ack' | 'refuse' | 'silent'
+type Answer = 'ack' | 'refuse' | 'silent' | 'too-large' | 'stopped'
 
 interface Harness {
   ctx: NodeContext
@@ -74,6 +74,7 @@ async function harness(self: string, ring: Ring): Promise<Harness> {
         h.during(to)
         const a = h.answer(to, n)
         if (a === 'silent') return { t: 'miss', why: 'timeout', detail: 'no answer' }
+        if (a === 'too-large' || a === 'stopped') return { t: 'miss', why: a, detail: a }
         return { t: 'store-r', rid: 1, ok: a === 'ack' } as Extract<Msg, { t: 'store-r' }>
       },
     } as unknown as NodeContext['rpc'],
@@ -260,6 +261,45 @@ describe('ownership transfer (transferForeign)', () => {
     expect(sentKeys(h, 'b')).toEqual([...ks].sort())
   })
 
+  it('gives a big batch the time its bytes take on a slow link on top of the call timeout', async () => {
+    const ring = ringOf(['b'])
+    const h = await harness('a', ring)
+    const [small, big] = keysInPartition(4, 2).sort() as [string, string]
+    await h.store.apply(enc(small), setOf('x'))
+    await h.store.apply(enc(big), setOf(new Uint8Array(600 * 1024)))
+    expect(await transferForeign(h.ctx)).toBe(2)
+    const byKey = new Map(h.calls.map((c) => [dec(c.items[0]!.key), c.timeoutMs]))
+    expect(byKey.get(small)).toBe(1234)
+    // 600 KiB at 4,000 bytes/ms: about 154 ms more.
+    expect(byKey.get(big)).toBeGreaterThanOrEqual(1234 + 150)
+    expect(byKey.get(big)).toBeLessThan(1234 + 160)
+    expect(Number.isInteger(byKey.get(big))).toBe(true)
+  })
+
+  it('skips a batch no message can carry and still moves the others; the skipped records stay', async () => {
+    const ring = ringOf(['b'])
+    const h = await harness('a', ring)
+    const ks = keysInPartition(6, 300).sort()
+    for (const k of ks) await h.store.apply(enc(k), setOf('x'))
+    h.answer = (_to, call) => (call === 1 ? 'too-large' : 'ack')
+    expect(await transferForeign(h.ctx)).toBe(300 - 128)
+    expect(h.calls.length).toBe(3)
+    expect(h.store.recordCount).toBe(128)
+    expect(h.ctx.isUp(id('b'))).toBe(true)
+    const kept = h.calls[1]!.items.map((i) => dec(i.key))
+    for (const k of kept) expect(await recordValue(h, k)).toEqual(['x'])
+  })
+
+  it('a call cut short because this node stopped does not make the owner suspect', async () => {
+    const ring = ringOf(['b'])
+    const h = await harness('a', ring)
+    await h.store.apply(enc(keysInPartition(0, 1)[0]!), setOf('x'))
+    h.answer = () => 'stopped'
+    expect(await transferForeign(h.ctx)).toBe(0)
+    expect(h.ctx.isUp(id('b'))).toBe(true)
+    expect(h.store.recordCount).toBe(1)
+  })
+
   it('stops after the first batch an owner refuses; the acknowledged batches are deleted', async () => {
     const ring = ringOf(['b'])
     const h = await harness('a', ring)
@@ -378,6 +418,22 @@ describe('re-homing hints of a member that left', () => {
     expect(sentKeys(h, 'c')).toEqual(['r-1'])
     expect(sentKeys(h, 'b')).toEqual([])
     expect(await recordValue(h, 'r-1')).toEqual(['x'])
+  })
+
+  it('deletes only the hints whose owners all acknowledged; a hint with no reachable owner stays', async () => {
+    const now = ringOf(['c', 'd'])
+    const h = await harness('a', now)
+    h.status.set('b', 'left')
+    const [toC] = keysOwnedBy(now, 'c', 1, 'hc') as [string]
+    const [toD] = keysOwnedBy(now, 'd', 1, 'hd') as [string]
+    await h.store.apply(enc(toC), setOf('x'), 'b')
+    await h.store.apply(enc(toD), setOf('y'), 'b')
+    h.down.add('d')
+    expect(await deliverHints(h.ctx)).toBe(1)
+    expect(sentKeys(h, 'c')).toEqual([toC])
+    expect(h.store.hints).toBe(1)
+    expect(await h.store.readHint('b', enc(toD))).toBeDefined()
+    expect(await h.store.readHint('b', enc(toC))).toBeUndefined()
   })
 
   it('keeps hints while no owner is reachable', async () => {
