@@ -22,7 +22,7 @@ const errors: string[] = []
 
 beforeAll(async () => {
   // npm start serves dist/web; build it the way `npm run build:web` does.
-  await buildPage(join(root, 'dist', 'web'))
+  await buildPage(join(root, 'dist', 'web'), { empty: false })
   cluster = await startLocalCluster({
     peers: 3, httpBase: 0, signalPort: 0, pagePort: 0, dataDir, fresh: true,
     log: (l) => void lines.push(l), forward: (l) => void lines.push(l), formTimeoutMs: 45_000,

@@ -13,9 +13,12 @@ import { build } from 'vite'
 export const root = resolve(import.meta.dirname, '../..')
 export const screenshotDir = join(root, 'test-results', 'screenshots')
 
-/** Builds the page into `outDir` exactly as `npm run build:web` does (there: dist/web). */
-export async function buildPage(outDir: string): Promise<void> {
-  await build({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'silent', build: { outDir, emptyOutDir: true } })
+/**
+ * Builds the page into `outDir` exactly as `npm run build:web` does (there: dist/web). Into dist/web
+ * the folder is not emptied first: the examples' builds live under it too.
+ */
+export async function buildPage(outDir: string, opts: { empty?: boolean } = {}): Promise<void> {
+  await build({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'silent', build: { outDir, emptyOutDir: opts.empty ?? true } })
 }
 
 const TYPES: Record<string, string> = {
