@@ -10,7 +10,7 @@ const platformBan = {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'web/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'web/dist/**', '.stryker-tmp/**', 'reports/**', 'test-results/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
