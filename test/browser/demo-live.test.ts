@@ -74,6 +74,10 @@ describe('demo page, live mode', () => {
     await p.click('#do-get')
     await p.waitForSelector('#siblings li')
     expect(await p.textContent('#siblings')).toContain('hello from the page')
+    // The page's own button for the HTTP client interface: the same read through node-1's API.
+    await p.click('#do-http-get')
+    await p.waitForFunction(() => /answered over HTTP|failed/.test(document.querySelector('#call-result')?.textContent ?? ''), undefined, { timeout: 30_000 })
+    expect(await p.textContent('#call-result')).toContain('hello from the page')
     expect(errors).toEqual([])
   })
 

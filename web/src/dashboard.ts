@@ -95,6 +95,7 @@ export class Dashboard {
   private readonly prefBox = h('div', { class: 'pref', id: 'pref-list' })
   private readonly resultBox = h('div', { class: 'result', id: 'call-result' })
   private readonly form: HTMLFormElement
+  private kvButtons!: HTMLElement
   private readonly keyInput: HTMLInputElement
   private readonly valueInput: HTMLInputElement
   private readonly nInput: HTMLInputElement
@@ -136,7 +137,7 @@ export class Dashboard {
         h('label', {}, h('span', {}, 'R'), this.rInput),
         h('label', {}, h('span', {}, 'W'), this.wInput)),
       h('label', { class: 'ctx' }, h('span', {}, 'context'), this.ctxInput),
-      h('div', { class: 'kv-buttons' },
+      this.kvButtons = h('div', { class: 'kv-buttons' },
         h('button', { type: 'submit', id: 'do-put', class: 'primary' }, 'Put'),
         btn('Get', 'do-get', () => void this.doGet()),
         btn('Delete', 'do-delete', () => void this.doDelete())))
@@ -244,6 +245,20 @@ export class Dashboard {
     } finally {
       this.busy(false)
     }
+  }
+
+  /** Adds a button next to Put / Get / Delete; `fn` gets the typed key and value. */
+  addKeyAction(label: string, id: string, title: string, fn: (key: string, value: string) => Promise<HTMLElement>): void {
+    const b = h('button', { type: 'button', id, title, onclick: async () => {
+      if (!this.form.reportValidity()) return
+      this.busy(true)
+      try {
+        this.showResult(await fn(this.keyInput.value, this.valueInput.value))
+      } finally {
+        this.busy(false)
+      }
+    } }, label)
+    this.kvButtons.append(b)
   }
 
   /** Types a key into the form (the ring then shows its preference list). */

@@ -71,6 +71,8 @@ export class LiveMode implements Source {
     p.node.on((ev) => this.onEvent(ev))
     this.info.textContent = `this page is peer ${shortId(p.node.id)} (${p.role === 'owner' ? 'owner of this origin\u2019s stored node' : 'guest tab, own node'}) \u00b7 storage: IndexedDB${p.persisted ? ', persistent' : ''} \u00b7 room ${p.config.room}`
     this.dash.event({ t: this.ms(), kind: 'action', text: `joined the cluster as ${shortId(p.node.id)} (${p.role})` })
+    const first = p.config.peers[0]
+    if (first) this.dash.addKeyAction(`Get via ${first.name} HTTP`, 'do-http-get', `GET ${first.http}/kv/{key}: the HTTP client interface of a Node peer (\u00a74.5), through the page server`, (key) => this.httpGet(key))
     this.timer = setInterval(() => this.tick(), 250)
     void this.pollStatus()
     this.onChange()
@@ -116,6 +118,25 @@ export class LiveMode implements Source {
       }
       await new Promise((r) => setTimeout(r, 2000))
       if (!this.peer) return
+    }
+  }
+
+  /** Reads a key through the first Node peer's HTTP API (proxied by the page server: same origin, no CORS). */
+  private async httpGet(key: string): Promise<HTMLElement> {
+    const first = this.peer!.config.peers[0]!
+    const t = performance.now()
+    this.counters.calls++
+    try {
+      const res = await fetch(new URL(`api/kv/0/${encodeURIComponent(key)}`, location.href), { cache: 'no-store' })
+      const body = await res.text()
+      this.dash.call(performance.now() - t)
+      const what = res.status === 200 ? `"${body}"` : res.status === 300 ? 'siblings (JSON)' : res.status === 404 ? 'not found' : `HTTP ${res.status}`
+      this.dash.event({ t: this.ms(), kind: 'result', text: `GET ${first.http}/kv/${key} on ${first.name}: ${what}` })
+      return h('div', {}, h('p', {}, `${first.name} answered over HTTP: `, h('b', {}, `${res.status}`), ' ', res.status === 200 ? h('code', {}, body) : h('span', { class: 'muted' }, what)),
+        h('p', { class: 'muted small' }, `GET ${first.http}/kv/${key}: a client that is not a peer reads through any Node peer, which coordinates the quorum read (\u00a74.5).`))
+    } catch (e) {
+      this.dash.call(performance.now() - t)
+      return h('p', { class: 'err' }, `HTTP read failed: ${errText(e)}`)
     }
   }
 
@@ -208,7 +229,7 @@ export class LiveMode implements Source {
         color: this.color(m.id),
         status: ring === 'unreachable' ? 'unreachable' : m.status,
         ring,
-        runtime: runtime === 'node' ? 'Node' : isSelf ? 'this browser' : 'a browser',
+        runtime: runtime === 'node' ? `Node \u00b7 HTTP :${p.config.peers.find((x) => x.id === m.id)?.http.split(':').pop() ?? '?'}` : isSelf ? 'this browser' : 'a browser',
         storage: runtime === 'node' ? 'LevelDB' : 'IndexedDB',
         weight: m.weight,
         ...(isSelf ? { self: true } : {}),
