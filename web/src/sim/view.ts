@@ -9,7 +9,8 @@ import { Dashboard, type CallForm, type GetShown, type MemberRow, type Source } 
 import { colorOf, h } from '../dom.js'
 import { FAMILY_COLORS } from '../wire.js'
 import { DEFAULT_SETTINGS, SimCluster, type GetView, type SimOp, type SimWire } from './cluster.js'
-import { TOUR } from './tour.js'
+import { OWNED_BY_N5, TOUR } from './tour.js'
+import { placeKey } from '../core.js'
 
 /** Virtual ms per tick of 50 wall ms at each speed. */
 const SPEEDS: Array<[string, number]> = [['\u00bc\u00d7', 12], ['\u00bd\u00d7', 25], ['1\u00d7', 50], ['2\u00d7', 100], ['5\u00d7', 250]]
@@ -307,7 +308,11 @@ export class SimMode implements Source {
     this.setPaused(false)
     const c = this.cluster
     for (let i = 0; i < TOUR.length && this.touring === me && this.cluster === c; i++) {
-      const step = TOUR[i]!
+      let step = TOUR[i]!
+      if (step.key === OWNED_BY_N5 && step.op?.op === 'get') {
+        const key = this.keyOwnedBy('n5') ?? 'user:1.0'
+        step = { ...step, key, op: { ...step.op, key } }
+      }
       this.tourBox.hidden = false
       this.tourBox.replaceChildren(h('b', {}, `Tour ${i + 1}/${TOUR.length}`), ' ', step.say)
       if (step.key) this.dash.setKey(step.key)
@@ -325,6 +330,17 @@ export class SimMode implements Source {
       this.touring = 0
       this.tourBtn.textContent = 'Take the tour'
     }
+  }
+
+  /** The first of the first batch's keys whose primaries include `id`. */
+  private keyOwnedBy(id: string): string | undefined {
+    const view = this.view()
+    if (!view) return undefined
+    for (let i = 0; i < 20; i++) {
+      const key = `user:1.${i}`
+      if (view.partitions[placeKey(view, key).partition]?.includes(id as never)) return key
+    }
+    return undefined
   }
 
   private endTour(): void {
