@@ -6,8 +6,11 @@
  *
  * Probes: 'P', varint count, then per probe: u8 level (high bit set when all 16 child hashes are
  * zero), varint index, then the 16 child hashes of 16 bytes unless the flag is set.
- * Listings: 'L', varint count, then per listing: varint leaf, varint entry count, and per entry:
- * varint key length, key, 16-byte digest. Varints are LEB128, at most 32 bits.
+ * Listings: 'L', varint count, then per listing: varint position, varint entry count, and per entry:
+ * varint key length, key, 16-byte digest. The position is the leaf index (0..65535) for a leaf, or
+ * 65536 + the node's breadth-first number ((16^level - 1) / 15 + index) for every entry beneath an
+ * interior node (adaptive depth: a small subtree is listed at once instead of probed level by level).
+ * Varints are LEB128, at most 32 bits.
  *
  * Why dense probes: eliding each zero child hash (a bitmap) saves up to ~40% on sparse trees but
  * makes the cost of a difference depend on how full the tree is (measured: 1.68x the bytes at
@@ -25,6 +28,22 @@ const LEAVES = FANOUT ** DEPTH
 /** Every interior node once: an honest peer never sends more probes than this in one message. */
 const MAX_PROBES = (FANOUT ** DEPTH - 1) / (FANOUT - 1)
 
+/** The varint position of a listing: its leaf index, or LEAVES + the breadth-first number of an interior node. */
+const position = (l: LeafListing): number => {
+  const level = l.level ?? DEPTH
+  return level === DEPTH ? l.leaf : LEAVES + (FANOUT ** level - 1) / (FANOUT - 1) + l.leaf
+}
+
+function fromPosition(v: number): { level: number; leaf: number } {
+  if (v < LEAVES) return { level: DEPTH, leaf: v }
+  let at = v - LEAVES
+  for (let level = 0; level < DEPTH; level++) {
+    if (at < FANOUT ** level) return { level, leaf: at }
+    at -= FANOUT ** level
+  }
+  throw bad(`listing position ${v}`)
+}
+
 /** Limits a listing decoder applies whatever the message claims. */
 export interface ListingLimits { maxEntries?: number; maxKeyBytes?: number }
 
@@ -38,7 +57,7 @@ export const probeBytes = (probes: Probe[]): number =>
 /** Encoded size of leaf listings, in bytes. */
 export const listingBytes = (listings: LeafListing[]): number =>
   listings.reduce((n, l) => l.entries.reduce((m, e) => m + varintBytes(e.key.length) + e.key.length + HASH_BYTES,
-    n + varintBytes(l.leaf) + varintBytes(l.entries.length)), 1 + varintBytes(listings.length))
+    n + varintBytes(position(l)) + varintBytes(l.entries.length)), 1 + varintBytes(listings.length))
 
 class Writer {
   pos = 0
@@ -120,7 +139,7 @@ export function encodeListings(listings: LeafListing[]): Uint8Array {
   w.u8(LISTING_TAG)
   w.varint(listings.length)
   for (const l of listings) {
-    w.varint(l.leaf)
+    w.varint(position(l))
     w.varint(l.entries.length)
     for (const e of l.entries) {
       if (e.digest.length !== HASH_BYTES) throw new TypeError(`digest must be ${HASH_BYTES} bytes`)
@@ -139,13 +158,13 @@ export function decodeListings(msg: Uint8Array, limits: ListingLimits = {}): Lea
   if (r.u8() !== LISTING_TAG) throw bad('not a listing message')
   const out: LeafListing[] = []
   let total = 0
-  for (let i = r.varint(LEAVES); i > 0; i--) {
-    const leaf = r.varint(LEAVES - 1)
+  for (let i = r.varint(LEAVES + MAX_PROBES); i > 0; i--) {
+    const { level, leaf } = fromPosition(r.varint(LEAVES + MAX_PROBES - 1))
     const n = r.varint(maxEntries - total)
     total += n
     const entries: MerkleEntry[] = []
     for (let j = 0; j < n; j++) entries.push({ key: r.bytes(r.varint(maxKeyBytes)), digest: r.bytes(HASH_BYTES) })
-    out.push({ leaf, entries })
+    out.push(level === DEPTH ? { leaf, entries } : { level, leaf, entries })
   }
   if (r.pos !== msg.length) throw bad('trailing bytes')
   return out

@@ -161,6 +161,19 @@ export class MerkleTree {
     return [...leaf.values()].map((e) => ({ key: e.key.slice(), digest: e.digest.slice() })).sort((a, b) => compareBytes(a.key, b.key))
   }
 
+  /** Number of entries beneath node (level, index), level 0..DEPTH. */
+  count(level: number, index: number): number {
+    if (!checkNode(level, index, DEPTH)) throw new TypeError(`no node (${level}, ${index})`)
+    if (level === 0) return this.#root.n
+    return this.#levels[level - 1]!.get(index)?.n ?? 0
+  }
+
+  /** Every entry beneath node (level, index), sorted by key bytes (copies). */
+  listUnder(level: number, index: number): MerkleEntry[] {
+    if (level === 0) return [...this.#byKey.values()].map((e) => ({ key: e.key.slice(), digest: e.digest.slice() })).sort((a, b) => compareBytes(a.key, b.key))
+    return this.leavesUnder(level, index).flatMap((l) => this.leaf(l))
+  }
+
   /** Non-empty leaf buckets beneath node (level, index), level 0..DEPTH, ascending. */
   leavesUnder(level: number, index: number): number[] {
     if (!checkNode(level, index, DEPTH)) throw new TypeError(`no node (${level}, ${index})`)
@@ -209,8 +222,14 @@ export class MerkleTree {
 export interface NodeRef { level: number; index: number }
 /** The sender's 16 child hashes of one interior node. */
 export interface Probe { node: NodeRef; childHashes: Uint8Array[] }
-/** The sender's full content of one leaf bucket. */
-export interface LeafListing { leaf: number; entries: MerkleEntry[] }
+/**
+ * The sender's full content of one leaf bucket, or (with `level` < DEPTH) of every leaf beneath the
+ * interior node (level, leaf): adaptive depth, a small subtree listed instead of probed.
+ */
+export interface LeafListing { leaf: number; level?: number; entries: MerkleEntry[] }
+
+/** Subtrees holding at most this many entries are listed at once: a listing of 8 costs about one probe. */
+export const SMALL_SUBTREE = 8
 export interface AnswerOptions {
   /**
    * When the prober's child hash is zero (it holds nothing there) and mine is not, list my leaves
@@ -218,6 +237,16 @@ export interface AnswerOptions {
    * probe bytes of filling an empty or fresh replica. Replies may then mix probes and listings.
    */
   listUnderEmpty?: boolean
+  /**
+   * List a differing child whose subtree holds at most this many of my entries (one listing at its
+   * node) instead of probing further: adaptive depth. 0 (the default) walks every level.
+   */
+  listSmall?: number
+}
+
+/** A listing of every entry beneath node (level, index) of `tree`. */
+export function listNode(tree: MerkleTree, level: number, index: number): LeafListing {
+  return level === DEPTH ? { leaf: index, entries: tree.leaf(index) } : { level, leaf: index, entries: tree.listUnder(level, index) }
 }
 
 /** The first message of a diff: a probe of the root's children. Always exactly one probe. */
@@ -245,6 +274,7 @@ export function answerProbes(tree: MerkleTree, probes: Probe[], options: AnswerO
       if (equalBytes(mine[c]!, theirs)) continue
       const child = index * FANOUT + c
       if (level + 1 === DEPTH) leaves.push({ leaf: child, entries: tree.leaf(child) })
+      else if (options.listSmall && tree.count(level + 1, child) <= options.listSmall) leaves.push(listNode(tree, level + 1, child))
       else if (options.listUnderEmpty && isZero(theirs)) {
         for (const l of tree.leavesUnder(level + 1, child)) leaves.push({ leaf: l, entries: tree.leaf(l) })
       } else out.push({ node: { level: level + 1, index: child }, childHashes: tree.children(level + 1, child) })
@@ -264,8 +294,10 @@ export function compareLeaves(tree: MerkleTree, listings: LeafListing[]): { they
   const seenLeaves = new Set<number>()
   const seenKeys = new Set<string>()
   for (const l of listings) {
-    if (seenLeaves.has(l.leaf)) continue // a repeated listing must not double-count
-    seenLeaves.add(l.leaf)
+    const level = l.level ?? DEPTH
+    const at = level === DEPTH ? l.leaf : -1 - ((FANOUT ** level - 1) / (FANOUT - 1) + l.leaf)
+    if (seenLeaves.has(at)) continue // a repeated listing must not double-count
+    seenLeaves.add(at)
     for (const e of l.entries) {
       const id = keyId(e.key)
       if (seenKeys.has(id)) continue
@@ -275,7 +307,7 @@ export function compareLeaves(tree: MerkleTree, listings: LeafListing[]): { they
       iNeed.push(e.key)
       if (mine) theyNeed.push(e.key)
     }
-    for (const e of tree.leaf(l.leaf)) {
+    for (const e of level === DEPTH ? tree.leaf(l.leaf) : tree.listUnder(level, l.leaf)) {
       const id = keyId(e.key)
       if (!seenKeys.has(id)) theyNeed.push(e.key)
       seenKeys.add(id)

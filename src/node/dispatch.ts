@@ -89,6 +89,12 @@ export class Dispatcher {
       case 'ae-pull':
         node.antiEntropy.onPull(from, msg.keys)
         return
+      case 'ae-sum':
+        node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h)
+        return
+      case 'ae-push':
+        node.antiEntropy.onPush(from, msg.items).catch(() => this.node.rejected++)
+        return
     }
   }
 

@@ -43,6 +43,10 @@ export type Msg =
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
   | { t: 'ae-step'; sid: number; parts: Array<[number, Uint8Array, Uint8Array]> }
   | { t: 'ae-pull'; sid: number; keys: Uint8Array[] }
+  /** Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 sixteen 8-byte group hashes. */
+  | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array }
+  /** Anti-entropy records sent for the receiver to merge; it sends back its merge where that differs. */
+  | { t: 'ae-push'; sid: number; items: StoreItem[] }
 
 export type MsgType = Msg['t']
 
@@ -156,6 +160,14 @@ export function decodeMessage(data: Uint8Array): Msg {
       }
     case 'ae-pull':
       return { t: 'ae-pull', sid: int(v.sid, 'sid'), keys: list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key')) }
+    case 'ae-sum': {
+      const level = int(v.level, 'level', 0, 1)
+      const h = bytes(v.h, 128, 'h')
+      if (h.length !== (level === 0 ? 16 : 128)) fail('ae-sum: hash length')
+      return { t: 'ae-sum', sid: int(v.sid, 'sid'), level, h }
+    }
+    case 'ae-push':
+      return { t: 'ae-push', sid: int(v.sid, 'sid'), items: list(v.items, 'items').map(storeItem) }
     default:
       return fail('unknown message type')
   }
