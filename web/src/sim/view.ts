@@ -279,6 +279,7 @@ export class SimMode implements Source {
     if (!c || this.replaying) return undefined
     this.mark(25)
     const r = await c.run(op)
+    this.renderNodeBar()
     this.dash.refresh()
     return op.op === 'get' ? r : r === undefined ? undefined : true
   }
