@@ -6,7 +6,7 @@
 import type { ClusterInfo } from 'dynamesh'
 import { TimeChart, type SeriesDef } from './charts.js'
 import { placeKey, versionsOf } from './core.js'
-import { h, fmtBytes, shortId } from './dom.js'
+import { h, fmtBytes, fmtReplica, shortId } from './dom.js'
 import { RingView, type RingMemberView } from './ring.js'
 import { TechniquesPanel } from './techniques.js'
 import { FAMILY_COLORS, FAMILY_LABELS, type WireFamily } from './wire.js'
@@ -78,6 +78,12 @@ export interface Source {
   replicas?(key: string, ids: string[]): Promise<ReplicaShown[]>
   select?(id: string): void
   selected?(): string | undefined
+}
+
+/** `replica:counter` with the replica id shortened. */
+const fmtDot = (dot: string): string => {
+  const i = dot.lastIndexOf(':')
+  return `${fmtReplica(dot.slice(0, i))}:${dot.slice(i + 1)}`
 }
 
 const FAMILIES: WireFamily[] = ['gossip', 'write', 'read', 'hint', 'merkle']
@@ -232,7 +238,7 @@ export class Dashboard {
       const out = h('div', {},
         h('p', {}, r.values.length === 0 ? (r.deleted ? 'deleted (a tombstone was read)' : 'not found') : r.values.length === 1 ? 'one value' : `${r.values.length} siblings: concurrent versions, all kept (\u00a74.4)`),
         h('ul', { class: 'siblings', id: 'siblings' }, ...r.values.map((v) => h('li', {}, h('code', {}, v)))),
-        h('p', { class: 'muted small' }, 'version vector of what was read: ', ...(vv.length ? vv.map(([id, n]) => h('code', { class: 'vv' }, `${shortId(id)}:${n}`)) : ['\u2205']), '. The context field now carries it: a put with it supersedes exactly these versions.'))
+        h('p', { class: 'muted small' }, 'version vector of what was read: ', ...(vv.length ? vv.map(([id, n]) => h('code', { class: 'vv', title: id }, `${fmtReplica(id)}:${n}`)) : ['\u2205']), '. The context field now carries it: a put with it supersedes exactly these versions.'))
       this.showResult(out)
       const c = this.source.view()
       if (this.source.replicas && c) {
@@ -240,7 +246,7 @@ export class Dashboard {
         const reps = await this.source.replicas(this.keyInput.value, prefs.map((p) => p.node))
         out.append(h('table', { class: 'replicas' },
           h('thead', {}, h('tr', {}, h('th', {}, 'replica'), h('th', {}, 'siblings on its disk, with their dots'))),
-          h('tbody', {}, ...reps.map((rep) => h('tr', {}, h('td', {}, rep.id), h('td', {}, rep.siblings.length === 0 ? h('span', { class: 'muted' }, 'nothing') : h('span', {}, ...rep.siblings.map((sb) => h('code', { class: 'sib' }, `${sb.value === null ? '\u2020tombstone' : sb.value} @${sb.dot}`)))))))))
+          h('tbody', {}, ...reps.map((rep) => h('tr', {}, h('td', {}, rep.id), h('td', {}, rep.siblings.length === 0 ? h('span', { class: 'muted' }, 'nothing') : h('span', {}, ...rep.siblings.map((sb) => h('code', { class: 'sib', title: sb.dot }, `${sb.value === null ? '\u2020tombstone' : sb.value} @${fmtDot(sb.dot)}`)))))))))
       }
     } finally {
       this.busy(false)

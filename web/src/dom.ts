@@ -43,5 +43,11 @@ export function colorOf(id: string, index?: number): string {
 /** Short label of a member id: simulation names as they are, hex ids by their first 6 digits. */
 export const shortId = (id: string): string => (id.length > 8 ? id.slice(0, 6) : id)
 
+/** A replica id of a version (`node~incarnation.epoch`) as `node~inca`, short enough to read. */
+export function fmtReplica(id: string): string {
+  const [name = id, inc] = id.split('~')
+  return inc ? `${shortId(name)}~${inc.slice(0, 4)}` : shortId(name)
+}
+
 export const fmtBytes = (b: number): string => (b < 1024 ? `${b} B` : b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1048576).toFixed(1)} MiB`)
 export const fmtTime = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
