@@ -4,17 +4,12 @@
  * every write is acknowledged, every read sees the latest value, and the partitions of closed tabs
  * are covered by hints on the Node peers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { httpGet, httpPut } from '../../src/http/client.js'
-import { openPeer, startWorld, type BrowserWorld } from './harness.js'
+import { stats } from '../cluster/procs.js'
+import { openPeer, worldPerFile } from './harness.js'
 
-let w: BrowserWorld
-beforeAll(async () => {
-  w = await startWorld()
-}, 120_000)
-afterAll(async () => {
-  await w?.stop()
-})
+const world = worldPerFile()
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const text = (v: Uint8Array | undefined): string => (v ? new TextDecoder().decode(v) : '')
@@ -29,7 +24,7 @@ describe('browser peers coming and going', () => {
       for (let i = 0; !stop; i++) {
         const key = `churn-${i % 40}`
         const value = `v${i}`
-        const peer = w.cluster.peers[i % 3]!.http
+        const peer = world().cluster.peers[i % 3]!.http
         try {
           const read = await httpGet(peer, key)
           await httpPut(peer, key, enc(value), { context: read.context })
@@ -44,14 +39,14 @@ describe('browser peers coming and going', () => {
     let tabs = 0
     let hintsSeen = 0
     for (let round = 0; round < 6; round++) {
-      const ctx = await w.browser.newContext()
-      await openPeer(w, ctx, { weight: 1 })
+      const ctx = await world().browser.newContext()
+      await openPeer(world(), ctx, { weight: 1 })
       tabs++
       await new Promise((r) => setTimeout(r, 2500))
       await ctx.close() // the tab is gone: no leave, no goodbye
       await new Promise((r) => setTimeout(r, 1500))
-      const stats = await Promise.all(w.cluster.peers.map(async (p) => (await (await fetch(`${p.http}/stats`)).json()) as { stats: { hints: number } }))
-      hintsSeen = Math.max(hintsSeen, stats.reduce((n, s) => n + s.stats.hints, 0))
+      const held = await Promise.all(world().cluster.peers.map(async (p) => (await stats(p.http)).inspect.hints))
+      hintsSeen = Math.max(hintsSeen, held.reduce((n, h) => n + h, 0))
     }
     stop = true
     await writer
@@ -60,7 +55,7 @@ describe('browser peers coming and going', () => {
     expect(writes).toBeGreaterThan(100)
     expect(hintsSeen).toBeGreaterThan(0)
     for (const [key, value] of latest) {
-      const r = await httpGet(w.cluster.peers[(key.length + 1) % 3]!.http, key)
+      const r = await httpGet(world().cluster.peers[(key.length + 1) % 3]!.http, key)
       expect(r.values.map(text)).toEqual([value])
     }
   })

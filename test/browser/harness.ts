@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { createServer, type ViteDevServer } from 'vite'
+import { afterAll, beforeAll } from 'vitest'
 import { startLocalCluster, type LocalCluster } from '../../src/cli/start.js'
+import { waitUntil } from '../cluster/procs.js'
 import { launchChromium } from './chromium.js'
 
 export const root = resolve(import.meta.dirname, '../..')
@@ -91,17 +93,17 @@ export function call<T>(page: Page, name: string, ...args: unknown[]): Promise<T
   ) as Promise<T>
 }
 
-/** Polls `check` until it returns true or `ms` pass; throws with `what` on time-out. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms
-  let last: unknown
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
+/** Polls `check` until it returns true or `ms` pass (the multi-process suites' helper). */
+export const waitFor = (what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> => waitUntil(what, check, ms, 200)
+
+/** One world for the whole test file: started before its tests, stopped after them. */
+export function worldPerFile(): () => BrowserWorld {
+  let w: BrowserWorld | undefined
+  beforeAll(async () => {
+    w = await startWorld()
+  }, 120_000)
+  afterAll(async () => {
+    await w?.stop()
+  })
+  return () => w as BrowserWorld
 }

@@ -5,23 +5,17 @@
  * peer. Each tab is its own browser profile; the cluster is three Node peer processes.
  */
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { httpGet } from '../../src/http/client.js'
-import { startWorld, waitFor, type BrowserWorld } from './harness.js'
+import { waitFor, worldPerFile } from './harness.js'
 
-let w: BrowserWorld
-beforeAll(async () => {
-  w = await startWorld()
-}, 120_000)
-afterAll(async () => {
-  await w?.stop()
-})
+const world = worldPerFile()
 
 async function openNotes(): Promise<Page> {
-  const ctx = await w.browser.newContext({ viewport: { width: 1100, height: 800 } })
+  const ctx = await world().browser.newContext({ viewport: { width: 1100, height: 800 } })
   const page = await ctx.newPage()
-  page.on('pageerror', (e) => w.errors.push(String(e)))
-  await page.goto(`${w.viteUrl}/web/examples/notes/index.html?signal=${encodeURIComponent(w.cluster.signalUrl)}&room=local`)
+  page.on('pageerror', (e) => world().errors.push(String(e)))
+  await page.goto(`${world().viteUrl}/web/examples/notes/index.html?signal=${encodeURIComponent(world().cluster.signalUrl)}&room=local`)
   await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 30_000 })
   await waitFor('the tab to be online', async () => (await page.getByTestId('status').textContent())?.startsWith('online') ?? false)
   return page
@@ -60,7 +54,7 @@ describe('the notes example', () => {
       expect(shown.some((t) => t.includes('milk, eggs (offline)'))).toBe(true)
       expect(shown.some((t) => t.includes('milk, bread (online)'))).toBe(true)
     }
-    const node = w.cluster.peers[0]!.http
+    const node = world().cluster.peers[0]!.http
     const id = await item(a, 'Groceries').getAttribute('data-id')
     expect((await httpGet(node, `note:${id}`)).values).toHaveLength(2)
 
@@ -70,9 +64,9 @@ describe('the notes example', () => {
         (await p.getByTestId('conflict').isHidden()) && (await p.getByTestId('body').inputValue()) === 'milk, eggs, bread', 30_000)
     }
     await waitFor('the merged note alone on a Node peer', async () => {
-      const r = await httpGet(w.cluster.peers[1]!.http, `note:${id}`)
+      const r = await httpGet(world().cluster.peers[1]!.http, `note:${id}`)
       return r.values.length === 1 && JSON.parse(new TextDecoder().decode(r.values[0])).body === 'milk, eggs, bread'
     })
-    expect(w.errors).toEqual([])
+    expect(world().errors).toEqual([])
   })
 })

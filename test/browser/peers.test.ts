@@ -5,25 +5,19 @@
  * the page is closed and reopened, and after a reload while still offline; two tabs of one origin
  * never run the same node. Each page context is its own browser profile (its own IndexedDB).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { httpCluster, httpGet, httpPut } from '../../src/http/client.js'
-import { call, openPeer, startWorld, waitFor, type BrowserWorld } from './harness.js'
+import { call, openPeer, waitFor, worldPerFile } from './harness.js'
 
-let w: BrowserWorld
+const world = worldPerFile()
 const text = (v: Uint8Array): string => new TextDecoder().decode(v)
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
-beforeAll(async () => {
-  w = await startWorld()
-}, 120_000)
-afterAll(async () => {
-  await w?.stop()
-})
 
 /** Waits until every Node peer lists `id` as an up, reachable member. */
 async function joined(id: string): Promise<void> {
   await waitFor(`${id.slice(0, 8)} in every Node peer's /cluster`, async () => {
-    const views = await Promise.all(w.cluster.peers.map((p) => httpCluster(p.http)))
+    const views = await Promise.all(world().cluster.peers.map((p) => httpCluster(p.http)))
     return views.every((c) => c.members.some((m) => m.id === id && m.status === 'up' && m.reachable))
   })
 }
@@ -31,20 +25,20 @@ async function joined(id: string): Promise<void> {
 /** Reads `key` through a Node peer until it holds exactly `values`. */
 async function nodeReads(key: string, values: string[], peer = 1): Promise<void> {
   await waitFor(`${key} = ${values.join('|')} through a Node peer`, async () => {
-    const r = await httpGet(w.cluster.peers[peer]!.http, key)
+    const r = await httpGet(world().cluster.peers[peer]!.http, key)
     return JSON.stringify(r.values.map(text).sort()) === JSON.stringify([...values].sort())
   })
 }
 
 describe('browser and Node peers in one ring', () => {
   it('a value written in a page is read through a Node peer, and the reverse', async () => {
-    const ctx = await w.browser.newContext()
-    const { page, info } = await openPeer(w, ctx)
+    const ctx = await world().browser.newContext()
+    const { page, info } = await openPeer(world(), ctx)
     expect(info.role).toBe('owner')
     await joined(info.id)
     await call(page, 'put', 'from-page', 'written in a tab')
     await nodeReads('from-page', ['written in a tab'])
-    await httpPut(w.cluster.peers[0]!.http, 'from-node', enc('written by a Node peer'))
+    await httpPut(world().cluster.peers[0]!.http, 'from-node', enc('written by a Node peer'))
     await waitFor('the page reads the Node peer\'s write', async () => {
       const r = await call<{ values: string[] }>(page, 'get', 'from-node')
       return r.values[0] === 'written by a Node peer'
@@ -56,9 +50,9 @@ describe('browser and Node peers in one ring', () => {
   })
 
   it('concurrent writes in two pages show up as siblings in both, and resolve with a context', async () => {
-    const [ctxA, ctxB] = [await w.browser.newContext(), await w.browser.newContext()]
-    const a = await openPeer(w, ctxA)
-    const b = await openPeer(w, ctxB)
+    const [ctxA, ctxB] = [await world().browser.newContext(), await world().browser.newContext()]
+    const a = await openPeer(world(), ctxA)
+    const b = await openPeer(world(), ctxB)
     await joined(a.info.id)
     await joined(b.info.id)
     await Promise.all([call(a.page, 'put', 'both', 'from A'), call(b.page, 'put', 'both', 'from B')])
@@ -78,16 +72,16 @@ describe('browser and Node peers in one ring', () => {
 
 describe('hints of a page', () => {
   it('written while cut off, are delivered when the closed page is reopened on the same profile', async () => {
-    const ctx = await w.browser.newContext()
-    const first = await openPeer(w, ctx, { weight: 0 })
+    const ctx = await world().browser.newContext()
+    const first = await openPeer(world(), ctx, { weight: 0 })
     await joined(first.info.id)
     await call(first.page, 'setOffline', true)
     const keys = Array.from({ length: 12 }, (_, i) => `closed-${i}`)
     for (const k of keys) await call(first.page, 'put', k, `v-${k}`, { w: 1 })
     expect(await call<number>(first.page, 'hints')).toBe(keys.length)
-    for (const k of keys) expect((await httpGet(w.cluster.peers[0]!.http, k)).values).toEqual([])
+    for (const k of keys) expect((await httpGet(world().cluster.peers[0]!.http, k)).values).toEqual([])
     await first.page.close()
-    const again = await openPeer(w, ctx, { weight: 0 })
+    const again = await openPeer(world(), ctx, { weight: 0 })
     expect(again.info.id).toBe(first.info.id)
     await waitFor('hints delivered', async () => (await call<number>(again.page, 'hints')) === 0)
     for (const k of keys) await nodeReads(k, [`v-${k}`])
@@ -95,10 +89,10 @@ describe('hints of a page', () => {
   })
 
   it('written with W=1 while offline survive a reload while still offline and reach their owners on reconnect', async () => {
-    const ctx = await w.browser.newContext()
-    const first = await openPeer(w, ctx, { weight: 0 })
+    const ctx = await world().browser.newContext()
+    const first = await openPeer(world(), ctx, { weight: 0 })
     await joined(first.info.id)
-    await httpPut(w.cluster.peers[0]!.http, 'seen-online', enc('before going offline'))
+    await httpPut(world().cluster.peers[0]!.http, 'seen-online', enc('before going offline'))
     expect((await call<{ values: string[] }>(first.page, 'get', 'seen-online')).values).toEqual(['before going offline'])
     await call(first.page, 'setOffline', true)
     const keys = Array.from({ length: 8 }, (_, i) => `reload-${i}`)
@@ -106,12 +100,12 @@ describe('hints of a page', () => {
     const offlineRead = await call<{ values: string[]; stale: boolean }>(first.page, 'get', 'reload-3', { timeoutMs: 500 })
     expect(offlineRead).toMatchObject({ values: ['offline reload-3'], stale: true })
     await first.page.close()
-    const reloaded = await openPeer(w, ctx, { weight: 0, offline: 1 })
+    const reloaded = await openPeer(world(), ctx, { weight: 0, offline: 1 })
     expect(reloaded.info.id).toBe(first.info.id)
     expect(await call<number>(reloaded.page, 'hints')).toBe(keys.length)
     expect(await call<{ values: string[]; stale: boolean }>(reloaded.page, 'get', 'reload-5', { timeoutMs: 500 }))
       .toMatchObject({ values: ['offline reload-5'], stale: true })
-    for (const k of keys) expect((await httpGet(w.cluster.peers[1]!.http, k)).values).toEqual([])
+    for (const k of keys) expect((await httpGet(world().cluster.peers[1]!.http, k)).values).toEqual([])
     await call(reloaded.page, 'setOffline', false)
     await waitFor('hints delivered after reconnecting', async () => (await call<number>(reloaded.page, 'hints')) === 0)
     for (const k of keys) await nodeReads(k, [`offline ${k}`], 2)
@@ -121,19 +115,19 @@ describe('hints of a page', () => {
 
 describe('two tabs of one origin', () => {
   it('never run the same node: the first owns it, the second is a guest with its own id, the next after the owner closes owns it again', async () => {
-    const ctx = await w.browser.newContext()
-    const one = await openPeer(w, ctx)
-    const two = await openPeer(w, ctx)
+    const ctx = await world().browser.newContext()
+    const one = await openPeer(world(), ctx)
+    const two = await openPeer(world(), ctx)
     expect(one.info.role).toBe('owner')
     expect(two.info.role).toBe('guest')
     expect(two.info.id).not.toBe(one.info.id)
     await joined(two.info.id)
     // The guest is a client: weight 0, no partitions.
-    const view = await httpCluster(w.cluster.peers[0]!.http)
+    const view = await httpCluster(world().cluster.peers[0]!.http)
     expect(view.members.find((m) => m.id === two.info.id)?.weight).toBe(0)
     expect(view.partitions.flat()).not.toContain(two.info.id)
     await one.page.close()
-    const three = await openPeer(w, ctx)
+    const three = await openPeer(world(), ctx)
     expect(three.info).toMatchObject({ role: 'owner', id: one.info.id })
     await ctx.close()
   })
@@ -142,6 +136,6 @@ describe('two tabs of one origin', () => {
 describe('pages', () => {
   it('logged no errors', () => {
     // WebRTC and IndexedDB errors surface on the console; none is expected in these runs.
-    expect(w.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([])
+    expect(world().errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([])
   })
 })
