@@ -10,7 +10,7 @@
  * varint key length, key, 16-byte digest. The position is the leaf index (0..65535) for a leaf, or
  * 65536 + the node's breadth-first number ((16^level - 1) / 15 + index) for every entry beneath an
  * interior node (adaptive depth: a small subtree is listed at once instead of probed level by level).
- * Varints are LEB128, at most 32 bits.
+ * Varints are minimal LEB128 (bytes.ts).
  *
  * Why dense probes: eliding each zero child hash (a bitmap) saves up to ~40% on sparse trees but
  * makes the cost of a difference depend on how full the tree is (measured: 1.68x the bytes at
@@ -19,7 +19,8 @@
  */
 import { DynameshError } from '../errors.js'
 import type { LeafListing, MerkleEntry, Probe } from './merkle.js'
-import { DEPTH, FANOUT, HASH_BYTES, copy, isZero } from './merkle-shape.js'
+import { DEPTH, FANOUT, HASH_BYTES, isZero } from './merkle-shape.js'
+import { Reader as ByteReader, Writer, varintSize } from './bytes.js'
 
 const PROBE_TAG = 0x50
 const LISTING_TAG = 0x4c
@@ -47,62 +48,32 @@ function fromPosition(v: number): { level: number; leaf: number } {
 /** Limits a listing decoder applies whatever the message claims. */
 export interface ListingLimits { maxEntries?: number; maxKeyBytes?: number }
 
-const varintBytes = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5)
 const emptyProbe = (p: Probe): boolean => p.childHashes.every(isZero)
 
 /** Encoded size of probes, in bytes. */
 export const probeBytes = (probes: Probe[]): number =>
-  probes.reduce((n, p) => n + 1 + varintBytes(p.node.index) + (emptyProbe(p) ? 0 : FANOUT * HASH_BYTES), 1 + varintBytes(probes.length))
+  probes.reduce((n, p) => n + 1 + varintSize(p.node.index) + (emptyProbe(p) ? 0 : FANOUT * HASH_BYTES), 1 + varintSize(probes.length))
 
 /** Encoded size of leaf listings, in bytes. */
 export const listingBytes = (listings: LeafListing[]): number =>
-  listings.reduce((n, l) => l.entries.reduce((m, e) => m + varintBytes(e.key.length) + e.key.length + HASH_BYTES,
-    n + varintBytes(position(l)) + varintBytes(l.entries.length)), 1 + varintBytes(listings.length))
-
-class Writer {
-  pos = 0
-  constructor(readonly buf: Uint8Array) {}
-  u8(v: number): void {
-    this.buf[this.pos++] = v
-  }
-  varint(v: number): void {
-    for (; v >= 0x80; v = Math.floor(v / 128)) this.buf[this.pos++] = (v % 128) | 0x80
-    this.buf[this.pos++] = v
-  }
-  bytes(b: Uint8Array): void {
-    this.buf.set(b, this.pos)
-    this.pos += b.length
-  }
-}
+  listings.reduce((n, l) => l.entries.reduce((m, e) => m + varintSize(e.key.length) + e.key.length + HASH_BYTES,
+    n + varintSize(position(l)) + varintSize(l.entries.length)), 1 + varintSize(listings.length))
 
 const bad = (why: string): DynameshError => new DynameshError('INVALID_MESSAGE', `merkle: ${why}`)
 
-class Reader {
-  pos = 0
-  constructor(readonly buf: Uint8Array) {}
-  u8(): number {
-    if (this.pos >= this.buf.length) throw bad('truncated')
-    return this.buf[this.pos++]!
-  }
-  varint(max: number): number {
-    let v = 0
-    for (let shift = 1, b = 0x80; b >= 0x80; shift *= 128) {
-      if (shift > 2 ** 28) throw bad('varint too long')
-      b = this.u8()
-      v += (b & 0x7f) * shift
-    }
-    if (v > max) throw bad(`count or index ${v} over ${max}`)
-    return v
-  }
-  bytes(n: number): Uint8Array {
-    if (this.pos + n > this.buf.length) throw bad('truncated')
-    return copy(this.buf.subarray(this.pos, (this.pos += n))) // transports may reuse their buffers
+/** The shared strict reader (bytes.ts), failing with INVALID_MESSAGE. */
+class Reader extends ByteReader {
+  constructor(buf: Uint8Array) {
+    super(buf, (why: string): never => {
+      throw bad(why)
+    })
   }
 }
 
+
 /** Compact binary form of probes. */
 export function encodeProbes(probes: Probe[]): Uint8Array {
-  const w = new Writer(new Uint8Array(probeBytes(probes)))
+  const w = new Writer(probeBytes(probes))
   w.u8(PROBE_TAG)
   w.varint(probes.length)
   for (const p of probes) {
@@ -112,7 +83,7 @@ export function encodeProbes(probes: Probe[]): Uint8Array {
     w.varint(p.node.index)
     if (!empty) for (let c = 0; c < FANOUT; c++) w.bytes(p.childHashes[c]!)
   }
-  return w.buf
+  return w.done()
 }
 
 /** Decodes probes; throws DynameshError('INVALID_MESSAGE') on anything malformed. */
@@ -129,13 +100,13 @@ export function decodeProbes(msg: Uint8Array): Probe[] {
     for (let c = 0; c < FANOUT; c++) childHashes.push(head & EMPTY ? new Uint8Array(HASH_BYTES) : r.bytes(HASH_BYTES))
     out.push({ node: { level, index }, childHashes })
   }
-  if (r.pos !== msg.length) throw bad('trailing bytes')
+  r.end()
   return out
 }
 
 /** Compact binary form of leaf listings. */
 export function encodeListings(listings: LeafListing[]): Uint8Array {
-  const w = new Writer(new Uint8Array(listingBytes(listings)))
+  const w = new Writer(listingBytes(listings))
   w.u8(LISTING_TAG)
   w.varint(listings.length)
   for (const l of listings) {
@@ -148,7 +119,7 @@ export function encodeListings(listings: LeafListing[]): Uint8Array {
       w.bytes(e.digest)
     }
   }
-  return w.buf
+  return w.done()
 }
 
 /** Decodes leaf listings; throws DynameshError('INVALID_MESSAGE') on anything malformed or over limits. */
@@ -166,6 +137,6 @@ export function decodeListings(msg: Uint8Array, limits: ListingLimits = {}): Lea
     for (let j = 0; j < n; j++) entries.push({ key: r.bytes(r.varint(maxKeyBytes)), digest: r.bytes(HASH_BYTES) })
     out.push(level === DEPTH ? { leaf, entries } : { level, leaf, entries })
   }
-  if (r.pos !== msg.length) throw bad('trailing bytes')
+  r.end()
   return out
 }

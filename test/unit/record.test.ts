@@ -60,7 +60,7 @@ describe('record: sets', () => {
     fc.assert(
       fc.property(setArb, (s) => {
         const b = encodeSet(s)
-        expect(b[0]).toBe(1)
+        expect(b[0]).toBe(2)
         expect(setSize(s)).toBe(b.length)
         const back = decodeSet(b)
         expect(equalSets(back, s)).toBe(true)
@@ -91,7 +91,7 @@ describe('record: sets', () => {
     const reordered: VersionSet = { vv: { b: a.vv['b']!, a: a.vv['a']! }, siblings: a.siblings }
     expect(encodeSet(reordered)).toEqual(encodeSet(a))
     expect(toHex(digestSet(a))).not.toBe(toHex(digestSet(emptySet)))
-    expect(encodeSet(emptySet)).toEqual(new Uint8Array([1, 0, 0]))
+    expect(encodeSet(emptySet)).toEqual(new Uint8Array([2, 0, 0]))
   })
 
   it('rejects sets it could not decode back', () => {
@@ -161,13 +161,16 @@ describe('record: untrusted input', () => {
 
   it('rejects huge declared counts and lengths quickly, without allocating', () => {
     const cases = [
-      [1, 0xff, 0xff, 0xff, 0xff, 0x0f], // vector count
-      [1, 0, 0xff, 0xff, 0xff, 0x0f], // sibling count
-      [1, 1, 0x81, 0x10, 0x61], // id length past the cap
-      [1, 1, 1, 0x61, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x7f], // value length
-      [1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], // varint too long
-      [1, 0x80, 0x00, 0], // overlong varint
-      [2, 0, 0], // unknown format
+      [2, 0xff, 0xff, 0xff, 0xff, 0x0f], // vector count
+      [2, 0, 0xff, 0xff, 0xff, 0x0f], // sibling count
+      [2, 1, 0x81, 0x10, 0x61], // id length past the cap
+      [2, 1, 1, 0x61, 1, 2, 1, 0, 1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0x7f], // value length
+      [2, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], // varint too long
+      [2, 0x80, 0x00, 0], // overlong varint
+      [2, 1, 1, 0x61, 1, 0], // time 0 is no time
+      [2, 1, 1, 0x61, 1, 3], // odd time
+      [2, 1, 1, 0x61, 1, 2, 1, 1, 1, 0, 0], // sibling's id index past the vector
+      [1, 0, 0], // unknown format (version 1)
       [], // nothing at all
     ]
     for (const c of cases) expect(set(new Uint8Array(c))).toBe(false)
@@ -176,11 +179,17 @@ describe('record: untrusted input', () => {
   it('rejects sets that break the invariants', () => {
     const enc = (s: VersionSet) => encodeSet(s)
     const one = update(emptySet, {}, 'a', new Uint8Array([7]), 5)
-    const uncovered = enc({ vv: {}, siblings: one.siblings }) // sibling not covered by its own vector
-    expect(set(uncovered)).toBe(false)
-    const negZero = enc({ vv: { a: { n: 1, ts: 0 } }, siblings: [] })
-    negZero[5] = 0x80 // sign bit of ts
+    // A sibling whose id is not in the vector cannot even be written (it is named by its entry's index).
+    expect(() => enc({ vv: {}, siblings: one.siblings })).toThrow(TypeError)
+    const ahead = enc({ vv: { a: { n: 1, ts: 5 } }, siblings: [{ ...one.siblings[0]!, dot: { id: 'a', n: 2 } }] })
+    expect(set(ahead)).toBe(false) // sibling not covered by its own vector
+    const negZero = enc({ vv: { a: { n: 1, ts: 0.5 } }, siblings: [] })
+    negZero[6] = 0x80 // sign bit of ts (0x02, count, len, 'a', n, 0x01, f64)
+    negZero.fill(0, 7)
     expect(set(negZero)).toBe(false)
+    const longTime = enc({ vv: { a: { n: 1, ts: 0.5 } }, siblings: [] })
+    longTime.set([0x40, 0x14, 0, 0, 0, 0, 0, 0], 6) // 5 in the f64 form, which has the short one
+    expect(set(longTime)).toBe(false)
   })
 
   it('random strings and mangled contexts decode canonically or throw INVALID_CONTEXT', () => {
@@ -197,5 +206,15 @@ describe('record: untrusted input', () => {
     )
     for (const s of ['A', 'AQ', 'AQA', 'AQB', '====', 'AQ==', 'x'.repeat(5_000_000)]) expect(ctx(s)).toBe(false)
     expect(() => decodeContext(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'INVALID_CONTEXT' }))
+  })
+})
+
+describe('record: size', () => {
+  it('a 100-byte value with a 2-entry clock costs at most 160 bytes', () => {
+    const t = 1_764_000_000_000
+    const vv = { 'a~3f9c12ab.0': { n: 812, ts: t }, 'b~77e01c5d.3': { n: 4, ts: t + 5 } }
+    const s: VersionSet = { vv, siblings: [{ dot: { id: 'b~77e01c5d.3', n: 4 }, value: new Uint8Array(100), ts: t + 5 }] }
+    expect(encodeSet(s).length).toBeLessThanOrEqual(160)
+    expect(decodeSet(encodeSet(s))).toEqual(s)
   })
 })

@@ -1,0 +1,143 @@
+/**
+ * The byte tools every hand-written binary format here shares (records and contexts in record.ts,
+ * Merkle diff messages in merkle-codec.ts): unsigned LEB128 varints, a writer into an exactly sized
+ * buffer, a strict bounded reader, and base64url. One copy, so every format rejects the same things
+ * (overlong varints, truncation, trailing bytes) the same way. Pure: runs alike in browsers and Node.
+ */
+
+/** Bytes of the minimal unsigned LEB128 encoding of `v` (a safe integer >= 0). */
+export function varintSize(v: number): number {
+  let n = 1
+  for (; v >= 128; v = Math.floor(v / 128)) n++
+  return n
+}
+
+/** Writes into a buffer sized beforehand; `done` checks the size was exact. */
+export class Writer {
+  readonly buf: Uint8Array
+  private readonly view: DataView
+  pos = 0
+  constructor(size: number) {
+    this.buf = new Uint8Array(size)
+    this.view = new DataView(this.buf.buffer)
+  }
+  u8(v: number): void {
+    this.buf[this.pos++] = v
+  }
+  /** Minimal unsigned LEB128 of a safe integer >= 0. */
+  varint(v: number): void {
+    for (; v >= 128; v = Math.floor(v / 128)) this.buf[this.pos++] = (v % 128) | 0x80
+    this.buf[this.pos++] = v
+  }
+  /** Big-endian IEEE 754 double; -0 is written as 0 (one encoding per number). */
+  f64(v: number): void {
+    this.view.setFloat64(this.pos, v + 0)
+    this.pos += 8
+  }
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+  /** The buffer, once exactly full: a mismatch is a bug in the size computation, not bad input. */
+  done(): Uint8Array {
+    if (this.pos !== this.buf.length) throw new Error(`encoded ${this.pos} bytes into ${this.buf.length}`)
+    return this.buf
+  }
+}
+
+/** Reads untrusted bytes; every failure goes through `fail`, which must throw. */
+export class Reader {
+  private readonly view: DataView
+  pos = 0
+  constructor(
+    readonly buf: Uint8Array,
+    readonly fail: (why: string) => never,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
+  left(): number {
+    return this.buf.length - this.pos
+  }
+  end(): void {
+    if (this.pos !== this.buf.length) this.fail('trailing bytes')
+  }
+  u8(): number {
+    if (this.pos >= this.buf.length) this.fail('truncated')
+    return this.buf[this.pos++]!
+  }
+  /** Minimal LEB128 up to `max` (default 2^53 - 1). */
+  varint(max = Number.MAX_SAFE_INTEGER): number {
+    let v = 0
+    let scale = 1
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8()
+      v += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) this.fail('overlong varint')
+        if (v > Number.MAX_SAFE_INTEGER) this.fail('varint too large')
+        if (v > max) this.fail(`count or index ${v} over ${max}`)
+        return v
+      }
+      scale *= 128
+    }
+    return this.fail('varint too long')
+  }
+  f64(): number {
+    if (this.left() < 8) this.fail('truncated')
+    const v = this.view.getFloat64(this.pos)
+    this.pos += 8
+    return v
+  }
+  /** A copy of the next `n` bytes: decoded values must not pin or alias a (possibly reused) message buffer. */
+  bytes(n: number): Uint8Array {
+    if (n > this.left()) this.fail('truncated')
+    return new Uint8Array(this.buf.subarray(this.pos, (this.pos += n))) // a real copy, also of a Node Buffer
+  }
+  /** A view of the next `n` bytes, for bytes that are only looked at. */
+  sub(n: number): Uint8Array {
+    if (n > this.left()) this.fail('truncated')
+    return this.buf.subarray(this.pos, (this.pos += n))
+  }
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const SEXTET = new Int8Array(128).fill(-1)
+for (let i = 0; i < 64; i++) SEXTET[ALPHABET.charCodeAt(i)] = i
+
+/** RFC 4648 section 5 base64url, no padding. Written here: `btoa` and `Buffer` are not on both platforms alike. */
+export function toBase64url(b: Uint8Array): string {
+  let out = ''
+  let i = 0
+  for (; i + 2 < b.length; i += 3) {
+    const v = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!
+    out += ALPHABET[v >> 18]! + ALPHABET[(v >> 12) & 63]! + ALPHABET[(v >> 6) & 63]! + ALPHABET[v & 63]!
+  }
+  if (i < b.length) {
+    const v = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8)
+    out += ALPHABET[v >> 18]! + ALPHABET[(v >> 12) & 63]!
+    if (i + 1 < b.length) out += ALPHABET[(v >> 6) & 63]!
+  }
+  return out
+}
+
+/** Strict inverse of `toBase64url`, or undefined: rejects padding, other characters and non-zero spare bits. */
+export function fromBase64url(s: string): Uint8Array | undefined {
+  if (s.length % 4 === 1) return undefined
+  const out = new Uint8Array(Math.floor((s.length * 3) / 4))
+  let acc = 0
+  let bits = 0
+  let o = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    const v = c < 128 ? SEXTET[c]! : -1
+    if (v < 0) return undefined
+    acc = ((acc << 6) | v) & 0xfff
+    bits += 6
+    if (bits >= 8) {
+      bits -= 8
+      out[o++] = (acc >> bits) & 0xff
+    }
+  }
+  if ((acc & ((1 << bits) - 1)) !== 0) return undefined
+  return out
+}
