@@ -14,8 +14,9 @@ import { keyText } from '../node/validate.js'
 import { hostPort, isLoopbackHost, onShutdown, type Logger } from './util.js'
 
 export const NODE_USAGE = `usage: dynamesh node --signal ws://127.0.0.1:4444 [--room default] [--data DIR]
-                     [--http 127.0.0.1:PORT] [--weight 1] [--n 3 --r 2 --w 2] [--sync] [--quiet]
-  --sync    fsync every write before acknowledging it (survives a power loss, not only kill -9)`
+                     [--http 127.0.0.1:PORT] [--weight 1] [--n 3 --r 2 --w 2] [--sync] [--remove-after 86400] [--quiet]
+  --sync            fsync every write before acknowledging it (survives a power loss, not only kill -9)
+  --remove-after S  a member unreachable this many seconds is marked left and its partitions move`
 
 export async function runNode(argv: string[], log: Logger): Promise<number> {
   const { values: a } = parseArgs({
@@ -31,6 +32,7 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
       w: { type: 'string', default: '2' },
       quiet: { type: 'boolean', default: false },
       sync: { type: 'boolean', default: false },
+      'remove-after': { type: 'string', default: '86400' },
       'any-interface': { type: 'boolean', default: false },
     },
   })
@@ -61,7 +63,8 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
     n: num('n', a.n),
     r: num('r', a.r),
     w: num('w', a.w),
-    weight: num('weight', a.weight),
+    weight: a.weight === '0' ? 0 : num('weight', a.weight),
+    removeAfterMs: Math.round(num('remove-after', a['remove-after']) * 1000),
   })
   const short = (id: string): string => id.slice(0, 8)
   node.on((ev: NodeEvent) => {

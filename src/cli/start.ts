@@ -65,6 +65,11 @@ export interface LocalCluster {
 }
 
 const READY_TIMEOUT_MS = 30_000
+/**
+ * Browser tabs of the demo come and go: one closed for good (no leave) is marked left after this
+ * long and its partitions move; a node peer's default is a day.
+ */
+const REMOVE_AFTER_S = 300
 /** The signaling room of the local cluster (the demo page joins it too). */
 const ROOM = 'local'
 const KILL_AFTER_MS = 8_000
@@ -178,7 +183,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       if (opts.fresh) rmSync(dir, { recursive: true, force: true })
       mkdirSync(dir, { recursive: true })
       const args = [...nodeArgs, '--signal', signal!.url, '--room', ROOM, '--data', dir, '--http', `127.0.0.1:${httpPort(i)}`,
-        '--n', String(n), '--r', quorum, '--w', quorum, ...(opts.verbose ? [] : ['--quiet'])]
+        '--n', String(n), '--r', quorum, '--w', quorum, '--remove-after', String(REMOVE_AFTER_S), ...(opts.verbose ? [] : ['--quiet'])]
       // Own process group: a terminal's Ctrl-C reaches only this process, which then stops each peer once.
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
       children.push(child)
