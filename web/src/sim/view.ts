@@ -218,19 +218,20 @@ export class SimMode implements Source {
     return this.cluster?.ids ?? []
   }
 
-  private async advance(ms: number): Promise<void> {
+  /** One tick (or step) of virtual time; its messages play out over `wallMs` on the ring. */
+  private async advance(ms: number, wallMs = TICK_WALL_MS): Promise<void> {
     const c = this.cluster
     if (!c) return
     const next = this.pendingScript[0]
     if (this.replaying) {
       if (!next) return this.endReplay()
       this.pendingScript.shift()
-      this.mark(TICK_WALL_MS / Math.max(1, next.op === 'advance' ? next.ms : 50))
+      this.mark(wallMs / Math.max(1, next.op === 'advance' ? next.ms : 50))
       await c.run(next)
       if (this.pendingScript.length === 0) this.endReplay()
       return
     }
-    this.mark(TICK_WALL_MS / ms)
+    this.mark(wallMs / ms)
     await c.run({ op: 'advance', ms })
   }
 
@@ -260,7 +261,8 @@ export class SimMode implements Source {
 
   private async step(): Promise<void> {
     this.setPaused(true)
-    await this.advance(STEP_MS)
+    // A step is watched closely: its 100 ms of messages play out over most of a second.
+    await this.advance(STEP_MS, 700)
     this.dash.refresh()
     this.renderStatus()
   }
