@@ -9,6 +9,7 @@ import { Dashboard, type CallForm, type GetShown, type MemberRow, type Source } 
 import { colorOf, h } from '../dom.js'
 import { FAMILY_COLORS } from '../wire.js'
 import { DEFAULT_SETTINGS, SimCluster, type GetView, type SimOp, type SimWire } from './cluster.js'
+import { decodeScript, encodeScript } from './link.js'
 import { OWNED_BY_N5, TOUR } from './tour.js'
 import { placeKey } from '../core.js'
 
@@ -453,39 +454,6 @@ function quorum(f: CallForm): { n?: number; r?: number; w?: number } {
   if (f.r !== undefined) q.r = f.r
   if (f.w !== undefined) q.w = f.w
   return q
-}
-
-const OPS = new Set(['advance', 'crash', 'restart', 'wipe', 'isolate', 'split', 'heal', 'add', 'put', 'get', 'delete', 'writes', 'siblings'])
-
-/** A link is untrusted input: only known operations, with bounded numbers and strings. */
-function saneOp(op: unknown): boolean {
-  if (typeof op !== 'object' || op === null) return false
-  const o = op as Record<string, unknown>
-  if (typeof o.op !== 'string' || !OPS.has(o.op)) return false
-  for (const [k, v] of Object.entries(o)) {
-    if (typeof v === 'string' && v.length > 1024) return false
-    if (typeof v === 'number' && !(Number.isInteger(v) && v >= 0 && v <= (k === 'ms' ? 600_000 : k === 'times' ? 100_000 : k === 'count' ? 200 : 64))) return false
-    if (typeof v !== 'string' && typeof v !== 'number') return false
-  }
-  return true
-}
-
-/** A script as URL-safe text: JSON, UTF-8, base64url. */
-function encodeScript(script: readonly SimOp[]): string {
-  let bin = ''
-  for (const b of new TextEncoder().encode(JSON.stringify(script))) bin += String.fromCharCode(b)
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-/** The script of a shared link, or undefined when it does not read as one. */
-function decodeScript(text: string): SimOp[] | undefined {
-  try {
-    const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'))
-    const v: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))))
-    return Array.isArray(v) && v.length <= 100_000 && v.every(saneOp) ? (v as SimOp[]) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Advances with `times` become that many single advances, as they were run. */
