@@ -11,6 +11,8 @@ export type SyncCase = { n: number; d: number; initial?: false } | { n: number; 
 export interface SyncResult {
   /** Everything the network carried from heal (or wipe) to quiet. */
   bytes: number
+  /** The same without membership gossip (which runs whether or not replicas differ). */
+  syncBytes: number
   messages: number
   /** Longest chain of messages each sent in reaction to the previous one, halved. */
   roundTrips: number
@@ -150,5 +152,36 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   const top = Object.entries(byType).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([t, b]) => `${t} ${b}`).join(', ')
   for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
   await net.stop()
-  return { bytes, messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+  return { bytes, syncBytes: bytes - (byType.gossip ?? 0), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+}
+
+/**
+ * Background traffic of a quiet cluster: `nodes` nodes (N = 3) holding `n` keys, after settling,
+ * over `ms` of virtual time. Bytes per second per node, by message type.
+ */
+export async function idleTraffic(nodes: number, n: number, ms = 60_000, seed = 1): Promise<{ perNode: number; byType: Record<string, number> }> {
+  const net = createSimNetwork({ seed, latencyMs: [1, 5] })
+  const ids = Array.from({ length: nodes }, (_, i) => String.fromCharCode(97 + i))
+  const all: DynameshNode[] = []
+  for (const id of ids) all.push(await createNode({ storage: memoryStorage(), ...net.join(id), n: 3, r: 1, w: 1 }))
+  await net.settle({ quietMs: 3000 })
+  for (let i = 0; i < n; i += 100) {
+    const puts: Array<Promise<unknown>> = []
+    for (let j = i; j < Math.min(n, i + 100); j++) puts.push(all[j % nodes]!.put(keyOf(j), value(j, 0), { w: 3 }))
+    await Promise.all(puts)
+  }
+  await net.settle({ quietMs: 10_000 })
+  const before = await sentByType(all)
+  await net.advance(ms)
+  const after = await sentByType(all)
+  const byType: Record<string, number> = {}
+  let total = 0
+  for (const [t, b] of Object.entries(after)) {
+    const per = (b - (before[t] ?? 0)) / nodes / (ms / 1000)
+    if (per > 0) byType[t] = Math.round(per)
+    total += per
+  }
+  for (const node of all) await node.stop().catch(() => {})
+  await net.stop()
+  return { perNode: Math.round(total), byType }
 }

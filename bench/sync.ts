@@ -10,10 +10,11 @@
  *
  *   npx tsx bench/sync.ts            # n = 10,000 and 100,000
  *   npx tsx bench/sync.ts 10000      # one n
+ *   SYNC_DS=1,100 SYNC_IDLE_KEYS=10000 npx tsx bench/sync.ts 10000   # some d; the idle cluster's keys
  */
 import { performance } from 'node:perf_hooks'
 import { memoryStorage } from '../src/index.js'
-import { VALUE_BYTES, keyOf, populate, syncCost, type SyncCase } from './sync-run.js'
+import { VALUE_BYTES, idleTraffic, keyOf, populate, syncCost, type SyncCase } from './sync-run.js'
 
 const NS = process.argv[2] ? process.argv.slice(2).map(Number) : [10_000, 100_000]
 const DS: Array<number | "initial"> = process.env.SYNC_DS ? process.env.SYNC_DS.split(",").map((d) => (d === "initial" ? "initial" : Number(d))) : [1, 10, 100, 1000, "initial"]
@@ -72,6 +73,9 @@ async function main(): Promise<void> {
     }
   }
   console.table(rows)
+  const idleKeys = Number(process.env.SYNC_IDLE_KEYS ?? 100_000)
+  const idle = await idleTraffic(5, idleKeys)
+  console.log(`quiet cluster, 5 nodes (N = 3), ${idleKeys} keys: ${idle.perNode} bytes/s per node`, idle.byType)
 }
 
 await main()

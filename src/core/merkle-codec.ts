@@ -5,7 +5,9 @@
  * comparing; merkle.ts re-exports everything here.
  *
  * Probes: 'P', varint count, then per probe: u8 level (high bit set when all 16 child hashes are
- * zero), varint index, then the 16 child hashes of 16 bytes unless the flag is set.
+ * zero), varint index, then the first 8 bytes of each of the 16 child hashes unless the flag is set.
+ * 8 bytes: a probe only steers the walk, and two different subtrees agree on 64 bits by accident
+ * with odds of 2^-64 per comparison; listings and records carry full digests.
  * Listings: 'L', varint count, then per listing: varint position, varint entry count, and per entry:
  * varint key length, key, 16-byte digest. The position is the leaf index (0..65535) for a leaf, or
  * 65536 + the node's breadth-first number ((16^level - 1) / 15 + index) for every entry beneath an
@@ -25,6 +27,8 @@ import { Reader as ByteReader, Writer, varintSize } from './bytes.js'
 const PROBE_TAG = 0x50
 const LISTING_TAG = 0x4c
 const EMPTY = 0x80
+/** Bytes of each child hash a probe carries. */
+export const PROBE_HASH_BYTES = 8
 const LEAVES = FANOUT ** DEPTH
 /** Every interior node once: an honest peer never sends more probes than this in one message. */
 const MAX_PROBES = (FANOUT ** DEPTH - 1) / (FANOUT - 1)
@@ -52,7 +56,7 @@ const emptyProbe = (p: Probe): boolean => p.childHashes.every(isZero)
 
 /** Encoded size of probes, in bytes. */
 export const probeBytes = (probes: Probe[]): number =>
-  probes.reduce((n, p) => n + 1 + varintSize(p.node.index) + (emptyProbe(p) ? 0 : FANOUT * HASH_BYTES), 1 + varintSize(probes.length))
+  probes.reduce((n, p) => n + 1 + varintSize(p.node.index) + (emptyProbe(p) ? 0 : FANOUT * PROBE_HASH_BYTES), 1 + varintSize(probes.length))
 
 /** Encoded size of leaf listings, in bytes. */
 export const listingBytes = (listings: LeafListing[]): number =>
@@ -81,7 +85,7 @@ export function encodeProbes(probes: Probe[]): Uint8Array {
     const empty = emptyProbe(p)
     w.u8(p.node.level | (empty ? EMPTY : 0))
     w.varint(p.node.index)
-    if (!empty) for (let c = 0; c < FANOUT; c++) w.bytes(p.childHashes[c]!)
+    if (!empty) for (let c = 0; c < FANOUT; c++) w.bytes(p.childHashes[c]!.subarray(0, PROBE_HASH_BYTES))
   }
   return w.done()
 }
@@ -97,7 +101,7 @@ export function decodeProbes(msg: Uint8Array): Probe[] {
     if (level >= DEPTH) throw bad(`probe level ${level}`)
     const index = r.varint(FANOUT ** level - 1)
     const childHashes: Uint8Array[] = []
-    for (let c = 0; c < FANOUT; c++) childHashes.push(head & EMPTY ? new Uint8Array(HASH_BYTES) : r.bytes(HASH_BYTES))
+    for (let c = 0; c < FANOUT; c++) childHashes.push(head & EMPTY ? new Uint8Array(PROBE_HASH_BYTES) : r.bytes(PROBE_HASH_BYTES))
     out.push({ node: { level, index }, childHashes })
   }
   r.end()

@@ -271,7 +271,8 @@ export function answerProbes(tree: MerkleTree, probes: Probe[], options: AnswerO
     const mine = tree.children(level, index)
     for (let c = 0; c < FANOUT; c++) {
       const theirs = p.childHashes[c] ?? new Uint8Array(HASH_BYTES)
-      if (equalBytes(mine[c]!, theirs)) continue
+      // A probe off the wire carries hash prefixes (merkle-codec.ts): compare as many bytes as it has.
+      if (equalBytes(mine[c]!.subarray(0, theirs.length), theirs)) continue
       const child = index * FANOUT + c
       if (level + 1 === DEPTH) leaves.push({ leaf: child, entries: tree.leaf(child) })
       else if (options.listSmall && tree.count(level + 1, child) <= options.listSmall) leaves.push(listNode(tree, level + 1, child))

@@ -1,13 +1,13 @@
 /**
  * Merkle anti-entropy (Dynamo paper section 4.7). Periodically a node picks one peer it shares
  * partitions with and sends one 16-byte summary of all the partitions they share; only when it
- * differs do the sides narrow it down: sixteen group hashes, then the roots of the partitions in
+ * differs do the sides narrow it down: 64 group hashes, then the roots of the partitions in
  * differing groups, then per differing partition child hashes level by level (a subtree of at most
  * SMALL_SUBTREE entries is listed at once instead: adaptive depth), then only the records that differ:
  *
  *   A                                   B
  *   ae-sum {level 0: 16 B} ----------->  differs
- *                          <-----------  ae-sum {level 1: 16 group hashes of 8 B}
+ *                          <-----------  ae-sum {level 1: 64 group hashes of 6 B}
  *   ae-roots {p: root, p in differing groups} ----->  roots differ for p
  *                          <-----------  ae-step {p: probes of the root's children, or a listing}
  *   ... ae-step until listings ...
@@ -36,8 +36,8 @@ const PUSH_BATCH = 64
 const PUSH_BYTES = 256 * 1024
 
 /** Group hashes of the level-1 summary, and bytes of each. */
-const GROUPS = 16
-const GROUP_HASH = 8
+const GROUPS = 64
+const GROUP_HASH = 6
 
 const toId = (k: Uint8Array): string => String.fromCharCode(...k)
 const keysOf = (tree: MerkleTree): Uint8Array[] => [...tree.entries()].map((e) => e.key.slice())
@@ -66,8 +66,8 @@ export class AntiEntropy {
   }
 
   /**
-   * Sixteen 8-byte group hashes over the shared partitions (group = p mod 16): each the XOR of
-   * sha256(u32 p | root)[0..8) of its partitions, so it depends on the set, not on the order.
+   * 64 group hashes of 6 bytes over the shared partitions (group = p mod 64): each the XOR of
+   * sha256(u32 p | root)[0..6) of its partitions, so it depends on the set, not on the order.
    */
   private groups(shared: number[]): Uint8Array {
     const out = new Uint8Array(GROUPS * GROUP_HASH)
@@ -84,6 +84,9 @@ export class AntiEntropy {
 
   /** Starts one exchange with a random reachable peer that shares partitions with this node. */
   tick(): void {
+    // An exchange in progress (started by either side) already covers what differs: a second one
+    // now would find the same differences and send the same records again.
+    if (this.busy) return
     const ring = this.ctx.ring()
     if (partitionsOf(ring, this.ctx.id).length === 0) return
     const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))

@@ -43,7 +43,7 @@ export type Msg =
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
   | { t: 'ae-step'; sid: number; parts: Array<[number, Uint8Array, Uint8Array]> }
   | { t: 'ae-pull'; sid: number; keys: Uint8Array[] }
-  /** Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 sixteen 8-byte group hashes. */
+  /** Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 64 group hashes of 6 bytes. */
   | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array }
   /** Anti-entropy records sent for the receiver to merge; it sends back its merge where that differs. */
   | { t: 'ae-push'; sid: number; items: StoreItem[] }
@@ -162,8 +162,8 @@ export function decodeMessage(data: Uint8Array): Msg {
       return { t: 'ae-pull', sid: int(v.sid, 'sid'), keys: list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key')) }
     case 'ae-sum': {
       const level = int(v.level, 'level', 0, 1)
-      const h = bytes(v.h, 128, 'h')
-      if (h.length !== (level === 0 ? 16 : 128)) fail('ae-sum: hash length')
+      const h = bytes(v.h, 384, 'h')
+      if (h.length !== (level === 0 ? 16 : 384)) fail('ae-sum: hash length')
       return { t: 'ae-sum', sid: int(v.sid, 'sid'), level, h }
     }
     case 'ae-push':

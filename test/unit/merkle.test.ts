@@ -230,7 +230,7 @@ describe('merkle wire form', () => {
       const l = encodeListings(listings)
       expect(p.length).toBe(probeBytes(probes))
       expect(l.length).toBe(listingBytes(listings))
-      expect(decodeProbes(p)).toEqual(probes)
+      expect(decodeProbes(p)).toEqual(probes.map((q) => ({ ...q, childHashes: q.childHashes.map((h) => h.slice(0, 8)) })))
       expect(decodeListings(l)).toEqual(listings)
     }))
   })
