@@ -43,7 +43,8 @@ describe('demo page, live mode', () => {
   it('joins the npm start cluster and draws every member and its own peer, without console errors', async () => {
     expect(cluster!.formed).toBe(true)
     page = await openPage(browser!, `${cluster!.pageUrl}/`, LAPTOP, errors)
-    await page.waitForFunction(() => window.dynamesh?.mode === 'live' && window.dynamesh.node !== undefined, undefined, { timeout: 60_000 })
+    await page.waitForFunction(() => window.dynamesh?.mode === 'live' && (window.dynamesh.node !== undefined || window.dynamesh.error !== undefined), undefined, { timeout: 120_000 })
+    expect(await page.evaluate(() => window.dynamesh.error)).toBeUndefined()
     await expect.poll(() => memberCount(page!), { timeout: 60_000, interval: 500 }).toBe(4)
     const rows = await page.$$eval('#members tbody tr', (trs) => trs.map((tr) => ({ id: tr.getAttribute('data-id'), text: tr.textContent ?? '' })))
     for (const p of cluster!.peers) expect(rows.find((r) => r.id === p.id)?.text).toContain(p.name)
@@ -53,7 +54,7 @@ describe('demo page, live mode', () => {
     await expect.poll(() => page!.locator('#members tbody tr .state.up').count(), { timeout: 60_000, interval: 500 }).toBe(4)
     expect(await page.locator('#live-unreachable').count()).toBe(0)
     expect(errors).toEqual([])
-  })
+  }, 240_000)
 
   it('a put through the page\u2019s form reads back through a Node peer\u2019s HTTP API', async () => {
     const p = page!

@@ -5,7 +5,7 @@
  * `npm start` serves `/config.json` next to the page: the signaling URL, the room, the cluster's
  * N/R/W/Q and each Node peer's HTTP address.
  */
-import { openBrowserPeer, type DynameshNode, type NodeId } from 'dynamesh'
+import { credentialFrom, hexBytes, openBrowserPeer, type DynameshNode, type NodeId } from 'dynamesh'
 import { decodeMessage } from '../../src/wire/messages.js'
 
 export interface PageConfig {
@@ -15,6 +15,8 @@ export interface PageConfig {
   r: number
   w: number
   q: number
+  /** Hex public key of the closed cluster; the page asks the page server for its credential. Absent: open. */
+  clusterKey?: string
   /** The Node peers of the local cluster. */
   peers: Array<{ name: string; id: string; http: string }>
 }
@@ -67,6 +69,7 @@ export async function startLivePeer(opts: { weight?: number } = {}): Promise<Liv
     q: config.q,
     ...(opts.weight === undefined ? {} : { weight: opts.weight }),
     transport: { loopbackOnly: onLoopback() },
+    ...(config.clusterKey ? { clusterKey: hexBytes(config.clusterKey, 32, 'clusterKey'), credential: credentialFrom(new URL('.', location.href).href) } : {}),
   })
   const handlers = new Set<(ev: WireEvent) => void>()
   const emit = (ev: WireEvent): void => {

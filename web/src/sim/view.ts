@@ -236,9 +236,11 @@ export class SimMode implements Source {
     await c.run({ op: 'advance', ms })
   }
 
+  /** A replay stops where the recorded run stopped: paused, so the two can be compared. */
   private endReplay(): void {
     if (!this.replaying) return
     this.replaying = false
+    this.setPaused(true)
     this.renderNodeBar()
     this.verdict.textContent = 'replay finished'
   }
