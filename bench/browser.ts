@@ -20,7 +20,7 @@ const N = Number(process.env.BENCH_PUTS ?? 2000)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 500)
 
 type Bench = Record<string, (...a: unknown[]) => Promise<unknown>>
-const w = await startWorld()
+const w = await startWorld({ open: true })
 try {
   const ctx = await w.browser.newContext()
   const page = await ctx.newPage()

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { WebSocketServer, WebSocket, type RawData } from 'ws'
+import { CREDENTIAL_BYTES, verifyCredential } from '../src/credential.js'
 import { idOfPublicKey, verifyId } from '../src/identity.js'
 import type { NodeId } from '../src/types.js'
 import {
@@ -35,6 +36,11 @@ export interface SignalServerOptions {
   maxConnections?: number
   /** Ping period; a socket that has not ponged by the next ping is terminated. Default 10 s. */
   heartbeatMs?: number
+  /**
+   * Public key of a closed cluster: only peers whose hello carries a credential signed by it join a
+   * room (others are refused with UNAUTHORIZED). Default: open rooms, and the server says so.
+   */
+  clusterKey?: Uint8Array
   /** Time a new socket has to send a valid hello. Default 10 s. */
   helloTimeoutMs?: number
   /** One line per join, leave and reject. Default: silent. */
@@ -160,6 +166,9 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     if (!verifyId(id, publicKey, challengeBytes(conn.nonce, msg.room), signature)) {
       return reject(conn, 'UNAUTHORIZED', CloseCode.UNAUTHORIZED, 'bad signature')
     }
+    if (opts.clusterKey && !verifyCredential(opts.clusterKey, publicKey, msg.credential ? fromBase64(msg.credential, CREDENTIAL_BYTES) : undefined)) {
+      return reject(conn, 'UNAUTHORIZED', CloseCode.UNAUTHORIZED, 'closed cluster: no valid credential for this key')
+    }
     const room = rooms.get(msg.room) ?? new Map<NodeId, Conn>()
     const old = room.get(id)
     if (!old && room.size >= maxPeersPerRoom) return reject(conn, 'ROOM_FULL', CloseCode.ROOM_FULL, `room holds ${maxPeersPerRoom} peers`)
@@ -278,6 +287,7 @@ export async function startSignalServer(opts: SignalServerOptions = {}): Promise
     })
   })
   http.on('error', (e) => log(`server error: ${String(e)}`))
+  log(opts.clusterKey ? 'closed cluster: peers need a credential signed by the cluster key' : 'open rooms: any peer that knows a room name may join it')
 
   const heartbeat = setInterval(() => {
     for (const conn of conns) {

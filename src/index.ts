@@ -7,7 +7,7 @@ export { createNode } from './node/index.js'
 export { memoryStorage } from './storage/memory.js'
 export { idbStorage, deleteIdbStorage, type IdbStorageOptions } from './storage/idb.js'
 export { createWebRtcTransport, type WebRtcTransport, type WebRtcTransportOptions } from './transport/webrtc.js'
-export { openBrowserPeer, type BrowserPeer, type BrowserPeerOptions } from './browser/peer.js'
+export { openBrowserPeer, credentialFrom, type BrowserPeer, type BrowserPeerOptions } from './browser/peer.js'
 export { DynameshError, isDynameshError, type ErrorCode } from './errors.js'
 export type {
   Context,
@@ -27,3 +27,4 @@ export type {
 } from './api.js'
 export type { NodeId, Storage, Transport, Env, BatchOp, Cancel } from './types.js'
 export { generateIdentity, identityFromSecret, idOfPublicKey, loadIdentity, type Identity } from './identity.js'
+export { clusterKeyFromSecret, generateClusterKey, verifyCredential, hexBytes, type ClusterKey } from './credential.js'

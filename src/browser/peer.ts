@@ -13,6 +13,8 @@
  * The lock is released when the owner stops or its tab closes, so the next tab to open owns the node.
  */
 import type { DynameshNode, NodeOptions } from '../api.js'
+import { hexBytes, verifyCredential } from '../credential.js'
+import { DynameshError } from '../errors.js'
 import { generateIdentity, loadIdentity, type Identity } from '../identity.js'
 import { createNode } from '../node/index.js'
 import { idbStorage } from '../storage/idb.js'
@@ -28,6 +30,10 @@ export interface BrowserPeerOptions extends Omit<NodeOptions, 'storage' | 'trans
   database?: string
   /** Weight of a guest tab (one that does not hold the lock; `weight` is the owner's). Default 0: a client. */
   guestWeight?: number
+  /** A closed cluster's public key (credential.ts); peers without a credential it signed are refused. */
+  clusterKey?: Uint8Array
+  /** This tab's credential for the closed cluster, or how to get one for its public key (from the app's server). */
+  credential?: Uint8Array | ((publicKey: Uint8Array) => Promise<Uint8Array>)
   /** Start offline (no signaling, no connections) until `transport.setOffline(false)`. */
   offline?: boolean
   /** More transport options (loopbackOnly, connection cap, ...). */
@@ -80,7 +86,7 @@ async function askPersist(): Promise<boolean | undefined> {
 
 /** Opens this tab's peer and joins the cluster. */
 export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<BrowserPeer> {
-  const { signalUrl, room, database = 'dynamesh', guestWeight = 0, offline = false, transport: transportOpts, ...nodeOpts } = opts
+  const { signalUrl, room, database = 'dynamesh', guestWeight = 0, offline = false, clusterKey, credential: admit, transport: transportOpts, ...nodeOpts } = opts
   const release = await tryLock(`dynamesh:${database}`)
   const role = release ? 'owner' : 'guest'
   let storage: Storage | undefined
@@ -89,10 +95,15 @@ export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<Browser
     storage = release ? await idbStorage(database) : memoryStorage()
     const identity = release ? await loadIdentity(storage) : generateIdentity()
     const persisted = release ? await askPersist() : undefined
+    const credential = typeof admit === 'function' ? await admit(identity.publicKey) : admit
+    if (clusterKey && !verifyCredential(clusterKey, identity.publicKey, credential)) {
+      throw new DynameshError('UNAUTHORIZED', 'this tab has no valid credential for the closed cluster')
+    }
     // Chromium allows ~500 RTCPeerConnections over a tab's lifetime: keep connections open longer
     // than a Node peer does (less churn) and never create more than the budget.
     transport = createWebRtcTransport({
-      signalUrl, room: room ?? 'dynamesh', identity, idleMs: TAB_IDLE_MS, connectionBudget: TAB_CONNECTION_BUDGET, ...transportOpts,
+      signalUrl, room: room ?? 'dynamesh', identity, idleMs: TAB_IDLE_MS, connectionBudget: TAB_CONNECTION_BUDGET,
+      ...(clusterKey ? { clusterKey } : {}), ...(credential ? { credential } : {}), ...transportOpts,
     })
     if (offline) await transport.setOffline(true)
     const weight = release ? nodeOpts.weight : guestWeight
@@ -120,5 +131,21 @@ export async function openBrowserPeer(opts: BrowserPeerOptions): Promise<Browser
     await storage?.close().catch(() => {})
     release?.()
     throw e
+  }
+}
+
+/**
+ * How a page of a closed local cluster gets its credential: `POST {admitUrl}/credential` with its
+ * public key, answered by the page server of `dynamesh start` (which holds the cluster key).
+ */
+export function credentialFrom(admitUrl: string): (publicKey: Uint8Array) => Promise<Uint8Array> {
+  return async (publicKey) => {
+    const hex = Array.from(publicKey, (b) => b.toString(16).padStart(2, '0')).join('')
+    const res = await fetch(new URL('credential', admitUrl.endsWith('/') ? admitUrl : `${admitUrl}/`), {
+      method: 'POST', body: JSON.stringify({ publicKey: hex }), headers: { 'Content-Type': 'text/plain' },
+    })
+    if (!res.ok) throw new DynameshError('UNAUTHORIZED', `no credential from ${admitUrl}: HTTP ${res.status}`)
+    const { credential } = (await res.json()) as { credential?: string }
+    return hexBytes(String(credential), 64, 'credential')
   }
 }

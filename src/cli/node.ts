@@ -4,6 +4,7 @@
  * given. Logs what it does; stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util'
+import { CREDENTIAL_BYTES, hexBytes, verifyCredential } from '../credential.js'
 import { mkdirSync } from 'node:fs'
 import { createNode, loadIdentity, type NodeEvent } from '../index.js'
 import { levelStorage } from '../storage/level.js'
@@ -16,7 +17,9 @@ import { hostPort, isLoopbackHost, onShutdown, type Logger } from './util.js'
 export const NODE_USAGE = `usage: dynamesh node --signal ws://127.0.0.1:4444 [--room default] [--data DIR]
                      [--http 127.0.0.1:PORT] [--weight 1] [--n 3 --r 2 --w 2] [--sync] [--remove-after 86400] [--quiet]
   --sync            fsync every write before acknowledging it (survives a power loss, not only kill -9)
-  --remove-after S  a member unreachable this many seconds is marked left and its partitions move`
+  --remove-after S  a member unreachable this many seconds is marked left and its partitions move
+  --cluster-key HEX --credential HEX
+                    a closed cluster's public key and this peer's credential (dynamesh start makes both)`
 
 export async function runNode(argv: string[], log: Logger): Promise<number> {
   const { values: a } = parseArgs({
@@ -33,6 +36,8 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
       quiet: { type: 'boolean', default: false },
       sync: { type: 'boolean', default: false },
       'remove-after': { type: 'string', default: '86400' },
+      'cluster-key': { type: 'string' },
+      credential: { type: 'string' },
       'any-interface': { type: 'boolean', default: false },
     },
   })
@@ -49,7 +54,15 @@ export async function runNode(argv: string[], log: Logger): Promise<number> {
   const identity = await loadIdentity(storage)
   // On a loopback signaling server, keep WebRTC on loopback too (never another interface).
   const loopbackOnly = !a['any-interface'] && isLoopbackHost(new URL(a.signal).hostname)
+  const clusterKey = a['cluster-key'] ? hexBytes(a['cluster-key'], 32, '--cluster-key') : undefined
+  const credential = a.credential ? hexBytes(a.credential, CREDENTIAL_BYTES, '--credential') : undefined
+  if (clusterKey && !verifyCredential(clusterKey, identity.publicKey, credential)) {
+    throw new TypeError(`--credential does not admit this peer (id ${identity.id}) to the cluster of --cluster-key`)
+  }
+  if (!clusterKey) log('open cluster: any peer that knows the room may join (use --cluster-key and --credential to close it)')
   const transport = createWebRtcTransport({
+    ...(clusterKey ? { clusterKey } : {}),
+    ...(credential ? { credential } : {}),
     signalUrl: a.signal,
     room: a.room,
     identity,

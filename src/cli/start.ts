@@ -7,18 +7,22 @@
  * the peers by PID (SIGTERM, then SIGKILL after a grace period), then the page and the signaling.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startSignalServer, type SignalServer } from '../../signaling/server.js'
+import { clusterKeyFromSecret, generateClusterKey, type ClusterKey } from '../credential.js'
+import { toHex } from '../core/hash.js'
+import { loadIdentity } from '../identity.js'
+import { levelStorage } from '../storage/level.js'
 import { startStatusPage, type StatusPage } from './status-page.js'
 import { onShutdown, type Logger } from './util.js'
 
 export const START_USAGE = `usage: dynamesh start [--peers 3] [--http-base 8081] [--signal-port 4444] [--page-port 8080]
-                      [--data .data/local] [--fresh] [--verbose]`
+                      [--data .data/local] [--fresh] [--open] [--verbose]`
 
 /** Options of {@link startLocalCluster}. Port 0 picks a free port (for `httpBase`: a free one per peer). */
 export interface LocalClusterOptions {
@@ -31,6 +35,11 @@ export interface LocalClusterOptions {
   dataDir?: string
   /** Delete the peers' data first. */
   fresh?: boolean
+  /**
+   * An open cluster (any peer that knows the room may join). Default: closed, with a cluster key kept
+   * under the data folder; each peer and the demo page get a credential it signed.
+   */
+  open?: boolean
   /** Let the peers log their transport's chatter too. */
   verbose?: boolean
   /** Lines of the orchestrator itself. Default: stderr. */
@@ -65,6 +74,29 @@ export interface LocalCluster {
 }
 
 const READY_TIMEOUT_MS = 30_000
+
+/** The local cluster's key: made on first start and kept next to the peers' data. */
+function loadClusterKey(dataDir: string): ClusterKey {
+  const file = join(dataDir, 'cluster.key')
+  mkdirSync(dataDir, { recursive: true })
+  if (existsSync(file)) {
+    const secret = readFileSync(file)
+    if (secret.length === 32) return clusterKeyFromSecret(new Uint8Array(secret))
+  }
+  const key = generateClusterKey()
+  writeFileSync(file, key.secret, { mode: 0o600 })
+  return key
+}
+
+/** A peer's public key, from its data folder (its identity is made there now if it is new). */
+async function peerKey(dir: string): Promise<Uint8Array> {
+  const storage = await levelStorage(dir)
+  try {
+    return (await loadIdentity(storage)).publicKey
+  } finally {
+    await storage.close()
+  }
+}
 /**
  * Browser tabs of the demo come and go: one closed for good (no leave) is marked left after this
  * long and its partitions move; a node peer's default is a day.
@@ -175,14 +207,18 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
 
   try {
     if (opts.signal?.aborted) throw new Error('stopped while starting')
-    signal = await startSignalServer({ host: '127.0.0.1', port: signalPort, log: (l) => log(`[signal] ${l}`) })
+    const cluster = opts.open ? undefined : loadClusterKey(dataDir)
+    signal = await startSignalServer({
+      host: '127.0.0.1', port: signalPort, log: (l) => log(`[signal] ${l}`), ...(cluster ? { clusterKey: cluster.publicKey } : {}),
+    })
     const n = Math.min(3, count)
     const quorum = String(Math.min(2, n))
     await Promise.all(names.map(async (name, i) => {
       const dir = join(dataDir, name)
       if (opts.fresh) rmSync(dir, { recursive: true, force: true })
       mkdirSync(dir, { recursive: true })
-      const args = [...nodeArgs, '--signal', signal!.url, '--room', ROOM, '--data', dir, '--http', `127.0.0.1:${httpPort(i)}`,
+      const admitted = cluster ? ['--cluster-key', toHex(cluster.publicKey), '--credential', toHex(cluster.admit(await peerKey(dir)))] : []
+      const args = [...nodeArgs, ...admitted, '--signal', signal!.url, '--room', ROOM, '--data', dir, '--http', `127.0.0.1:${httpPort(i)}`,
         '--n', String(n), '--r', quorum, '--w', quorum, '--remove-after', String(REMOVE_AFTER_S), ...(opts.verbose ? [] : ['--quiet'])]
       // Own process group: a terminal's Ctrl-C reaches only this process, which then stops each peer once.
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -200,9 +236,12 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     if (!hasWeb) log(`no demo page at ${webDir} (run npm run build:web); serving the status view at /`)
     const pageConfig = {
       signalUrl: signal.url, room: ROOM, n, r: Number(quorum), w: Number(quorum), q: 256,
+      ...(cluster ? { clusterKey: toHex(cluster.publicKey) } : {}),
       peers: peers.map(({ name, id, http }) => ({ name, id, http })),
     }
-    page = await startStatusPage({ port: pagePort, signalUrl: signal.url, peers, log, ...(hasWeb ? { webDir, pageConfig } : {}) })
+    page = await startStatusPage({
+      port: pagePort, signalUrl: signal.url, peers, log, pageConfig, ...(hasWeb ? { webDir } : {}), ...(cluster ? { admit: cluster.admit } : {}),
+    })
   } catch (e) {
     await stop()
     throw e
@@ -262,6 +301,7 @@ export async function runStart(argv: string[], log: Logger): Promise<number> {
       'page-port': { type: 'string', default: '8080' },
       data: { type: 'string' },
       fresh: { type: 'boolean', default: false },
+      open: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
     },
   })
@@ -284,7 +324,7 @@ export async function runStart(argv: string[], log: Logger): Promise<number> {
   try {
     cluster = await startLocalCluster({
       peers, httpBase, signalPort: port('signal-port', a['signal-port']), pagePort: port('page-port', a['page-port']),
-      ...(a.data ? { dataDir: a.data } : {}), fresh: a.fresh, verbose: a.verbose, log, signal: ac.signal,
+      ...(a.data ? { dataDir: a.data } : {}), fresh: a.fresh, open: a.open, verbose: a.verbose, log, signal: ac.signal,
     })
   } catch (e) {
     if (ac.signal.aborted) return 0

@@ -9,6 +9,8 @@ import { readFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { extname, join, normalize, sep } from 'node:path'
 import type { AddressInfo } from 'node:net'
+import { toHex } from '../core/hash.js'
+import { hexBytes } from '../credential.js'
 import type { LocalPeer } from './start.js'
 import { isLoopbackHost, type Logger } from './util.js'
 
@@ -21,6 +23,11 @@ export interface StatusPageOptions {
   webDir?: string
   /** Served as `/config.json` for the demo page. */
   pageConfig?: unknown
+  /**
+   * A closed cluster's admission: `POST /credential` with `{"publicKey": hex}` answers the credential
+   * for that key. Only pages of this loopback server can ask (the host check below).
+   */
+  admit?: (publicKey: Uint8Array) => Uint8Array
   log?: Logger
 }
 
@@ -140,6 +147,27 @@ async function proxyKv(req: IncomingMessage, res: ServerResponse, rest: string, 
   send(res, upstream.status, upstream.headers.get('content-type') ?? 'application/octet-stream', new Uint8Array(await upstream.arrayBuffer()), out)
 }
 
+const isLoopbackOrigin = (origin: string): boolean => {
+  try {
+    const u = new URL(origin)
+    return u.protocol === 'http:' && isLoopbackHost(u.hostname)
+  } catch {
+    return false
+  }
+}
+
+/** `POST /credential`: the credential of the public key in the JSON body. */
+async function credential(req: IncomingMessage, res: ServerResponse, admit: (key: Uint8Array) => Uint8Array): Promise<void> {
+  const body = await readBody(req)
+  let key: Uint8Array
+  try {
+    key = hexBytes(String((JSON.parse(String(body ?? '')) as { publicKey?: unknown }).publicKey), 32, 'publicKey')
+  } catch (e) {
+    return problem(res, 400, 'INVALID_KEY', e instanceof Error ? e.message : 'body must be {"publicKey": hex}')
+  }
+  return sendJson(res, 200, { credential: toHex(admit(key)) })
+}
+
 /** Serves the page on 127.0.0.1:`port` (0 picks one). */
 export function startStatusPage(opts: StatusPageOptions): Promise<StatusPage> {
   const log = opts.log ?? (() => {})
@@ -149,7 +177,11 @@ export function startStatusPage(opts: StatusPageOptions): Promise<StatusPage> {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '')
     const handle = async (): Promise<void> => {
       if (!isLoopbackHost(host)) return problem(res, 403, 'FORBIDDEN', 'open the page through 127.0.0.1 or localhost')
+      // Pages served elsewhere on this machine (a dev server) may join the local cluster too.
+      const origin = req.headers.origin
+      if (origin && (path === '/credential' || path === '/config.json') && isLoopbackOrigin(origin)) res.setHeader('Access-Control-Allow-Origin', origin)
       if (path.startsWith('/api/kv/')) return proxyKv(req, res, path.slice(8), opts.peers)
+      if (path === '/credential' && req.method === 'POST' && opts.admit) return credential(req, res, opts.admit)
       if (req.method !== 'GET') return problem(res, 405, 'METHOD_NOT_ALLOWED', 'use GET')
       if (path === '/status' || (path === '/' && !opts.webDir)) return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML)
       if (path === '/api/status') return sendJson(res, 200, await statusReport(opts.signalUrl, opts.peers))

@@ -35,6 +35,8 @@ export interface SignalClientOptions {
   room: string
   identity: Identity
   WebSocket: WebSocketConstructor
+  /** This peer's credential for a closed cluster (see credential.ts), sent with the hello. */
+  credential?: Uint8Array
   /** Reconnect after a lost connection, with backoff. Default true. */
   reconnect?: boolean
   /** First reconnect delay. Default 250 ms; doubles per failed attempt up to `maxBackoffMs`. */
@@ -206,7 +208,10 @@ export function createSignalClient(opts: SignalClientOptions): SignalClient {
         if (helloSent) return void counts.malformed++
         helloSent = true
         const signature = identity.sign(challengeBytes(msg.nonce, room))
-        ws.send(encodeMessage({ type: 'hello', room, id: identity.id, publicKey: toBase64(identity.publicKey), signature: toBase64(signature) }))
+        ws.send(encodeMessage({
+          type: 'hello', room, id: identity.id, publicKey: toBase64(identity.publicKey), signature: toBase64(signature),
+          ...(opts.credential ? { credential: toBase64(opts.credential) } : {}),
+        }))
         return
       }
       case 'welcome': {

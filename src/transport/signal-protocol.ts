@@ -5,7 +5,7 @@
  *
  * ```
  * server → client  {type:'challenge', nonce}                 on connect
- * client → server  {type:'hello', room, publicKey, signature, id?}
+ * client → server  {type:'hello', room, publicKey, signature, id?, credential?}   (credential: closed clusters)
  * server → client  {type:'welcome', id, peers}               others in the room
  * server → others  {type:'join', id} / {type:'leave', id}
  * client → server  {type:'signal', to, data}
@@ -65,7 +65,7 @@ export const CloseCode = {
 
 /** Messages a client sends. */
 export type ClientMessage =
-  | { type: 'hello'; room: string; publicKey: string; signature: string; id?: string }
+  | { type: 'hello'; room: string; publicKey: string; signature: string; id?: string; credential?: string }
   | { type: 'signal'; to: NodeId; data: unknown }
 
 /** Messages the server sends. */
@@ -137,6 +137,10 @@ export function decodeClientMessage(text: unknown): Decoded<ClientMessage> {
       if (o.id !== undefined && typeof o.id !== 'string') return { ok: false, error: 'hello.id must be a string' }
       const msg: ClientMessage = { type: 'hello', room: o.room, publicKey: o.publicKey, signature: o.signature }
       if (typeof o.id === 'string') msg.id = o.id
+      if (o.credential !== undefined) {
+        if (typeof o.credential !== 'string' || o.credential.length > 128) return { ok: false, error: 'hello.credential must be a base64 string' }
+        msg.credential = o.credential
+      }
       return { ok: true, msg }
     }
     case 'signal':

@@ -57,6 +57,13 @@ export interface WebRtcTransportOptions {
   wrtc?: WrtcImpl
   /** WebSocket constructor; default: the runtime's global (browsers). `ws` in Node. */
   WebSocket?: WebSocketConstructor
+  /**
+   * A closed cluster's public key: peers must show a credential it signed in their HELLO (and at
+   * signaling), or the connection closes. Default: open, any peer with a proven id is accepted.
+   */
+  clusterKey?: Uint8Array
+  /** This peer's credential for the closed cluster. */
+  credential?: Uint8Array
   /** Drop every ICE candidate (local and remote) that is not a loopback address. */
   loopbackOnly?: boolean
   /** Open connections at most; past it the least recently used idle one closes. Default 32. */
@@ -177,7 +184,9 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   if (!RTCPeerConnection || !WebSocket) {
     throw new TypeError('no RTCPeerConnection or WebSocket in this runtime: in Node use createWebRtcTransport from dynamesh/node')
   }
-  const signal = createSignalClient({ url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket })
+  const signal = createSignalClient({
+    url: opts.signalUrl, room: opts.room ?? 'dynamesh', identity: opts.identity, WebSocket, ...(opts.credential ? { credential: opts.credential } : {}),
+  })
   const conns = new Map<NodeId, Conn>()
   const messageHandlers: Array<(from: NodeId, msg: Uint8Array) => void> = []
   const peerHandlers: Array<(ev: { id: NodeId; up: boolean }) => void> = []
@@ -336,7 +345,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   function ensureHello(conn: Conn): void {
     if (conn.helloSent || !conn.peer) return
     conn.helloSent = true
-    sendNow(conn, KIND_HELLO, helloMessage(opts.identity, conn.nonce))
+    sendNow(conn, KIND_HELLO, helloMessage(opts.identity, conn.nonce, opts.credential))
   }
 
   function onOpen(conn: Conn): void {
@@ -355,7 +364,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
 
   function onHello(conn: Conn, data: Uint8Array): void {
     if (conn.peerKey) return close(conn, 'unexpected or malformed HELLO')
-    const hello = readHello(data, conn.remote)
+    const hello = readHello(data, conn.remote, opts.clusterKey)
     if (!hello.ok) {
       if (hello.forged) stats.rejected++
       return close(conn, hello.reason)

@@ -26,10 +26,10 @@ export interface BrowserWorld {
 }
 
 /** Starts Node peers, the dev server and Chromium. `stop()` ends all three and removes the data. */
-export async function startWorld(opts: { peers?: number } = {}): Promise<BrowserWorld> {
+export async function startWorld(opts: { peers?: number; open?: boolean } = {}): Promise<BrowserWorld> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dynamesh-browser-'))
   const cluster = await startLocalCluster({
-    peers: opts.peers ?? 3, httpBase: 0, signalPort: 0, pagePort: 0, dataDir, fresh: true,
+    peers: opts.peers ?? 3, httpBase: 0, signalPort: 0, pagePort: 0, dataDir, fresh: true, open: opts.open ?? false,
     log: () => {}, forward: () => {},
   })
   const vite = await createServer({
@@ -63,7 +63,7 @@ export async function startWorld(opts: { peers?: number } = {}): Promise<Browser
 
 /** The URL of a test peer page joined to the world's cluster. */
 export function peerUrl(w: BrowserWorld, params: Record<string, string | number> = {}): string {
-  const q = new URLSearchParams({ signal: w.cluster.signalUrl, room: 'local', ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])) })
+  const q = new URLSearchParams({ signal: w.cluster.signalUrl, room: 'local', admit: `${w.cluster.pageUrl}/`, ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])) })
   return `${w.viteUrl}/test/browser/fixtures/peer.html?${q}`
 }
 

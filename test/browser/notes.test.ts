@@ -15,7 +15,7 @@ async function openNotes(): Promise<Page> {
   const ctx = await world().browser.newContext({ viewport: { width: 1100, height: 800 } })
   const page = await ctx.newPage()
   page.on('pageerror', (e) => world().errors.push(String(e)))
-  await page.goto(`${world().viteUrl}/web/examples/notes/index.html?signal=${encodeURIComponent(world().cluster.signalUrl)}&room=local`)
+  await page.goto(`${world().viteUrl}/web/examples/notes/index.html?admit=${encodeURIComponent(`${world().cluster.pageUrl}/`)}`)
   await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 30_000 })
   await waitFor('the tab to be online', async () => (await page.getByTestId('status').textContent())?.startsWith('online') ?? false)
   return page

@@ -53,7 +53,8 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  w = await startWorld()
+  // An open cluster: the app joins with nothing but the signaling URL.
+  w = await startWorld({ open: true })
 }, 240_000)
 
 afterAll(async () => {

@@ -11,7 +11,7 @@
  *                 Listing never scans the store. A deleted note's id stays in the index; its key
  *                 reads as deleted and the list skips it.
  */
-import { openBrowserPeer, type BrowserPeer, type Context } from 'dynamesh'
+import { credentialFrom, hexBytes, openBrowserPeer, type BrowserPeer, type Context } from 'dynamesh'
 
 interface Note {
   title: string
@@ -49,12 +49,23 @@ function parseIds(v: Uint8Array): string[] {
   }
 }
 
-async function config(): Promise<{ signalUrl: string; room: string; n: number; r: number; w: number }> {
-  const signal = q.get('signal')
-  if (signal) return { signalUrl: signal, room: q.get('room') ?? 'local', n: 3, r: 2, w: 2 }
-  const res = await fetch(new URL('../../config.json', location.href), { cache: 'no-store' })
+interface Config {
+  signalUrl: string
+  room: string
+  n: number
+  r: number
+  w: number
+  /** A closed cluster's key; the credential comes from the page server (`admit`). */
+  clusterKey?: string
+  admit: string
+}
+
+/** The local cluster's config from the page server (`?admit=URL` names another one, for tests). */
+async function config(): Promise<Config> {
+  const admit = q.get('admit') ?? new URL('../../', location.href).href
+  const res = await fetch(new URL('config.json', admit), { cache: 'no-store' })
   if (!res.ok) throw new Error(`config.json: HTTP ${res.status} (open this page through npm start)`)
-  return (await res.json()) as { signalUrl: string; room: string; n: number; r: number; w: number }
+  return { ...((await res.json()) as Omit<Config, 'admit'>), admit }
 }
 
 const onLoopback = ['127.0.0.1', 'localhost', '[::1]'].includes(location.hostname)
@@ -190,6 +201,7 @@ async function main(): Promise<void> {
   peer = await openBrowserPeer({
     signalUrl: cfg.signalUrl, room: cfg.room, n: cfg.n, r: cfg.r, w: cfg.w,
     database: 'dynamesh-notes', weight: 0, offline, handoffMs: 500,
+    ...(cfg.clusterKey ? { clusterKey: hexBytes(cfg.clusterKey, 32, 'clusterKey'), credential: credentialFrom(cfg.admit) } : {}),
     transport: { loopbackOnly: onLoopback },
   })
   const box = $<HTMLInputElement>('offline')
