@@ -205,6 +205,23 @@ describe('demo page, simulated mode', () => {
     await phone.close()
   }, 300_000)
 
+  it('the guided tour shows hints, handoff, read repair, Merkle repair and siblings', async () => {
+    const page = await openSim(1)
+    await page.selectOption('#sim-speed', '4') // 5x: the tour's virtual minute passes sooner
+    await page.click('#sim-tour')
+    await page.waitForFunction(() => /^Tour 10\/10/.test(document.querySelector('#tour')?.textContent ?? ''), undefined, { timeout: 240_000 })
+    const log = await page.evaluate(() => (window.dynamesh.sim as { log: Array<{ kind: string; text: string }> }).log)
+    const has = (kind: string, re: RegExp): boolean => log.some((e) => e.kind === kind && re.test(e.text))
+    expect(has('hint', /holds a hint for n3/)).toBe(true)
+    expect(has('handoff', /handed \d+ hints? off to n3/)).toBe(true)
+    expect(has('repair', /^read repair: n1 → n5/)).toBe(true)
+    expect(has('repair', /^merkle repair: .* → n5/)).toBe(true)
+    expect(has('result', /^get "cart": "from n\d" \| "from n\d"$/)).toBe(true)
+    expect(await page.locator('#siblings li').count()).toBe(2)
+    expect(errors).toEqual([])
+    await page.close()
+  }, 300_000)
+
   it('runs from plain files: index.html opened from the disk', async () => {
     const page = await openSim(1, LAPTOP, `file://${outDir}/index.html`)
     await click(page, '#sim-skip')
