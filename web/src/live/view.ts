@@ -44,7 +44,8 @@ export class LiveMode implements Source {
     this.dash = new Dashboard(this, 'Live cluster')
     this.dash.toolbar.append(h('section', { class: 'panel controls' },
       h('p', { class: 'intro' }, 'This page is a dynamesh peer: it joins the cluster ', h('code', {}, 'npm start'), ' runs over WebRTC, keeps its replicas in IndexedDB and takes its share of the ring like the Node peers do. Everything below is what its node sees and sends.'),
-      h('div', { class: 'status-line sim-bar' }, this.info, h('a', { href: './status', class: 'link', target: '_blank', rel: 'noopener' }, 'status view ↗'))))
+      h('div', { class: 'status-line sim-bar' }, this.info, h('a', { href: './status', class: 'link', target: '_blank', rel: 'noopener' }, 'status view ↗'),
+        h('a', { href: './examples/notes/', class: 'link', target: '_blank', rel: 'noopener' }, 'notes example ↗'))))
   }
 
   start(): Promise<void> {
