@@ -27,12 +27,13 @@ async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: Node
     // A big batch gets the time its bytes take on a slow link on top of the call's timeout.
     const bytes = batch.reduce((n, b) => n + itemBytes(b), 0)
     const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true }, ctx.config.timeoutMs + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
-    // A record too large for any message is counted and reported by the node; the others still move.
-    if (reply.t === 'miss' && reply.why === 'too-large') continue
-    if (reply.t !== 'store-r' || !reply.ok) {
-      if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(to)
+    if (reply.t === 'miss') {
+      // A record too large for any message is counted and reported by the node; the others still move.
+      if (reply.why === 'too-large') continue
+      if (reply.why === 'timeout') ctx.detector.suspect(to)
       break
     }
+    if (reply.t !== 'store-r' || !reply.ok) break
     done.push(...batch)
   }
   return done
@@ -50,6 +51,7 @@ function gone(ctx: NodeContext, id: NodeId): boolean {
 
 /** Delivers hints to reachable owners; returns how many hints were delivered and deleted. */
 export async function deliverHints(ctx: NodeContext): Promise<number> {
+  // Stryker disable next-line ConditionalExpression: a shortcut; with no hints the loop below does nothing
   if (ctx.store.hints === 0) return 0
   const byOwner = await ctx.store.allHints()
   let total = 0
@@ -82,6 +84,7 @@ async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
   const ring = ctx.ring()
   const byTarget = new Map<NodeId, HintEntry[]>()
   for (const h of hints) {
+    // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
     for (const o of ring.owners[ctx.store.partitionOf(h.key)] ?? []) {
       if (!ctx.isUp(o)) continue
       const list = byTarget.get(o) ?? []
@@ -131,7 +134,9 @@ export function foreignPartitions(ctx: NodeContext): number[] {
 /** True when some foreign partition has an owner reachable right now. */
 export function transferPending(ctx: NodeContext): boolean {
   const ring = ctx.ring()
-  return foreignPartitions(ctx).some((p) => (ring.owners[p] ?? []).some((o) => o !== ctx.id && ctx.isUp(o)))
+  // A foreign partition's owners never include this node.
+  // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
+  return foreignPartitions(ctx).some((p) => (ring.owners[p] ?? []).some((o) => ctx.isUp(o)))
 }
 
 /**
@@ -142,9 +147,13 @@ export function transferPending(ctx: NodeContext): boolean {
 export async function transferForeign(ctx: NodeContext): Promise<number> {
   let moved = 0
   for (const p of foreignPartitions(ctx)) {
+    // Stryker disable next-line ConditionalExpression: a shortcut; deliver() sends nothing once stopped
     if (!ctx.running()) break
-    const owners = (ctx.ring().owners[p] ?? []).filter((o) => o !== ctx.id)
+    // Not this node: it does not own the partition.
+    // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
+    const owners = ctx.ring().owners[p] ?? []
     const reachable = owners.filter((o) => ctx.isUp(o))
+    // Stryker disable next-line ConditionalExpression: a shortcut; with nobody to send to, nothing is acknowledged or deleted
     if (reachable.length === 0) continue
     const items: Array<{ key: Uint8Array; rec: Uint8Array; digest: Uint8Array }> = []
     for await (const r of ctx.store.records(p)) items.push({ key: r.key, rec: encodeSet(r.set), digest: r.digest })
@@ -156,6 +165,7 @@ export async function transferForeign(ctx: NodeContext): Promise<number> {
       const bytes = done.reduce((n, d) => n + d.rec.length, 0)
       if (done.length) ctx.emit({ type: 'repair', kind: 'transfer', peer: o, keys: done.length, bytes })
     }
+    // Stryker disable next-line OptionalChaining: acked is set, reachable is not empty here
     const safe = items.filter((i) => acked?.has(toHex(i.key)))
     if (safe.length === 0) continue
     // Re-check ownership: the ring may have changed while records were in flight.

@@ -99,7 +99,7 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
         // Leaving runs in the background: it completes once every record and hint is handed off,
         // which may have to wait for a partition to heal or a crashed owner to return.
         const id = pick(live())
-        leaving.set(id, node(id).leave().then(() => void left.add(id), (e: unknown) => faults.push(`leave ${id} failed: ${String(e)}`)))
+        leaving.set(id, node(id).leave().then(() => void left.add(id), (e: unknown) => void faults.push(`leave ${id} failed: ${String(e)}`)))
         faults.push(`leave ${id}`)
       }
     } else if (!replaced && crashed.size === 0 && w >= 2) {

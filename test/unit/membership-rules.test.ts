@@ -63,6 +63,9 @@ describe('ring members', () => {
       { id: 'c', weight: 1 },
     ])
     expect(ringMembersOf([m('b', 1), m('a', 1)]).map((x) => x.id)).toEqual(['a', 'b'])
+    const ids = ['h', 'c', 'f', 'a', 'g', 'b', 'e', 'd']
+    expect(ringMembersOf(ids.map((x) => m(x, 1))).map((x) => x.id)).toEqual([...ids].sort())
+    expect(ringMembersOf([...ids].reverse().map((x) => m(x, 1))).map((x) => x.id)).toEqual([...ids].sort())
     expect(ringMembersOf([])).toEqual([])
   })
 
