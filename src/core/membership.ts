@@ -15,6 +15,7 @@ const STATUS_RANK: Record<MemberStatus, number> = { joining: 0, up: 1, leaving: 
 
 /** True when `a` should replace `b` in a view. */
 export function supersedes(a: MemberEntry, b: MemberEntry): boolean {
+  // Stryker disable next-line EqualityOperator: the versions differ here, so > and >= agree
   if (a.version !== b.version) return a.version > b.version
   // Stryker disable next-line EqualityOperator: distinct statuses have distinct ranks, so > and >= agree
   if (a.status !== b.status) return STATUS_RANK[a.status] > STATUS_RANK[b.status]
@@ -47,7 +48,7 @@ export function mergeView(local: Map<string, MemberEntry>, remote: readonly Memb
 export function ringMembersOf(view: Iterable<MemberEntry>): RingMember[] {
   const out: RingMember[] = []
   for (const m of view) if (m.status === 'up' && m.weight > 0) out.push({ id: m.id as NodeId, weight: m.weight })
-  // Stryker disable next-line EqualityOperator: ids in a view are distinct, so < and <= agree, and the sort orders by the < answer
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: ids in a view are distinct, so < and <= agree, and the sort orders by the < answer
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 

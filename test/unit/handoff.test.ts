@@ -24,7 +24,7 @@ const id = (s: string): NodeId => s as NodeId
 const setOf = (v: string | Uint8Array): VersionSet => update(emptySet, {}, 'w.0', typeof v === 'string' ? enc(v) : v, 0)
 const ringOf = (ids: string[], n = 1): Ring => buildRing(ids.map((x) => ({ id: id(x), weight: 1 })), { q: Q, n })
 
-type Answer = 'ack' | 'refuse' | 'silent' | 'too-large' | 'stopped'
+type Answer = 'ack' | 'refuse' | 'silent' | 'too-large' | 'stopped' | 'wrong-type'
 
 interface Harness {
   ctx: NodeContext
@@ -75,6 +75,8 @@ async function harness(self: string, ring: Ring): Promise<Harness> {
         const a = h.answer(to, n)
         if (a === 'silent') return { t: 'miss', why: 'timeout', detail: 'no answer' }
         if (a === 'too-large' || a === 'stopped') return { t: 'miss', why: a, detail: a }
+        // A confused or hostile peer answering the request id with another kind of reply.
+        if (a === 'wrong-type') return { t: 'fwd-r', rid: 1, ok: true, ctx: '', code: '', message: '' }
         return { t: 'store-r', rid: 1, ok: a === 'ack' } as Extract<Msg, { t: 'store-r' }>
       },
     } as unknown as NodeContext['rpc'],
@@ -288,6 +290,15 @@ describe('ownership transfer (transferForeign)', () => {
     expect(h.ctx.isUp(id('b'))).toBe(true)
     const kept = h.calls[1]!.items.map((i) => dec(i.key))
     for (const k of kept) expect(await recordValue(h, k)).toEqual(['x'])
+  })
+
+  it('an answer of the wrong kind is no acknowledgement', async () => {
+    const ring = ringOf(['b'])
+    const h = await harness('a', ring)
+    await h.store.apply(enc(keysInPartition(0, 1)[0]!), setOf('x'))
+    h.answer = () => 'wrong-type'
+    expect(await transferForeign(h.ctx)).toBe(0)
+    expect(h.store.recordCount).toBe(1)
   })
 
   it('a call cut short because this node stopped does not make the owner suspect', async () => {
