@@ -34,6 +34,7 @@ export class Refusals {
 function keysOf(msg: Msg): Uint8Array[] {
   switch (msg.t) {
     case 'store':
+    case 'ae-push':
       return msg.items.map((i) => i.key)
     case 'get':
     case 'fwd':
