@@ -147,6 +147,7 @@ async function show(id: string): Promise<void> {
 
 async function save(): Promise<void> {
   if (!open) return
+  $('saved').textContent = 'saving…'
   const note: Note = { title: $<HTMLInputElement>('title').value, body: $<HTMLTextAreaElement>('body').value, updated: Date.now() }
   const key = `note:${open.id}`
   // The context of what was read: the new version supersedes every version shown, and only those.
