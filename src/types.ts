@@ -39,6 +39,22 @@ export interface Transport {
   onPeer(handler: (ev: { id: NodeId; up: boolean }) => void): void
   /** Ids this transport can currently introduce (e.g. peers announced by signaling). Optional. */
   peers?(): NodeId[]
+  /**
+   * How this node signs its member entry and checks others' (membership gossip). A transport that
+   * proves ids (the WebRTC handshake, the simulation) provides it; without it entries travel
+   * unsigned and any peer could forge them.
+   */
+  readonly auth?: MemberAuth
+}
+
+/** Signs and checks member entries: a member's id is proven by its public key. */
+export interface MemberAuth {
+  /** This node's public key; its id is derived from it. */
+  readonly publicKey: Uint8Array
+  /** Signs `message` with this node's secret key. */
+  sign(message: Uint8Array): Uint8Array
+  /** True when `sig` over `message` verifies under `key`, and `key` proves `id`. */
+  verify(id: string, key: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean
 }
 
 export type Cancel = () => void

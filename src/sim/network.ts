@@ -8,6 +8,7 @@ import { DynameshError } from '../errors.js'
 import { HARD_MESSAGE_BYTES } from '../limits.js'
 import { memoryStorage } from '../storage/memory.js'
 import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Transport } from '../types.js'
+import { simAuth, simSecret } from './auth.js'
 import { randomInt, seededRandom } from './random.js'
 import { Scheduler, type RunResult, type SimEvent } from './scheduler.js'
 import type { Faults, LinkFaults, SimJoined, SimMessageEvent, SimNetwork, SimOptions } from './types.js'
@@ -60,6 +61,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
   const seed = opts.seed
   const sched = new Scheduler()
   const rng = seededRandom(seed, 'net')
+  const secret = simSecret(seed)
   const faults: Required<Faults> = { loss: opts.loss ?? 0, duplicate: opts.duplicate ?? 0, latencyMs: opts.latencyMs ?? [1, 5] }
   const fifo = opts.reorder === false
   const slots = new Map<string, Slot>()
@@ -210,6 +212,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
       onMessage: (h) => void life.onMessage.push(h),
       onPeer: (h) => void life.onPeer.push(h),
       peers: () => (up(slot, life) ? liveStarted().filter((s) => s !== slot).map((s) => s.id) : []),
+      auth: simAuth(secret, slot.id),
     }
     return life
   }
