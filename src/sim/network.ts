@@ -3,6 +3,12 @@
  * Env (virtual time, timers, a seeded random stream) and Transport, joined by a network with latency,
  * loss, duplication, reordering, partitions, per-link faults, crashes and restarts. Same seed + same
  * test code + memory storage ⇒ the same run, event for event.
+ *
+ * Connections: a pair of nodes opens one on its first message and it closes when either end crashes
+ * or stops. `maxConnections` caps how many a node holds, like the WebRTC transport: past the cap
+ * the least recently used one closes, silently (the peer stays reachable, as through signaling).
+ * The bookkeeping draws no random numbers, so a seed replays the same run with or without a cap.
+ * `connections(id)` reports each node's open, peak, distinct and opened counts.
  */
 import { DynameshError } from '../errors.js'
 import { HARD_MESSAGE_BYTES } from '../limits.js'
@@ -14,7 +20,7 @@ import { Scheduler, type RunResult, type SimEvent } from './scheduler.js'
 import type { Faults, LinkFaults, SimJoined, SimMessageEvent, SimNetwork, SimOptions } from './types.js'
 
 export { SIM_EPOCH } from './scheduler.js'
-export type { Faults, LinkFaults, SimJoined, SimMessageEvent, SimNetwork, SimOptions, SimStats } from './types.js'
+export type { Faults, LinkFaults, SimConnections, SimJoined, SimMessageEvent, SimNetwork, SimOptions, SimStats } from './types.js'
 
 type MessageHandler = (from: NodeId, msg: Uint8Array) => void
 type PeerHandler = (ev: { id: NodeId; up: boolean }) => void
@@ -32,8 +38,18 @@ interface Life {
   transport: Transport
 }
 
+/** A node's connections: open ones by peer, least recently used first (a Map keeps insertion order). */
+interface Conns {
+  readonly open: Map<NodeId, Slot>
+  readonly ever: Set<NodeId>
+  peak: number
+  opened: number
+}
+
 interface Slot {
   readonly id: NodeId
+  /** Kept across lives: the counters describe the id's whole history. */
+  readonly conns: Conns
   lives: number
   cur: Life
   attached: AttachedNode | undefined
@@ -58,6 +74,10 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
   checkLatency(opts.latencyMs)
   const maxMessageBytes = opts.maxMessageBytes ?? HARD_MESSAGE_BYTES
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) throw new TypeError('maxMessageBytes must be a positive whole number')
+  const maxConnections = opts.maxConnections ?? Infinity
+  if (opts.maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    throw new TypeError('maxConnections must be a positive whole number')
+  }
   const seed = opts.seed
   const sched = new Scheduler()
   const rng = seededRandom(seed, 'net')
@@ -105,6 +125,39 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     for (const other of liveStarted()) if (other !== slot) tellPeer(other, other.cur, slot.id, isUp)
   }
 
+  const disconnect = (a: Slot, b: Slot): void => {
+    a.conns.open.delete(b.id)
+    b.conns.open.delete(a.id)
+  }
+  /** A crashed or stopped node's connections reset, at both ends. */
+  const disconnectAll = (slot: Slot): void => {
+    for (const peer of [...slot.conns.open.values()]) disconnect(slot, peer)
+  }
+  /**
+   * A message from a to b uses their connection, opening it first if needed. Each end at the cap
+   * closes its least recently used connection to make room, as webrtc.ts's evict() does; neither
+   * victim can be the other end, which has no connection with it yet. No onPeer events: a peer
+   * dropped for the cap is still reachable (webrtc.ts: up = announced || ready).
+   */
+  const useConnection = (a: Slot, b: Slot): void => {
+    if (a.conns.open.has(b.id)) {
+      // Delete and re-insert: the connection moves to the most recently used end of both Maps.
+      disconnect(a, b)
+    } else {
+      for (const end of [a, b]) {
+        if (end.conns.open.size >= maxConnections) disconnect(end, end.conns.open.values().next().value!)
+      }
+      for (const [end, other] of [[a, b], [b, a]] as const) {
+        end.conns.opened++
+        end.conns.ever.add(other.id)
+      }
+    }
+    for (const [end, other] of [[a, b], [b, a]] as const) {
+      end.conns.open.set(other.id, other)
+      end.conns.peak = Math.max(end.conns.peak, end.conns.open.size)
+    }
+  }
+
   function send(slot: Slot, life: Life, to: string, msg: Uint8Array): void {
     if (!(msg instanceof Uint8Array)) throw new TypeError('send() takes a Uint8Array')
     if (msg.length > maxMessageBytes) {
@@ -123,6 +176,8 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     if (dst === undefined || dst === slot) return drop(from, to, msg.length, dst === undefined ? 'unknown' : 'self')
     const why = blocked(from, to)
     if (why !== undefined) return drop(from, to, msg.length, why)
+    // A node that is down takes no connection; the message is dropped on arrival as before.
+    if (up(dst, dst.cur)) useConnection(slot, dst)
     const link = links.get(linkKey(from, to))
     if (rng() < (link?.loss ?? faults.loss)) return drop(from, to, msg.length, 'loss')
     const copy = msg.slice()
@@ -206,6 +261,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
         if (!up(slot, life)) return
         life.started = false
         life.stopped = true
+        disconnectAll(slot)
         announce(slot, false)
       },
       send: (to, msg) => send(slot, life, to, msg),
@@ -241,6 +297,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     if (!life.alive) return
     const wasUp = up(slot, life)
     kill(life)
+    disconnectAll(slot)
     if (wasUp) announce(slot, false)
     if (slot.attached !== undefined) guard(() => slot.attached!.halt())
   }
@@ -288,7 +345,10 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
       if (typeof id !== 'string' || id === '') throw new TypeError('join() needs a non-empty id')
       const old = slots.get(id)
       if (old !== undefined && old.cur.alive && !old.cur.stopped) throw new TypeError(`simulated node ${id} already joined`)
-      const slot: Slot = old ?? { id: asNodeId(id), lives: 0, cur: undefined as unknown as Life, attached: undefined, node: undefined, loseStorage: false }
+      const slot: Slot = old ?? {
+        id: asNodeId(id), conns: { open: new Map(), ever: new Set(), peak: 0, opened: 0 },
+        lives: 0, cur: undefined as unknown as Life, attached: undefined, node: undefined, loseStorage: false,
+      }
       if (old !== undefined) {
         kill(old.cur)
         Object.assign(old, { attached: undefined, node: undefined, loseStorage: false })
@@ -333,6 +393,10 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     advance: (ms) => run({ ms }),
     now: () => sched.now,
     stats: () => ({ ...counts, events: sched.executed }),
+    connections(id) {
+      const c = slotOf(id).conns
+      return { open: c.open.size, peak: c.peak, distinct: c.ever.size, opened: c.opened }
+    },
     ids: () => [...slots.keys()],
     errors: () => [...sched.errors],
     observe(fn) {

@@ -21,6 +21,16 @@ export interface SimOptions {
    * cap of limits.ts, the WebRTC transport's default.
    */
   maxMessageBytes?: number
+  /**
+   * Open connections a node may hold at once, like the WebRTC transport's `maxConnections` (32
+   * there). Sending to a peer without an open connection opens one; an end that is at the cap first
+   * closes its least recently used connection, the sender's side as well as the receiver's. Every
+   * message marks its connection used at both ends. Closes for the cap are silent (no onPeer down):
+   * the peer stays reachable through signaling, as in webrtc.ts. Opening takes no time and draws no
+   * random numbers. Default: unlimited; connections then open on a pair's first message and close
+   * only when an end crashes or stops. Either way {@link SimNetwork.connections} counts them.
+   */
+  maxConnections?: number
 }
 
 /** Faults of one directed link; set values override the network-wide ones for that link. */
@@ -54,6 +64,22 @@ export interface SimStats {
   dropped: number
   bytes: number
   events: number
+}
+
+/**
+ * One node's connections (see `SimOptions.maxConnections`). A pair of nodes shares one connection,
+ * counted at both ends. Counters run over the node's whole history, restarts included; its open
+ * connections close when it crashes or stops.
+ */
+export interface SimConnections {
+  /** Open now. */
+  open: number
+  /** Most open at once. */
+  peak: number
+  /** Distinct peers it ever held a connection with. */
+  distinct: number
+  /** Connections opened with it at either end, a reopening of a closed one included. */
+  opened: number
 }
 
 /** A message seen by an observer (for traces and visualisations). `time` is virtual ms. */
@@ -103,6 +129,8 @@ export interface SimNetwork {
   /** Virtual time in ms since the Unix epoch; starts at SIM_EPOCH. Same clock as every env.now(). */
   now(): number
   stats(): SimStats
+  /** Connection counters of one joined node; TypeError for an id never joined. */
+  connections(id: string): SimConnections
   /** Every id ever joined, crashed ones included, in join order. */
   ids(): string[]
   /** Exceptions thrown by timers and handlers inside the simulation, in order. */
