@@ -4,8 +4,9 @@
  * inside a new network namespace that has nothing but loopback (`unshare -n`), so WebRTC cannot
  * reach any other interface even by mistake.
  *
- * Without arguments it runs the in-process suites (unit, simulation, swarm) in parallel, then the
- * in-page suites inside Chromium (vitest.browser.config.ts), then the multi-process and browser
+ * Without arguments it runs the in-process suites (unit, simulation, swarm, and the fuzz suites at their
+ * small fixed-seed counts) in parallel, then the in-page suites inside Chromium
+ * (vitest.browser.config.ts), then the multi-process and browser
  * suites (real peers, real WebRTC, pages in Chromium) one file at a time, so timing-sensitive peers
  * do not compete with the swarm for the CPU. Arguments go to a single vitest run instead.
  *
@@ -38,7 +39,7 @@ else {
     console.error(`Chromium not found at ${chromium}: the browser suites need it (apt-get install -y chromium)`)
     process.exit(1)
   }
-  vitest(['test/unit', 'test/sim'])
+  vitest(['test/unit', 'test/sim', 'test/fuzz'])
   vitest(['--config', 'vitest.browser.config.ts'])
   vitest(['test/cluster', 'test/browser', '--no-file-parallelism'])
 }

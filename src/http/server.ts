@@ -104,6 +104,11 @@ export function startHttpServer(node: DynameshNode, opts: HttpServerOptions = {}
   }
   server.on('request', (req, res) => onRequest(req, res, false))
   server.on('checkContinue', (req, res) => onRequest(req, res, true))
+  // Any other Expect: Node would answer 417 with an empty body; answer it in the API's JSON shape.
+  server.on('checkExpectation', (req, res) => {
+    sendJson(res, 417, { error: { code: 'INVALID_MESSAGE', message: 'unsupported Expect header; only 100-continue is' } })
+    discardRest(req)
+  })
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy()
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400

@@ -14,6 +14,8 @@
  * ```
  *
  * Isomorphic: no Node imports (base64 via the `btoa`/`atob` globals both runtimes have).
+ * The only thing checked inside `data` is how deep it nests (MAX_SIGNAL_DEPTH), so the relay can
+ * write it out again.
  */
 import type { NodeId } from '../types.js'
 import { asNodeId } from '../types.js'
@@ -27,6 +29,13 @@ const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/
 
 /** Bytes of the challenge nonce. */
 export const NONCE_BYTES = 32
+
+/**
+ * Deepest nesting of a signal's `data`. Offers, answers and candidates nest three or four levels;
+ * JSON.parse takes any depth, but the relay writes `data` out again with JSON.stringify, which
+ * recurses and throws RangeError a few thousand levels down (a 10 KB frame of brackets).
+ */
+export const MAX_SIGNAL_DEPTH = 32
 
 /** Error codes carried by `{type:'error'}` frames. */
 export type SignalErrorCode =
@@ -105,7 +114,9 @@ export function fromBase64(s: unknown, length?: number): Uint8Array | undefined 
   if (length !== undefined && bin.length !== length) return undefined
   const out = new Uint8Array(bin.length)
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
+  // atob ignores the spare bits of the last character ('Xf==' and 'XQ==' are both 0x5d): only the
+  // canonical spelling is accepted, so each key, signature and credential has exactly one.
+  return toBase64(out) === s ? out : undefined
 }
 
 /** The bytes a client signs to answer a challenge: UTF-8 of `dynamesh-signal|<nonce>|<room>`. */
@@ -113,6 +124,18 @@ export const challengeBytes = (nonce: string, room: string): Uint8Array =>
   new TextEncoder().encode(`dynamesh-signal|${nonce}|${room}`)
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** True when no object or array in `v` lies more than `max` levels down. Iterative: hostile input must not recurse. */
+function nestedWithin(v: unknown, max: number): boolean {
+  const todo: Array<[unknown, number]> = [[v, 1]]
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [x, depth] = next
+    if (typeof x !== 'object' || x === null) continue
+    if (depth > max) return false
+    for (const child of Object.values(x)) todo.push([child, depth + 1])
+  }
+  return true
+}
 
 function parseObject(text: unknown): Record<string, unknown> | string {
   if (typeof text !== 'string') return 'binary frames are not accepted'
@@ -146,6 +169,7 @@ export function decodeClientMessage(text: unknown): Decoded<ClientMessage> {
     case 'signal':
       if (!isNodeIdString(o.to)) return { ok: false, error: 'signal.to must be a node id' }
       if (!('data' in o)) return { ok: false, error: 'signal.data is missing' }
+      if (!nestedWithin(o.data, MAX_SIGNAL_DEPTH)) return { ok: false, error: `signal.data nests deeper than ${MAX_SIGNAL_DEPTH} levels` }
       return { ok: true, msg: { type: 'signal', to: o.to, data: o.data } }
     default:
       return { ok: false, error: 'unknown message type' }
@@ -171,6 +195,7 @@ export function decodeServerMessage(text: unknown): Decoded<ServerMessage> {
     case 'signal':
       if (!isNodeIdString(o.from)) return { ok: false, error: 'signal.from must be a node id' }
       if (!('data' in o)) return { ok: false, error: 'signal.data is missing' }
+      if (!nestedWithin(o.data, MAX_SIGNAL_DEPTH)) return { ok: false, error: `signal.data nests deeper than ${MAX_SIGNAL_DEPTH} levels` }
       return { ok: true, msg: { type: 'signal', from: o.from, data: o.data } }
     case 'error': {
       if (typeof o.code !== 'string' || !ERROR_CODES.has(o.code)) return { ok: false, error: 'error.code is unknown' }
