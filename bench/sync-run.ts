@@ -152,7 +152,7 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   const top = Object.entries(byType).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([t, b]) => `${t} ${b}`).join(', ')
   for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
   await net.stop()
-  return { bytes, syncBytes: bytes - (byType.gossip ?? 0), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+  return { bytes, syncBytes: bytes - gossipBytes(byType), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
 }
 
 /**
@@ -185,3 +185,6 @@ export async function idleTraffic(nodes: number, n: number, ms = 60_000, seed = 
   await net.stop()
   return { perNode: Math.round(total), byType }
 }
+
+/** Bytes of membership gossip (the g-* messages) among those counted by type. */
+const gossipBytes = (byType: Record<string, number>): number => Object.entries(byType).reduce((n, [t, b]) => (t.startsWith('g-') ? n + b : n), 0)

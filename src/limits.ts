@@ -32,7 +32,7 @@
  *   pause at 1 MiB buffered). The whole-message limit is the one both transports enforce alike.
  *
  * Not yet here (each still defined where it is used): the record codec's bounds on replica ids and
- * vector entries (core/record.ts), member versions and error-code lengths (wire/messages.ts),
+ * vector entries (core/record.ts), error-code lengths (wire/messages.ts),
  * SDP size (transport/loopback.ts), the signaling server's buffers (signaling/server.ts), the status
  * page's body limit (cli/status-page.ts), Merkle probe counts (core/merkle-codec.ts). Receive
  * memory is bounded per connection (one message up to the hard cap being reassembled), not yet
@@ -84,8 +84,17 @@ export const MAX_Q = 2 ** 16
 /** Largest node weight: bounds a node's token count and so the ring's size. */
 export const MAX_WEIGHT = 256
 
-/** Members one gossip message may list. */
+/** Members one gossip message may carry (a larger view travels in several). */
 export const MAX_GOSSIP_MEMBERS = 4096
+
+/** Highest member version: far beyond any real count of a member's status changes, so none can be made unbeatable. */
+export const MAX_MEMBER_VERSION = 2 ** 40
+
+/** Most members a view may hold, and a gossip version list describe. */
+export const MAX_VIEW_MEMBERS = 65_536
+
+/** Finest resolution of gossip's bucket sums (a power of two): members per bucket stay few up to ~8,000 members. */
+export const MAX_GOSSIP_BUCKETS = 1024
 
 /** Longest member id, in characters. */
 export const MAX_MEMBER_ID = 128

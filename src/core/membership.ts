@@ -32,7 +32,8 @@ export function mergeView(local: Map<string, MemberEntry>, remote: readonly Memb
   for (const r of remote) {
     const l = local.get(r.id)
     if (!l || supersedes(r, l)) {
-      const copy = { id: r.id, weight: r.weight, status: r.status, version: r.version }
+      const copy: MemberEntry = { id: r.id, weight: r.weight, status: r.status, version: r.version }
+      if (r.key && r.sig) Object.assign(copy, { key: r.key, sig: r.sig })
       local.set(r.id, copy)
       changed.push(copy)
     }
@@ -45,12 +46,18 @@ export function mergeView(local: Map<string, MemberEntry>, remote: readonly Memb
  * their data off, and weight-0 members are clients (a tab that coordinates its own calls but holds
  * nobody's data).
  */
-export function ringMembersOf(view: Iterable<MemberEntry>): RingMember[] {
+export function ringMembersOf(view: Iterable<MemberEntry>, expired?: ReadonlySet<string>): RingMember[] {
   const out: RingMember[] = []
-  for (const m of view) if (m.status === 'up' && m.weight > 0) out.push({ id: m.id as NodeId, weight: m.weight })
+  for (const m of view) if (inRing(m) && !expired?.has(m.id)) out.push({ id: m.id as NodeId, weight: m.weight })
   // Stryker disable next-line EqualityOperator,ConditionalExpression: ids in a view are distinct, so < and <= agree, and the sort orders by the < answer
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
+
+/** True when a member with this entry owns partitions (before any local expiry). */
+export const inRing = (m: MemberEntry): boolean => m.status === 'up' && m.weight > 0
+
+/** The bytes a member signs for its entry: every field but the key and signature, unambiguously. */
+export const signedPart = (m: MemberEntry): Uint8Array => new TextEncoder().encode(`dynamesh-member\n${m.id}\n${m.weight}\n${m.status}\n${m.version}`)
 
 /** A stable fingerprint of the ring-relevant part of a view, to rebuild the ring only on change. */
 export function ringKey(members: readonly RingMember[]): string {

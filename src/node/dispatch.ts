@@ -12,24 +12,7 @@ import type { Node } from './node.js'
 import { routeWrite } from './coordinator.js'
 
 export class Dispatcher {
-  private greeting: { waiting: Set<NodeId>; done: () => void } | undefined
-
   constructor(private readonly node: Node) {}
-
-  /** Gossips with `targets` and resolves once all answered or `ms` passed. */
-  greet(targets: NodeId[], ms: number): Promise<void> {
-    if (targets.length === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const cancel = this.node.env.setTimer(ms, () => finish())
-      const finish = (): void => {
-        cancel()
-        this.greeting = undefined
-        resolve()
-      }
-      this.greeting = { waiting: new Set(targets), done: finish }
-      for (const t of targets) this.node.gossip.sendTo(t, true)
-    })
-  }
 
   onMessage(from: NodeId, bytes: Uint8Array): void {
     if (!this.node.running()) return
@@ -51,10 +34,14 @@ export class Dispatcher {
   private handle(from: NodeId, msg: Msg): void {
     const node = this.node
     switch (msg.t) {
-      case 'gossip':
-        node.gossip.onGossip(from, msg.members, msg.reply)
-        if (this.greeting?.waiting.delete(from) && this.greeting.waiting.size === 0) this.greeting.done()
-        return
+      case 'g-sum':
+        return node.gossip.onSum(from, msg.d, msg.n, msg.reply)
+      case 'g-bkt':
+        return node.gossip.onBuckets(from, msg.h)
+      case 'g-ver':
+        return node.gossip.onVersions(from, msg.nb, msg.b, msg.v)
+      case 'g-delta':
+        return node.gossip.onDelta(from, msg.members, msg.want)
       case 'get':
         void node.store
           .readAll(msg.key)

@@ -1,106 +1,314 @@
 /**
- * Membership gossip (Dynamo paper section 4.8): every period a node sends its whole view to one
- * random peer and gets the peer's view back (push-pull). Seeds and the peers the transport knows of
- * (the signaling server's room) are used to bootstrap and to heal a split view. Now and then a
- * suspected peer is gossiped with too, which is how a node that came back is noticed.
+ * Membership gossip (Dynamo paper section 4.8), reconciled the Scuttlebutt way (van Renesse et al.
+ * 2008) so a round costs what differs, not what the view holds:
+ *
+ *   A → B  g-sum    A's 8-byte view digest                       equal: B answers with its digest; done
+ *   B → A  g-bkt    B's bucket sums (4 bytes × ~n/8 buckets)
+ *   A → B  g-ver    A's (short id, version) list of the differing buckets only
+ *   B → A  g-delta  the signed entries A lacks, and the short ids B lacks
+ *   A → B  g-delta  those entries
+ *
+ * Every period a node starts one such exchange with a random member (every fourth period with a
+ * suspected one, which is how a node that came back is noticed; every eighth with a peer the
+ * transport introduces, which heals a split view). A starting node greets its seeds and a few random
+ * peers, not everyone: the rest learn of it epidemically, in about log2(n) periods.
+ *
+ * Entries are written only by the member they describe, signed with its key (Transport.auth);
+ * an entry that does not verify is refused and counted, and each (id, version) is verified once: an
+ * entry no newer than the view's is ignored before any check. "Left" is said by the member itself
+ * (leave()), or decided here, locally, after `removeAfterMs` of absence: such a member is out of this
+ * node's ring and shown as left, but nothing is written or gossiped about it, and it is back as soon
+ * as it is heard from again.
  */
-import { mergeView, ringMembersOf, ringKey, type MemberEntry, type MemberStatus } from '../core/membership.js'
+import { inRing, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
+import { bucketsFor, MemberView, parseShorts, parseVersions } from '../core/view.js'
+import type { RingMember } from '../core/ring.js'
+import { DynameshError } from '../errors.js'
+import { equalBytes } from '../core/hash.js'
+import { MAX_MEMBER_VERSION } from '../limits.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
 
+/** Random peers a starting node greets besides its seeds. */
+export const GREET_EXTRA = 3
+/** Members one g-delta carries; a larger answer travels in several. */
+const DELTA_CHUNK = 1024
+/** Peers a member's own news (leaving, left) is pushed to directly; gossip takes it from there. */
+const PUSH_FANOUT = 4
+
+const fail = (why: string): never => {
+  throw new DynameshError('INVALID_MESSAGE', why)
+}
+
 export class Gossip {
-  readonly view = new Map<string, MemberEntry>()
-  private lastRingKey = ''
+  readonly view = new MemberView()
+  /** Members this node decided are gone (absent past removeAfterMs): out of its ring, never gossiped. */
+  private readonly expired = new Set<string>()
+  /** Entries refused: a signature that does not verify, or none where one is required. */
+  refused = 0
   private ticks = 0
+  private dirty = false
+  private candidateCache: NodeId[] | undefined
+  private readonly settleWaiters = new Map<NodeId, Array<() => void>>()
 
   constructor(
     private readonly ctx: NodeContext,
     private readonly seeds: readonly NodeId[],
     private readonly onChange: (changed: MemberEntry[], ringChanged: boolean) => void,
+    private readonly save: (entries: MemberEntry[]) => Promise<void>,
   ) {}
 
-  get self(): MemberEntry {
-    return this.view.get(this.ctx.id)!
+  get self(): MemberEntry | undefined {
+    return this.view.get(this.ctx.id)
   }
 
-  /** Sets this node's own status, bumping its version so the change wins everywhere. */
-  setSelf(status: MemberStatus, weight = this.self?.weight ?? this.ctx.config.weight): void {
-    const prev = this.view.get(this.ctx.id)
-    const entry = { id: this.ctx.id, weight, status, version: (prev?.version ?? 0) + 1 }
-    this.view.set(this.ctx.id, entry)
-    this.changed([entry])
+  /** Sets this node's own status, signing a new version of its entry so the change wins everywhere. */
+  setSelf(status: MemberStatus, weight = this.self?.weight ?? this.ctx.config.weight, above = 0): void {
+    const prev = this.self
+    const version = Math.min(Math.max(prev?.version ?? 0, above) + 1, MAX_MEMBER_VERSION)
+    const entry = this.signed({ id: this.ctx.id, weight, status, version })
+    this.set(entry, prev)
+    this.changed([entry], prev ? ringRelevant(prev, entry) : inRing(entry))
   }
 
-  /** Loads a persisted view (on restart), keeping this node's own entry authoritative. */
+  /** Loads a persisted view (on restart); it was verified when it arrived. */
   load(entries: readonly MemberEntry[]): void {
-    mergeView(this.view, entries)
+    for (const e of entries) if (this.view.wouldTake(e)) this.view.set(e)
   }
 
+  /** The view as this node sees it, by id: members it expired locally show as left. */
   members(): MemberEntry[] {
-    return [...this.view.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return [...this.view.values()]
+      .map((m) => (this.expired.has(m.id) && m.status !== 'left' ? { ...m, status: 'left' as const } : m))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 
-  /** Every id worth gossiping with: known members that have not left, seeds, transport peers. */
+  status(id: string): MemberStatus | undefined {
+    return this.expired.has(id) ? 'left' : this.view.get(id)?.status
+  }
+
+  ringMembers(): RingMember[] {
+    return ringMembersOf(this.view.values(), this.expired)
+  }
+
+  /** Every member worth gossiping with: known members that have not left, and seeds. */
   candidates(): NodeId[] {
-    const ids = new Set<NodeId>()
-    for (const m of this.view.values()) if (m.status !== 'left') ids.add(m.id as NodeId)
-    for (const s of this.seeds) ids.add(s)
-    for (const p of this.ctx.transport.peers?.() ?? []) ids.add(p)
-    ids.delete(this.ctx.id)
-    return [...ids].sort()
+    if (!this.candidateCache) {
+      const ids = new Set<NodeId>(this.seeds)
+      for (const m of this.view.values()) if (m.status !== 'left') ids.add(m.id as NodeId)
+      ids.delete(this.ctx.id)
+      this.candidateCache = [...ids].sort()
+    }
+    return this.candidateCache
   }
 
   /** One gossip round. */
   tick(): void {
     this.ticks++
     this.expireAbsent()
+    if (this.dirty) {
+      this.dirty = false
+      void this.save([...this.view.values()]).catch(() => (this.dirty = true))
+    }
+    const target = this.pickTarget()
+    if (target) this.begin(target)
+  }
+
+  private pickTarget(): NodeId | undefined {
     const all = this.candidates()
-    if (all.length === 0) return
-    const up = all.filter((id) => this.ctx.isUp(id))
-    // Every fourth round probe a suspected peer, so recoveries are noticed without a request.
-    const pool = up.length > 0 && (this.ticks % 4 !== 0 || up.length === all.length) ? up : all.filter((id) => !this.ctx.isUp(id))
-    const target = pool[Math.floor(this.ctx.env.random() * pool.length)]
-    if (target) this.sendTo(target, true)
+    const random = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(this.ctx.env.random() * xs.length)]
+    if (all.length === 0 || this.ticks % 8 === 0) {
+      const introduced = (this.ctx.transport.peers?.() ?? []).filter((p) => p !== this.ctx.id)
+      if (introduced.length > 0) return random(introduced)
+    }
+    if (this.ticks % 4 === 0) {
+      const known = new Set(all)
+      const suspects = this.ctx.detector.suspected().filter((id) => known.has(id))
+      if (suspects.length > 0) return random(suspects)
+    }
+    // A random member this node believes reachable: a few draws find one unless most are suspected.
+    for (let i = 0; i < 8; i++) {
+      const id = random(all)
+      if (id !== undefined && this.ctx.isUp(id)) return id
+    }
+    return undefined
+  }
+
+  /** Starts an exchange with `to`. */
+  begin(to: NodeId): void {
+    this.ctx.send(to, { t: 'g-sum', d: this.view.digest(), n: this.view.size, reply: true })
   }
 
   /**
-   * "Unreachable" is temporary (hints cover it); after a long absence (removeAfterMs) a member is
-   * marked left so its partitions move to the others. If it ever returns it re-asserts itself with
-   * a newer version of its own entry.
+   * Greets the seeds and a few random peers (members of a persisted view, or peers the transport
+   * introduces): the first one fully, so this node holds the whole view, then the rest, which by
+   * then cost a digest or a small delta. Resolves when all answered or `ms` passed.
+   */
+  async greet(ms: number): Promise<void> {
+    const seeds = this.seeds.filter((s) => s !== this.ctx.id)
+    const pool = [...new Set([...this.candidates(), ...(this.ctx.transport.peers?.() ?? [])])].filter((p) => p !== this.ctx.id && !seeds.includes(p))
+    const extra: NodeId[] = []
+    while (extra.length < GREET_EXTRA && pool.length > 0) extra.push(pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!)
+    const [first, ...rest] = [...seeds, ...extra]
+    if (!first) return
+    const until = this.ctx.env.now() + ms
+    await this.exchange(first, ms)
+    await Promise.all(rest.map((t) => this.exchange(t, Math.max(1, until - this.ctx.env.now()))))
+  }
+
+  /** Runs one exchange with `to`; resolves when it completed or `ms` passed. */
+  private exchange(to: NodeId, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const cancel = this.ctx.env.setTimer(ms, () => done())
+      const done = (): void => {
+        cancel()
+        resolve()
+      }
+      const list = this.settleWaiters.get(to) ?? []
+      list.push(done)
+      this.settleWaiters.set(to, list)
+      this.begin(to)
+    })
+  }
+
+  private settled(from: NodeId): void {
+    const list = this.settleWaiters.get(from)
+    if (!list) return
+    this.settleWaiters.delete(from)
+    for (const done of list) done()
+  }
+
+  /** Pushes this node's own entry to a few members, for news that should not wait for a round (leaving, left). */
+  announce(fanout = PUSH_FANOUT): void {
+    const self = this.self
+    if (!self) return
+    const pool = this.candidates().filter((id) => this.ctx.isUp(id))
+    for (let i = 0; i < fanout && pool.length > 0; i++) {
+      const to = pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!
+      this.ctx.send(to, { t: 'g-delta', members: [self], want: new Uint8Array(0) })
+    }
+  }
+
+  // ---- the exchange ------------------------------------------------------------------------------
+
+  onSum(from: NodeId, digest: Uint8Array, size: number, reply: boolean): void {
+    const mine = this.view.digest()
+    if (equalBytes(digest, mine)) {
+      if (reply) this.ctx.send(from, { t: 'g-sum', d: mine, n: this.view.size, reply: false })
+      this.settled(from)
+      return
+    }
+    this.ctx.send(from, { t: 'g-bkt', h: this.view.bucketSums(bucketsFor(Math.max(size, this.view.size))) })
+  }
+
+  onBuckets(from: NodeId, sums: Uint8Array): void {
+    const nb = sums.length / 4
+    const differing = this.view.differingBuckets(sums)
+    if (differing.length === 0) return this.settled(from)
+    this.ctx.send(from, { t: 'g-ver', nb, b: differing, v: this.view.versions(nb, differing) })
+  }
+
+  onVersions(from: NodeId, nb: number, buckets: number[], list: Uint8Array): void {
+    const { give, want } = this.view.compare(nb, buckets, parseVersions(list, fail))
+    this.sendDelta(from, give, this.view.shortsOf(want))
+  }
+
+  onDelta(from: NodeId, members: MemberEntry[], want: Uint8Array): void {
+    this.apply(members)
+    if (want.length > 0) {
+      const wanted: MemberEntry[] = []
+      for (const short of parseShorts(want, fail)) {
+        const id = this.view.idOfShort(short)
+        const e = id === undefined ? undefined : this.view.get(id)
+        if (e) wanted.push(e)
+      }
+      this.sendDelta(from, wanted, new Uint8Array(0))
+    }
+    this.settled(from)
+  }
+
+  private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array): void {
+    for (let i = 0; i === 0 || i < entries.length; i += DELTA_CHUNK) {
+      this.ctx.send(to, { t: 'g-delta', members: entries.slice(i, i + DELTA_CHUNK), want: i === 0 ? want : new Uint8Array(0) })
+    }
+  }
+
+  /**
+   * Merges received entries as one batch: only newer ones are checked and taken, the ring is
+   * rebuilt at most once (and only if a ring-relevant field changed), the view is stored at the next
+   * round. An entry about this node itself is never taken: one newer than its own (from before a
+   * restart) makes it re-assert its current entry above it.
+   */
+  private apply(entries: readonly MemberEntry[]): void {
+    const changed: MemberEntry[] = []
+    let ringChanged = false
+    let newerSelf: MemberEntry | undefined
+    for (const e of entries) {
+      if (!this.view.wouldTake(e)) continue
+      if (!this.authentic(e)) {
+        this.refused++
+        continue
+      }
+      if (e.id === this.ctx.id) {
+        if (!newerSelf || supersedes(e, newerSelf)) newerSelf = e
+        continue
+      }
+      const old = this.view.get(e.id)
+      this.set(e, old)
+      changed.push(e)
+      if (!this.expired.has(e.id) && (old ? ringRelevant(old, e) : inRing(e))) ringChanged = true
+    }
+    if (changed.length > 0) this.changed(changed, ringChanged)
+    const self = this.self
+    if (newerSelf && self) this.setSelf(self.status, self.weight, newerSelf.version)
+  }
+
+  private set(e: MemberEntry, old: MemberEntry | undefined): void {
+    this.view.set(e)
+    if (!old || (old.status === 'left') !== (e.status === 'left')) this.candidateCache = undefined
+  }
+
+  private authentic(e: MemberEntry): boolean {
+    const auth = this.ctx.transport.auth
+    if (!auth) return true
+    return e.key !== undefined && e.sig !== undefined && auth.verify(e.id, e.key, signedPart(e), e.sig)
+  }
+
+  private signed(e: MemberEntry): MemberEntry {
+    const auth = this.ctx.transport.auth
+    return auth ? { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) } : e
+  }
+
+  /**
+   * "Unreachable" is temporary (hints cover it); after a long absence (removeAfterMs) this node
+   * treats a member as gone, so its partitions move to the others here. Heard from again, it is back.
    */
   private expireAbsent(): void {
     const changed: MemberEntry[] = []
-    for (const m of this.view.values()) {
-      if (m.id === this.ctx.id || m.status === 'left') continue
-      if (this.ctx.detector.suspectedFor(m.id as NodeId) < this.ctx.config.removeAfterMs) continue
-      const next = { ...m, status: 'left' as const, version: m.version + 1 }
-      this.view.set(m.id, next)
-      changed.push(next)
+    let ringChanged = false
+    for (const id of this.ctx.detector.suspected()) {
+      const m = this.view.get(id)
+      if (!m || id === this.ctx.id || m.status === 'left' || this.expired.has(id)) continue
+      if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
+      this.expired.add(id)
+      changed.push({ ...m, status: 'left' })
+      ringChanged ||= inRing(m)
     }
-    if (changed.length) this.changed(changed)
-  }
-
-  sendTo(to: NodeId, reply: boolean): void {
-    this.ctx.send(to, { t: 'gossip', members: this.members(), reply })
-  }
-
-  onGossip(from: NodeId, members: MemberEntry[], reply: boolean): void {
-    const mine = this.view.get(this.ctx.id)
-    const changed = mergeView(this.view, members)
-    const now = this.view.get(this.ctx.id)
-    if (mine && now !== mine) {
-      // Someone holds a newer entry for this node (from before a restart): re-assert the current one.
-      this.view.set(this.ctx.id, { ...mine, version: now!.version + 1 })
-      changed.push(this.view.get(this.ctx.id)!)
+    for (const id of this.expired) {
+      if (!this.ctx.detector.isUp(id as NodeId)) continue
+      this.expired.delete(id)
+      const m = this.view.get(id)!
+      changed.push(m)
+      ringChanged ||= inRing(m)
     }
-    if (changed.length) this.changed(changed)
-    if (reply) this.sendTo(from, false)
+    if (changed.length > 0) this.onChange(changed, ringChanged)
   }
 
-  private changed(entries: MemberEntry[]): void {
-    const key = ringKey(ringMembersOf(this.view.values()))
-    const ringChanged = key !== this.lastRingKey
-    this.lastRingKey = key
+  private changed(entries: MemberEntry[], ringChanged: boolean): void {
+    this.dirty = true
     this.onChange(entries, ringChanged)
   }
 }
+
+/** True when replacing `old` by `e` changes the ring: in or out of it, or another weight. */
+const ringRelevant = (old: MemberEntry, e: MemberEntry): boolean => inRing(old) !== inRing(e) || (inRing(e) && old.weight !== e.weight)

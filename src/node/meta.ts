@@ -45,10 +45,25 @@ export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
   if (!raw) return []
   try {
     const list = packr.unpack(raw) as MemberEntry[]
-    return Array.isArray(list) ? list.filter((m) => typeof m?.id === 'string' && typeof m.version === 'number') : []
+    return Array.isArray(list) ? list.filter(wellFormed).map(copyEntry) : []
   } catch {
     return []
   }
+}
+
+const STATUSES: readonly unknown[] = ['joining', 'up', 'leaving', 'left']
+const wellFormed = (m: MemberEntry): boolean =>
+  typeof m?.id === 'string' &&
+  Number.isInteger(m.version) &&
+  typeof m.weight === 'number' &&
+  STATUSES.includes(m.status) &&
+  (m.key === undefined || (m.key instanceof Uint8Array && m.sig instanceof Uint8Array))
+
+/** Plain copies: key and signature as Uint8Array (not a Buffer view into the stored value). */
+const copyEntry = (m: MemberEntry): MemberEntry => {
+  const e: MemberEntry = { id: m.id, weight: m.weight, status: m.status, version: m.version }
+  if (m.key && m.sig) Object.assign(e, { key: new Uint8Array(m.key), sig: new Uint8Array(m.sig) })
+  return e
 }
 
 export const saveMembers = (storage: Batcher, members: MemberEntry[]): Promise<void> =>

@@ -5,7 +5,6 @@
 import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, Key, NodeEvent, NodeStats, PutOptions, Value, Context } from '../api.js'
 import { contextOf, isDeleted, merge, values, type VersionSet } from '../core/clock.js'
 import { FailureDetector } from '../core/detector.js'
-import { ringMembersOf } from '../core/membership.js'
 import { decodeContext, encodeContext } from '../core/record.js'
 import { buildRing, type Ring } from '../core/ring.js'
 import { DynameshError, isDynameshError } from '../errors.js'
@@ -74,9 +73,9 @@ export class Node implements DynameshNode, NodeContext {
     this.meta = parts.meta
     this.rpc = new Rpc(this.env, (to, m) => this.send(to, m))
     this.detector = new FailureDetector(() => this.env.now(), (ev) => this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable }))
-    this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged))
+    this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
     this.gossip.load(parts.members)
-    this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
+    this.currentRing = buildRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
     this.antiEntropy = new AntiEntropy(this)
     this.store.onChange = (key, hintFor) => this.emit({ type: 'change', key, ...(hintFor ? { hintFor: hintFor as NodeId } : {}) })
     this.dispatcher = new Dispatcher(this)
@@ -87,7 +86,7 @@ export class Node implements DynameshNode, NodeContext {
   ring = (): Ring => this.currentRing
   isUp = (id: NodeId): boolean => id === this.id || this.detector.isUp(id)
   running = (): boolean => this.isRunning
-  memberStatus = (id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined => this.gossip.view.get(id)?.status
+  memberStatus = (id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined => this.gossip.status(id)
   dotId = (): string => `${this.meta.incarnation}.${this.meta.epoch}`
 
   async newEpoch(): Promise<void> {
@@ -121,15 +120,14 @@ export class Node implements DynameshNode, NodeContext {
 
   // ---- lifecycle ---------------------------------------------------------------------------------
 
-  /** Joins: announces itself, gossips with everyone it can name, starts the background tasks. */
+  /** Joins: announces itself, greets its seeds and a few peers, starts the background tasks. */
   async start(): Promise<void> {
     this.transport.onMessage((from, bytes) => this.dispatcher.onMessage(from, bytes))
     this.transport.onPeer(({ id, up }) => (up ? this.detector.heard(id) : this.detector.suspect(id)))
     await this.transport.start()
-    const self = this.gossip.view.get(this.id)
+    const self = this.gossip.self
     if (!self || self.status !== 'up' || self.weight !== this.config.weight) this.gossip.setSelf('up', this.config.weight)
-    const targets = this.gossip.candidates()
-    await this.hold(this.dispatcher.greet(targets, Math.min(this.config.timeoutMs, 1000)))
+    await this.hold(this.gossip.greet(Math.min(this.config.timeoutMs, 1000)))
     this.every(this.config.gossipMs, () => this.gossip.tick())
     this.every(this.config.antiEntropyMs, () => this.antiEntropy.tick())
     this.every(this.config.handoffMs, () => void this.background())
@@ -165,9 +163,8 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
-    if (ringChanged) this.currentRing = buildRing(ringMembersOf(this.gossip.view.values()), { q: this.config.q, n: this.config.n })
+    if (ringChanged) this.currentRing = buildRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
     for (const m of changed) this.emit({ type: 'member', id: m.id as NodeId, status: m.status })
-    void saveMembers(this.store, this.gossip.members()).catch(() => {})
   }
 
   /** Nothing to do right now: no calls, no replies awaited, no deliverable hints or transfers. */
@@ -205,10 +202,11 @@ export class Node implements DynameshNode, NodeContext {
   async leave(): Promise<void> {
     this.ensureRunning()
     this.gossip.setSelf('leaving')
-    for (const id of this.gossip.candidates().slice(0, 3)) this.gossip.sendTo(id, true)
+    this.gossip.announce()
     await this.hold(this.drain())
     this.gossip.setSelf('left')
-    for (const id of this.gossip.candidates()) this.gossip.sendTo(id, false)
+    this.gossip.announce()
+    await this.hold(saveMembers(this.store, [...this.gossip.view.values()])).catch(() => {})
     await this.stop()
   }
 
@@ -311,7 +309,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   async stats(): Promise<NodeStats> {
-    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected, tooLarge: this.refusals.count }
+    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected + this.gossip.refused, tooLarge: this.refusals.count }
   }
 
   inspect(): NodeInspection {

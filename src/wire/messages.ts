@@ -5,7 +5,8 @@
  */
 import { Packr } from 'msgpackr'
 import { DynameshError } from '../errors.js'
-import { HARD_MESSAGE_BYTES, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
+import { HARD_MESSAGE_BYTES, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
+import { parseShorts, parseVersions, SHORT_ID_BYTES } from '../core/view.js'
 
 export { MAX_KEY_BYTES } from '../limits.js'
 const MAX_ITEMS = MAX_LIST_ITEMS
@@ -15,12 +16,19 @@ const MAX_CODE = 64
 
 export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
 
-/** One member as gossiped: views merge by `version` (higher wins; ties by status order). */
+/**
+ * One member as gossiped: views merge by `version` (higher wins; ties by status order). Only the
+ * member itself writes its entry: `sig` is its signature over the other fields (see
+ * membership.ts `signedPart`) and `key` the public key that proves its id. Entries travel unsigned
+ * only between nodes whose transport cannot prove ids.
+ */
 export interface MemberEntry {
   id: string
   weight: number
   status: MemberStatus
   version: number
+  key?: Uint8Array
+  sig?: Uint8Array
 }
 
 /** A record sent to a replica; `hint` names the owner a fallback holds it for. */
@@ -31,7 +39,14 @@ export interface StoreItem {
 }
 
 export type Msg =
-  | { t: 'gossip'; members: MemberEntry[]; reply: boolean }
+  /** Gossip, step 1: the sender's view digest and size; `reply` asks for the receiver's digest back. */
+  | { t: 'g-sum'; d: Uint8Array; n: number; reply: boolean }
+  /** Step 2, when digests differ: the sender's bucket sums, 4 bytes for each of a power-of-two count of buckets. */
+  | { t: 'g-bkt'; h: Uint8Array }
+  /** Step 3: the sender's version list (core/view.ts) of the buckets, at resolution `nb`, whose sums differed. */
+  | { t: 'g-ver'; nb: number; b: number[]; v: Uint8Array }
+  /** Steps 4 and 5: signed entries for the receiver, and the short ids the sender wants (answered once, with an empty want). */
+  | { t: 'g-delta'; members: MemberEntry[]; want: Uint8Array }
   | { t: 'get'; rid: number; key: Uint8Array }
   /** `err`: why a replica that has the request could not answer it (e.g. MESSAGE_TOO_LARGE); then `rec` is null. */
   | { t: 'get-r'; rid: number; rec: Uint8Array | null; err?: string }
@@ -52,8 +67,14 @@ export type MsgType = Msg['t']
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
 
+const STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'left']
+
+/** A member on the wire: a tuple, not a map, so field names are not repeated for every member. */
+const memberTuple = (m: MemberEntry): unknown[] =>
+  m.key && m.sig ? [m.id, m.weight, STATUSES.indexOf(m.status), m.version, m.key, m.sig] : [m.id, m.weight, STATUSES.indexOf(m.status), m.version]
+
 /** Encodes a message for the transport. */
-export const encodeMessage = (m: Msg): Uint8Array => packr.pack(m)
+export const encodeMessage = (m: Msg): Uint8Array => packr.pack(m.t === 'g-delta' ? { ...m, members: m.members.map(memberTuple) } : m)
 
 const fail = (why: string): never => {
   throw new DynameshError('INVALID_MESSAGE', why)
@@ -73,20 +94,28 @@ const list = (v: unknown, what: string, max = MAX_ITEMS): unknown[] =>
 
 /** Member ids: hex ids of real peers, short names in the simulation; never arbitrary text. */
 const MEMBER_ID = /^[A-Za-z0-9._~-]{1,128}$/
-/** Versions far beyond any real count of status changes are refused, so none can be made unbeatable. */
-const MAX_MEMBER_VERSION = 2 ** 40
-const STATUSES: readonly string[] = ['joining', 'up', 'leaving', 'left']
 
+/** A member tuple: [id, weight, status index, version] or the same with [key (32 B), sig (64 B)]. */
 function member(v: unknown): MemberEntry {
-  if (!isObj(v)) return fail('member: expected object')
-  const weight = v.weight
-  if (typeof weight !== 'number' || !(weight >= 0 && weight <= MAX_WEIGHT)) fail('member.weight out of range')
-  const status = str(v.status, 16, 'member.status')
-  if (!STATUSES.includes(status)) fail('member.status unknown')
-  const id = str(v.id, MAX_ID, 'member.id')
+  const t = list(v, 'member', 6)
+  if (t.length !== 4 && t.length !== 6) fail('member: expected 4 or 6 fields')
+  const id = str(t[0], MAX_ID, 'member.id')
   if (!MEMBER_ID.test(id)) fail('member.id: expected 1 to 128 characters of [A-Za-z0-9._~-]')
-  return { id, weight: weight as number, status: status as MemberStatus, version: int(v.version, 'member.version', 0, MAX_MEMBER_VERSION) }
+  const weight = int(t[1], 'member.weight', 0, MAX_WEIGHT)
+  const status = STATUSES[int(t[2], 'member.status', 0, STATUSES.length - 1)]!
+  const entry: MemberEntry = { id, weight, status, version: int(t[3], 'member.version', 0, MAX_MEMBER_VERSION) }
+  if (t.length === 6) {
+    const key = bytes(t[4], 32, 'member.key')
+    const sig = bytes(t[5], 64, 'member.sig')
+    if (key.length !== 32 || sig.length !== 64) fail('member: key of 32 bytes and signature of 64 expected')
+    // Copies: entries live in the view long after the message buffer they came in.
+    entry.key = new Uint8Array(key)
+    entry.sig = new Uint8Array(sig)
+  }
+  return entry
 }
+
+const isPowerOfTwo = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0
 
 function storeItem(v: unknown): StoreItem {
   if (!isObj(v)) return fail('item: expected object')
@@ -110,8 +139,29 @@ export function decodeMessage(data: Uint8Array): Msg {
   }
   if (!isObj(v)) return fail('expected an object')
   switch (v.t) {
-    case 'gossip':
-      return { t: 'gossip', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), reply: bool(v.reply, 'reply') }
+    case 'g-sum': {
+      const d = bytes(v.d, 8, 'd')
+      if (d.length !== 8) fail('g-sum: digest of 8 bytes expected')
+      return { t: 'g-sum', d, n: int(v.n, 'n', 0, MAX_VIEW_MEMBERS), reply: bool(v.reply, 'reply') }
+    }
+    case 'g-bkt': {
+      const h = bytes(v.h, MAX_GOSSIP_BUCKETS * 4, 'h')
+      if (h.length % 4 !== 0 || !isPowerOfTwo(h.length / 4)) fail('g-bkt: a power of two of 4-byte sums expected')
+      return { t: 'g-bkt', h }
+    }
+    case 'g-ver': {
+      const nb = int(v.nb, 'nb', 1, MAX_GOSSIP_BUCKETS)
+      if (!isPowerOfTwo(nb)) fail('g-ver: nb must be a power of two')
+      const b = list(v.b, 'b', nb).map((x) => int(x, 'bucket', 0, nb - 1))
+      const blob = bytes(v.v, MAX_VIEW_MEMBERS * (SHORT_ID_BYTES + 2 + 6), 'v')
+      parseVersions(blob, fail)
+      return { t: 'g-ver', nb, b, v: blob }
+    }
+    case 'g-delta': {
+      const want = bytes(v.want, MAX_GOSSIP_MEMBERS * SHORT_ID_BYTES, 'want')
+      parseShorts(want, fail)
+      return { t: 'g-delta', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), want }
+    }
     case 'get':
       return { t: 'get', rid: int(v.rid, 'rid'), key: bytes(v.key, MAX_KEY_BYTES, 'key') }
     case 'get-r':

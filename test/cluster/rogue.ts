@@ -18,6 +18,7 @@
  * survive a crash), `PHASE name`, `DONE {...}`.
  */
 import { randomBytes } from 'node:crypto'
+import { pack } from 'msgpackr'
 import { emptySet, update } from '../../src/core/clock.js'
 import { encodeSet } from '../../src/core/record.js'
 import { generateIdentity, identityFromSecret, type Identity } from '../../src/identity.js'
@@ -88,10 +89,12 @@ function invalidMessages(): Uint8Array[] {
   const nested = new Uint8Array(100_001).fill(0x91)
   nested[100_000] = 0x01
   const bad = (m: unknown): Uint8Array => encodeMessage(m as Msg)
+  const raw = (m: unknown): Uint8Array => pack(m)
   return [
-    bad({ t: 'gossip', members: [{ id: targets[0], weight: 0, status: 'left', version: 1e9 }], reply: true }),
-    bad({ t: 'gossip', members: [{ id: targets[0], weight: 1, status: 'dead', version: 99 }], reply: true }),
-    bad({ t: 'gossip', members: 'everyone', reply: true }),
+    raw({ t: 'g-delta', members: [[targets[0], 0, 3, 2 ** 41]], want: new Uint8Array(0) }),
+    raw({ t: 'g-delta', members: [[targets[0], 1, 9, 99]], want: new Uint8Array(0) }),
+    raw({ t: 'g-delta', members: 'everyone', want: new Uint8Array(0) }),
+    raw({ t: 'g-ver', nb: 5, b: [0], v: new Uint8Array(0) }),
     bad({ t: 'get', rid: -1, key }),
     bad({ t: 'get', rid: 1, key: 'protected-0' }),
     bad({ t: 'store', rid: 1, items: [{ key: randomBytes(5000), rec: randomBytes(10) }], ack: true }),
@@ -217,7 +220,7 @@ async function hangup(): Promise<void> {
     // Odd rounds: verified first, then a request that the target answers at once, then hang up.
     if (tamper === 'none') tamper = 'hangup-data'
     for (let k = 0; k < 6; k++) {
-      for (const id of targets) t.send(id, encodeMessage({ t: 'gossip', members: [], reply: true }))
+      for (const id of targets) t.send(id, encodeMessage({ t: 'g-sum', d: new Uint8Array(8), n: 1, reply: true }))
       await sleep(150)
     }
     tamper = 'none'

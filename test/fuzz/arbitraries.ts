@@ -16,7 +16,8 @@ import { DEPTH, FANOUT, HASH_BYTES } from '../../src/core/merkle-shape.js'
 import { encodeListings, encodeProbes } from '../../src/core/merkle-codec.js'
 import { encodeContext, encodeSet, MAX_ID_BYTES } from '../../src/core/record.js'
 import { identityFromSecret, type Identity } from '../../src/identity.js'
-import { MAX_KEY_BYTES, MAX_Q, MAX_WEIGHT } from '../../src/limits.js'
+import { MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_WEIGHT } from '../../src/limits.js'
+import { SHORT_ID_BYTES } from '../../src/core/view.js'
 import { helloMessage } from '../../src/transport/handshake.js'
 import { encodeMessage as encodeSignal, toBase64, type ClientMessage, type ServerMessage, type SignalErrorCode } from '../../src/transport/signal-protocol.js'
 import type { NodeId } from '../../src/types.js'
@@ -130,23 +131,48 @@ export const encodedListings: fc.Arbitrary<Uint8Array> = fc.array(listing, { max
 
 // ---- wire messages (wire/messages.ts) ----
 
-/**
- * Gossip, in one place: its member entries are being reworked (signed entries for hostile peers),
- * so this is the only function to update when the variant changes. Ids come from FUZZ_MEMBERS.
- */
-export const gossipMessage: fc.Arbitrary<Msg> = fc.record({
-  t: fc.constant('gossip' as const),
-  members: fc.array(
-    fc.record<MemberEntry>({
-      id: memberId,
-      weight: fc.oneof(fc.integer({ min: 0, max: MAX_WEIGHT }), fc.double({ min: 0, max: MAX_WEIGHT, noNaN: true }).map((w) => w + 0)),
-      status: fc.constantFrom('joining', 'up', 'leaving', 'left'),
-      version: fc.oneof(fc.nat(100), fc.integer({ min: 0, max: 2 ** 40 })),
-    }),
-    { maxLength: 6 },
-  ),
-  reply: fc.boolean(),
-})
+/** A member entry as gossiped: unsigned, or with a key and signature of the right sizes (which verify nowhere). */
+const memberEntry: fc.Arbitrary<MemberEntry> = fc
+  .record({
+    id: memberId,
+    weight: fc.integer({ min: 0, max: MAX_WEIGHT }),
+    status: fc.constantFrom('joining' as const, 'up' as const, 'leaving' as const, 'left' as const),
+    version: fc.oneof(fc.nat(100), fc.integer({ min: 0, max: MAX_MEMBER_VERSION })),
+    signed: fc.option(fc.record({ key: bytes(32, 32), sig: bytes(64, 64) }), { nil: undefined }),
+  })
+  .map(({ signed, ...m }) => (signed ? { ...m, ...signed } : m))
+
+/** A version list (core/view.ts): short ids, check bytes, varint versions. */
+const versionList: fc.Arbitrary<Uint8Array> = fc
+  .array(fc.record({ short: bytes(SHORT_ID_BYTES, SHORT_ID_BYTES), check: fc.nat(0xffff), version: fc.nat(2 ** 20) }), { maxLength: 8 })
+  .map((lines) => {
+    const out: number[] = []
+    for (const l of lines) {
+      out.push(...l.short, l.check >>> 8, l.check & 0xff)
+      for (let v = l.version; ; v = Math.floor(v / 128)) {
+        if (v < 128) {
+          out.push(v)
+          break
+        }
+        out.push((v % 128) | 0x80)
+      }
+    }
+    return Uint8Array.from(out)
+  })
+
+const powerOfTwo = fc.integer({ min: 0, max: Math.log2(MAX_GOSSIP_BUCKETS) }).map((k) => 2 ** k)
+
+/** Gossip, every step of the exchange (node/gossip.ts). Ids come from FUZZ_MEMBERS. */
+export const gossipMessage: fc.Arbitrary<Msg> = fc.oneof(
+  fc.record({ t: fc.constant('g-sum' as const), d: bytes(8, 8), n: fc.nat(2000), reply: fc.boolean() }),
+  powerOfTwo.chain((nb) => fc.record({ t: fc.constant('g-bkt' as const), h: bytes(nb * 4, nb * 4) })),
+  powerOfTwo.chain((nb) => fc.record({ t: fc.constant('g-ver' as const), nb: fc.constant(nb), b: fc.uniqueArray(fc.nat(nb - 1), { maxLength: 8 }), v: versionList })),
+  fc.record({
+    t: fc.constant('g-delta' as const),
+    members: fc.array(memberEntry, { maxLength: 6 }),
+    want: fc.array(bytes(SHORT_ID_BYTES, SHORT_ID_BYTES), { maxLength: 4 }).map((ws) => Uint8Array.from(ws.flatMap((w) => [...w]))),
+  }),
+)
 
 /** A replica record: mostly a real encoded set (so handlers get past decodeSet), sometimes opaque bytes. */
 const rec = fc.oneof({ weight: 4, arbitrary: encodedSet }, { weight: 1, arbitrary: bytes(0, 64) })
@@ -178,7 +204,7 @@ const others = {
 } satisfies Partial<Record<Msg['t'], fc.Arbitrary<Msg>>>
 
 /** Every tag the generators know; a decoder may know more (new variants are tolerated by the checks). */
-export const MSG_TAGS: readonly string[] = ['gossip', ...Object.keys(others)]
+export const MSG_TAGS: readonly string[] = ['g-sum', 'g-bkt', 'g-ver', 'g-delta', ...Object.keys(others)]
 /** Any valid message, each variant equally likely. */
 export const message: fc.Arbitrary<Msg> = fc.oneof(gossipMessage, ...Object.values(others))
 export const wireBytes: fc.Arbitrary<Uint8Array> = message.map(encodeMessage)

@@ -14,6 +14,7 @@ import { createNode, memoryStorage, type DynameshNode } from '../../src/index.js
 import { createSimNetwork, type SimJoined, type SimNetwork } from '../../src/sim/index.js'
 import type { NodeId } from '../../src/types.js'
 import { encodeMessage, type Msg } from '../../src/wire/messages.js'
+import { signedPart } from '../../src/core/membership.js'
 import { hostileWire, wireBytes } from './arbitraries.js'
 import { SEED, TIMEOUT, runs, seeded } from './config.js'
 
@@ -105,13 +106,12 @@ describe('fuzz: node message handlers over the simulated network', () => {
   }, TIMEOUT)
 
   /**
-   * Found by this suite; the bug is in src/node/gossip.ts (owned by the membership rework, so not
-   * fixed here). A member entry at the decoder's version cap (2^40) is accepted; the node it names
-   * re-asserts itself at 2^40 + 1 (and an absent member expires at 2^40 + 1 too), which every peer's
-   * decoder refuses, so from then on every gossip message of that node is dropped: one message from
-   * a rogue silences a node's membership announcements for good. When fixed, make this an `it`.
+   * Found by this suite: a member entry at the decoder's version cap (2^40) about another node made
+   * that node re-assert itself at 2^40 + 1, which every decoder refuses, silencing its gossip for
+   * good. Entries are now signed by the member they describe, so a peer's entry about another is
+   * refused, and a node re-asserting never goes past the cap.
    */
-  it.fails('known bug: one gossip entry at the version cap makes the named node\'s gossip refused by every peer', async () => {
+  it('one gossip entry at the version cap about another node changes nothing, and honest gossip keeps flowing', async () => {
     const net2 = createSimNetwork({ seed: SEED })
     const cluster: DynameshNode[] = []
     for (const id of IDS) cluster.push(await createNode({ storage: memoryStorage(), ...net2.join(id), n: 3, r: 2, w: 2, q: 64 }))
@@ -119,14 +119,18 @@ describe('fuzz: node message handlers over the simulated network', () => {
       await net2.settle({ quietMs: 3000 })
       const liar = net2.join('zz-rogue')
       await liar.transport.start()
-      const entry: Msg = { t: 'gossip', members: [{ id: 'a', weight: 1, status: 'up', version: 2 ** 40 }], reply: false }
+      const forged = { id: 'a', weight: 1, status: 'left' as const, version: 2 ** 40 }
+      const signedByLiar = { ...forged, key: liar.transport.auth!.publicKey, sig: liar.transport.auth!.sign(signedPart(forged)) }
+      const entry: Msg = { t: 'g-delta', members: [forged, signedByLiar], want: new Uint8Array(0) }
       liar.transport.send('b' as NodeId, encodeMessage(entry))
       await net2.advance(10_000)
       const refused = async (): Promise<number> => (await Promise.all(cluster.map((n) => n.stats()))).reduce((sum, s) => sum + s.rejected, 0)
       const after = await refused()
+      expect(after).toBe(2)
       await net2.advance(60_000)
-      // Honest nodes talking among themselves: nothing more may be refused.
+      // Honest nodes talking among themselves: nothing more may be refused, and 'a' is up everywhere.
       expect(await refused()).toBe(after)
+      for (const n of cluster) expect(n.cluster().members.find((m) => m.id === 'a')?.status).toBe('up')
     } finally {
       for (const n of cluster) await n.stop()
       await net2.stop()

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HARD_MESSAGE_BYTES, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../../src/limits.js'
+import { HARD_MESSAGE_BYTES, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_MEMBER_VERSION, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../../src/limits.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 import { hostileWire, message, wireBytes } from './arbitraries.js'
 import { TIMEOUT, decodeOrRefuse, fuzz, plain, runs, seeded } from './config.js'
@@ -18,10 +18,12 @@ const isItem = (i: { key: unknown; rec: unknown; hint?: unknown }): boolean =>
   isBytes(i.key, MAX_KEY_BYTES) && isBytes(i.rec, HARD_MESSAGE_BYTES) && (i.hint === undefined || isStr(i.hint, 128))
 const optErr = (e: unknown): boolean => e === undefined || (isStr(e, 64) && e !== '')
 
-/** Gossip's member entries, checked apart: the variant is being reworked; unknown extra fields pass. */
-const isMember = (m: { id: unknown; weight: unknown; status: unknown; version: unknown }): boolean =>
-  typeof m.id === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(m.id) && typeof m.weight === 'number' && m.weight >= 0 && m.weight <= MAX_WEIGHT &&
-  ['joining', 'up', 'leaving', 'left'].includes(m.status as string) && isInt(m.version, 0, 2 ** 40)
+/** Gossip's member entries: an id of the allowed characters, integer weight and version in range, a key and signature of their sizes or neither. */
+const isMember = (m: { id: unknown; weight: unknown; status: unknown; version: unknown; key?: unknown; sig?: unknown }): boolean =>
+  typeof m.id === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(m.id) && isInt(m.weight, 0, MAX_WEIGHT) &&
+  ['joining', 'up', 'leaving', 'left'].includes(m.status as string) && isInt(m.version, 0, MAX_MEMBER_VERSION) &&
+  ((m.key === undefined && m.sig === undefined) || (m.key instanceof Uint8Array && m.key.length === 32 && m.sig instanceof Uint8Array && m.sig.length === 64))
+const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0
 
 /**
  * An independent check of what the decoder promises about an accepted message: field types and the
@@ -29,8 +31,14 @@ const isMember = (m: { id: unknown; weight: unknown; status: unknown; version: u
  */
 function wellFormed(m: Msg): boolean {
   switch (m.t) {
-    case 'gossip':
-      return Array.isArray(m.members) && m.members.length <= MAX_GOSSIP_MEMBERS && m.members.every(isMember) && typeof m.reply === 'boolean'
+    case 'g-sum':
+      return isBytes(m.d, 8) && m.d.length === 8 && isInt(m.n) && typeof m.reply === 'boolean'
+    case 'g-bkt':
+      return isBytes(m.h, MAX_GOSSIP_BUCKETS * 4) && isPow2(m.h.length / 4)
+    case 'g-ver':
+      return isPow2(m.nb) && m.nb <= MAX_GOSSIP_BUCKETS && m.b.every((b) => isInt(b, 0, m.nb - 1)) && m.v instanceof Uint8Array
+    case 'g-delta':
+      return Array.isArray(m.members) && m.members.length <= MAX_GOSSIP_MEMBERS && m.members.every(isMember) && isBytes(m.want, Infinity) && m.want.length % 6 === 0
     case 'get':
       return isInt(m.rid) && isBytes(m.key, MAX_KEY_BYTES)
     case 'get-r':

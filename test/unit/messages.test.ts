@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DynameshError } from '../../src/errors.js'
+import { pack } from 'msgpackr'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 
 const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7)
@@ -8,7 +9,10 @@ const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7)
 describe('wire messages', () => {
   it('round-trip every message type', () => {
     const msgs: Msg[] = [
-      { t: 'gossip', members: [{ id: 'a', weight: 1, status: 'up', version: 3 }], reply: true },
+      { t: 'g-sum', d: bytes(8), n: 12, reply: true },
+      { t: 'g-bkt', h: bytes(16) },
+      { t: 'g-ver', nb: 4, b: [0, 3], v: new Uint8Array([1, 2, 3, 4, 5, 6, 0, 9, 3]) },
+      { t: 'g-delta', members: [{ id: 'a', weight: 1, status: 'up', version: 3 }, { id: 'b', weight: 2, status: 'left', version: 9, key: bytes(32), sig: bytes(64) }], want: bytes(12) },
       { t: 'get', rid: 1, key: bytes(3) },
       { t: 'get-r', rid: 1, rec: null },
       { t: 'store', rid: 2, items: [{ key: bytes(2), rec: bytes(10), hint: 'b' }], ack: true },
@@ -42,13 +46,21 @@ describe('wire messages', () => {
 
   it('refuse member entries with odd ids or unbeatable versions, oversized keys, unknown types', () => {
     const bad = [
-      { t: 'gossip', members: [{ id: 'a b<script>', weight: 1, status: 'up', version: 1 }], reply: false },
-      { t: 'gossip', members: [{ id: 'a', weight: 1, status: 'up', version: Number.MAX_SAFE_INTEGER }], reply: false },
-      { t: 'gossip', members: [{ id: 'a', weight: 1, status: 'gone', version: 1 }], reply: false },
+      { t: 'g-delta', members: [['a b<script>', 1, 1, 1]], want: bytes(0) },
+      { t: 'g-delta', members: [['a', 1, 1, Number.MAX_SAFE_INTEGER]], want: bytes(0) },
+      { t: 'g-delta', members: [['a', 1, 7, 1]], want: bytes(0) },
+      { t: 'g-delta', members: [['a', 500, 1, 1]], want: bytes(0) },
+      { t: 'g-delta', members: [['a', 1, 1, 1, bytes(31), bytes(64)]], want: bytes(0) },
+      { t: 'g-delta', members: [], want: bytes(7) },
+      { t: 'g-sum', d: bytes(7), n: 1, reply: true },
+      { t: 'g-bkt', h: bytes(12) },
+      { t: 'g-ver', nb: 3, b: [0], v: bytes(0) },
+      { t: 'g-ver', nb: 4, b: [4], v: bytes(0) },
+      { t: 'g-ver', nb: 4, b: [0], v: new Uint8Array([1, 2, 3, 4, 5, 6, 0, 9]) },
       { t: 'get', rid: 1, key: bytes(1025) },
       { t: 'store', rid: -1, items: [], ack: true },
       { t: 'nope' },
     ]
-    for (const m of bad) expect(() => decodeMessage(encodeMessage(m as Msg))).toThrow(DynameshError)
+    for (const m of bad) expect(() => decodeMessage(pack(m))).toThrow(DynameshError)
   })
 })

@@ -1,0 +1,232 @@
+/**
+ * Membership gossip, one exchange at a time: Gossip instances wired to each other through the real
+ * codec, with deterministic time and randomness, so byte and message counts are exact.
+ */
+import { describe, expect, it } from 'vitest'
+import { FailureDetector } from '../../src/core/detector.js'
+import { signedPart, type MemberEntry } from '../../src/core/membership.js'
+import { MAX_MEMBER_VERSION } from '../../src/limits.js'
+import type { NodeContext } from '../../src/node/context.js'
+import { Gossip } from '../../src/node/gossip.js'
+import { simAuth, simSecret } from '../../src/sim/auth.js'
+import type { MemberAuth, NodeId } from '../../src/types.js'
+import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
+
+const secret = simSecret(7)
+
+interface Sent {
+  from: NodeId
+  to: NodeId
+  t: Msg['t']
+  bytes: Uint8Array
+}
+
+/** A few Gossip instances and the wire between them. */
+function world() {
+  let now = 1_000_000
+  let seed = 1
+  const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646
+  const queue: Sent[] = []
+  const log: Sent[] = []
+  const nodes = new Map<NodeId, { g: Gossip; changes: Array<{ ids: string[]; ring: boolean }>; detector: FailureDetector; verifies: { n: number } }>()
+
+  function add(id: string, opts: { auth?: MemberAuth | null; removeAfterMs?: number } = {}) {
+    const detector = new FailureDetector(() => now)
+    const verifies = { n: 0 }
+    const base = opts.auth === null ? undefined : (opts.auth ?? simAuth(secret, id))
+    const auth: MemberAuth | undefined = base && {
+      publicKey: base.publicKey,
+      sign: base.sign,
+      verify: (...a) => (verifies.n++, base.verify(...a)),
+    }
+    const ctx = {
+      id: id as NodeId,
+      env: { now: () => now, setTimer: () => () => {}, random },
+      config: { weight: 1, removeAfterMs: opts.removeAfterMs ?? 60_000, gossipMs: 1000 },
+      transport: { ...(auth ? { auth } : {}), peers: () => [] },
+      detector,
+      isUp: (x: NodeId) => x === id || detector.isUp(x),
+      send: (to: NodeId, msg: Msg) => {
+        const s = { from: id as NodeId, to, t: msg.t, bytes: encodeMessage(msg) }
+        queue.push(s)
+        log.push(s)
+      },
+    } as unknown as NodeContext
+    const changes: Array<{ ids: string[]; ring: boolean }> = []
+    const g = new Gossip(ctx, [], (changed, ring) => changes.push({ ids: changed.map((m) => m.id), ring }), async () => {})
+    nodes.set(id as NodeId, { g, changes, detector, verifies })
+    g.setSelf('up', 1)
+    changes.length = 0
+    return nodes.get(id as NodeId)!
+  }
+
+  /** Delivers every queued message (and what answering them sends), in order. */
+  function run(): void {
+    while (queue.length > 0) {
+      const s = queue.shift()!
+      const g = nodes.get(s.to)!.g
+      const m = decodeMessage(s.bytes)
+      if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply)
+      else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
+      else if (m.t === 'g-ver') g.onVersions(s.from, m.nb, m.b, m.v)
+      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want)
+    }
+  }
+
+  /** One exchange begun by `a` with `b`; returns what travelled. */
+  function exchange(a: string, b: string): Sent[] {
+    const start = log.length
+    nodes.get(a as NodeId)!.g.begin(b as NodeId)
+    run()
+    return log.slice(start)
+  }
+
+  return { add, run, exchange, nodes, advance: (ms: number) => (now += ms) }
+}
+
+/** A signed entry of a simulated member. */
+function entry(id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry {
+  const e = { id, weight, status, version }
+  const auth = simAuth(secret, id)
+  return { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) }
+}
+
+const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+const bytesOf = (sent: Sent[]): number => sent.reduce((n, s) => n + s.bytes.length, 0)
+
+describe('gossip exchange', () => {
+  it('two agreeing views trade one digest each way, the same bytes whatever the view size', () => {
+    const sizes: number[] = []
+    for (const n of [300, 3000]) {
+      const w = world()
+      const a = w.add('a')
+      const b = w.add('b')
+      const all = [...ids(n), 'a', 'b'].map((id) => (id === 'a' ? a.g.self! : id === 'b' ? b.g.self! : entry(id)))
+      a.g.load(all)
+      b.g.load(all)
+      const sent = w.exchange('a', 'b')
+      expect(sent.map((s) => s.t)).toEqual(['g-sum', 'g-sum'])
+      sizes.push(bytesOf(sent))
+    }
+    expect(sizes[0]).toBe(sizes[1])
+    expect(sizes[0]).toBeLessThan(80)
+  })
+
+  it('one differing entry among 1,000 costs that entry and one bucket\'s version list, under 1 KB', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    const all = [...ids(1000), 'a', 'b'].map((id) => (id === 'a' ? a.g.self! : id === 'b' ? b.g.self! : entry(id)))
+    a.g.load(all)
+    b.g.load(all)
+    b.g.load([entry('m17', 2, 'leaving')])
+    // b is newer: b's answer carries the entry and asks for nothing, so there is no fifth message.
+    const sent = w.exchange('a', 'b')
+    expect(sent.map((s) => s.t)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta'])
+    const delta = decodeMessage(sent[3]!.bytes) as Extract<Msg, { t: 'g-delta' }>
+    expect(delta.members.map((m) => `${m.id}@${m.version}`)).toEqual(['m17@2'])
+    const ver = decodeMessage(sent[2]!.bytes) as Extract<Msg, { t: 'g-ver' }>
+    expect(ver.b).toHaveLength(1)
+    expect(bytesOf(sent)).toBeLessThan(1024)
+    expect(a.g.view.get('m17')?.status).toBe('leaving')
+    expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-sum'])
+    // The other way round, a's newer entry is asked for and sent in a fifth message.
+    a.g.load([entry('m99', 3, 'left')])
+    const back = w.exchange('a', 'b')
+    expect(back.map((s) => s.t)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'g-delta'])
+    expect((decodeMessage(back[4]!.bytes) as Extract<Msg, { t: 'g-delta' }>).members.map((m) => m.id)).toEqual(['m99'])
+    expect(b.g.view.get('m99')?.status).toBe('left')
+  })
+
+  it('an empty view pulls the whole view in one exchange, and the other side learns the newcomer', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    b.g.load(ids(500).map((id) => entry(id)))
+    w.exchange('a', 'b')
+    expect(a.g.view.size).toBe(502)
+    expect(b.g.view.get('a')?.version).toBe(1)
+    expect(a.g.view.digest()).toEqual(b.g.view.digest())
+  })
+
+  it('a batch of received entries rebuilds the ring once, and not at all when no ring member changed', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    b.g.load(ids(50).map((id) => entry(id)))
+    w.exchange('a', 'b')
+    expect(a.changes.filter((c) => c.ids.length > 0 && c.ids[0] !== 'a')).toEqual([{ ids: expect.any(Array), ring: true }])
+    expect(a.changes.at(-1)!.ids.length).toBeGreaterThanOrEqual(50)
+    a.changes.length = 0
+    b.g.load(ids(20, 'j').map((id) => entry(id, 1, 'joining')))
+    w.exchange('a', 'b')
+    expect(a.changes).toEqual([{ ids: expect.any(Array), ring: false }])
+    expect(a.changes[0]!.ids).toHaveLength(20)
+  })
+})
+
+describe('signed entries', () => {
+  it('refuses entries not signed by the member they describe, unsigned ones, and verifies each new version once', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    w.exchange('a', 'b')
+    const verified = a.verifies.n
+    const forged = { id: 'b', weight: 200, status: 'left' as const, version: 9 }
+    const byA = simAuth(secret, 'a')
+    a.g.onDelta('x' as NodeId, [forged, { ...forged, key: byA.publicKey, sig: byA.sign(signedPart(forged)) }, { ...entry('b', 9, 'left'), weight: 200 }], new Uint8Array(0))
+    expect(a.g.refused).toBe(3)
+    expect(a.g.view.get('b')).toEqual(b.g.self)
+    // Replays of what the view already holds (or older) are ignored before any check.
+    const before = a.verifies.n
+    a.g.onDelta('x' as NodeId, [b.g.self!, { ...b.g.self!, version: 0 }], new Uint8Array(0))
+    expect(a.verifies.n).toBe(before)
+    expect(a.g.refused).toBe(3)
+    expect(verified).toBeGreaterThan(0)
+  })
+
+  it('a newer entry of its own (from before a restart) makes a node re-assert above it, never past the cap', () => {
+    const w = world()
+    const a = w.add('a')
+    a.g.onDelta('x' as NodeId, [entry('a', 41, 'left')], new Uint8Array(0))
+    expect(a.g.self).toMatchObject({ status: 'up', version: 42 })
+    a.g.onDelta('x' as NodeId, [entry('a', MAX_MEMBER_VERSION, 'leaving')], new Uint8Array(0))
+    expect(a.g.self).toMatchObject({ status: 'up', version: MAX_MEMBER_VERSION })
+  })
+
+  it('without an id-proving transport, entries travel unsigned', () => {
+    const w = world()
+    const a = w.add('a', { auth: null })
+    const b = w.add('b', { auth: null })
+    w.exchange('a', 'b')
+    expect(a.g.view.get('b')).toEqual({ id: 'b', weight: 1, status: 'up', version: 1 })
+    expect(a.g.refused).toBe(0)
+  })
+})
+
+describe('local expiry', () => {
+  it('a member absent past removeAfterMs is left here only: nothing is written or gossiped about it, and it is back when heard', () => {
+    const w = world()
+    const a = w.add('a', { removeAfterMs: 10_000 })
+    const b = w.add('b')
+    w.add('c')
+    w.exchange('a', 'b')
+    w.exchange('c', 'a')
+    w.exchange('a', 'b')
+    expect(a.g.ringMembers().map((m) => m.id)).toEqual(['a', 'b', 'c'])
+    a.detector.suspect('c' as NodeId)
+    w.advance(10_000)
+    a.g.tick()
+    w.run()
+    expect(a.g.status('c')).toBe('left')
+    expect(a.g.ringMembers().map((m) => m.id)).toEqual(['a', 'b'])
+    expect(a.changes.at(-1)).toEqual({ ids: ['c'], ring: true })
+    // The view itself is unchanged: an exchange with b still finds nothing to send.
+    expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-sum'])
+    expect(b.g.status('c')).toBe('up')
+    a.detector.heard('c' as NodeId)
+    a.g.tick()
+    expect(a.g.status('c')).toBe('up')
+    expect(a.g.ringMembers().map((m) => m.id)).toEqual(['a', 'b', 'c'])
+  })
+})
