@@ -29,7 +29,7 @@
  * announced: a down is a real hint that the peer went away. `peers()` lists the reachable ids;
  * `connections()` shows the data channels themselves.
  */
-import type { Identity } from '../identity.js'
+import { verifyId, type Identity } from '../identity.js'
 import type { NodeId, Transport } from '../types.js'
 import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
 import { DynameshError, isDynameshError } from '../errors.js'
@@ -527,6 +527,8 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
 
   return {
     id,
+    /** Member entries are signed with the identity the data-channel handshake proves. */
+    auth: { publicKey: opts.identity.publicKey, sign: (m) => opts.identity.sign(m), verify: verifyId },
     /**
      * Joins signaling. Resolves once welcomed, or, if the server is unreachable, after the signal
      * client's start timeout (it keeps retrying in the background; existing connections and

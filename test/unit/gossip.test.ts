@@ -197,7 +197,7 @@ describe('signed entries', () => {
   it('without an id-proving transport, entries travel unsigned', () => {
     const w = world()
     const a = w.add('a', { auth: null })
-    const b = w.add('b', { auth: null })
+    w.add('b', { auth: null })
     w.exchange('a', 'b')
     expect(a.g.view.get('b')).toEqual({ id: 'b', weight: 1, status: 'up', version: 1 })
     expect(a.g.refused).toBe(0)
