@@ -141,15 +141,17 @@ export class Gossip {
 
   /**
    * Greets the seeds and a few random peers (members of a persisted view, or peers the transport
-   * introduces): the first one fully, so this node holds the whole view, then the rest, which by
-   * then cost a digest or a small delta. Resolves when all answered or `ms` passed.
+   * introduces): one random peer first, fully, so this node holds the whole view, then the seeds
+   * and the rest, which by then cost a digest or a small delta. Starting with a random peer rather
+   * than a seed spreads the full pulls of many joiners over the cluster instead of on its seeds.
+   * Resolves when all answered or `ms` passed.
    */
   async greet(ms: number): Promise<void> {
     const seeds = this.seeds.filter((s) => s !== this.ctx.id)
     const pool = [...new Set([...this.candidates(), ...(this.ctx.transport.peers?.() ?? [])])].filter((p) => p !== this.ctx.id && !seeds.includes(p))
     const extra: NodeId[] = []
     while (extra.length < GREET_EXTRA && pool.length > 0) extra.push(pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!)
-    const [first, ...rest] = [...seeds, ...extra]
+    const [first, ...rest] = [...extra.slice(0, 1), ...seeds, ...extra.slice(1)]
     if (!first) return
     const until = this.ctx.env.now() + ms
     await this.exchange(first, ms)
