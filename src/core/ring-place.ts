@@ -33,13 +33,29 @@ const RING = 2 ** 32
 const posOf = (p: number, q: number): number => p * (RING / q)
 
 /**
+ * Seeds of members' token streams, by id, shared by every ring built in the process (a simulation
+ * builds thousands over the same ids). Bounded: cleared when full, it only saves hashing.
+ */
+const seeds = new Map<string, Int32Array>()
+function streamSeed(id: string): Int32Array {
+  let s = seeds.get(id)
+  if (!s) {
+    if (seeds.size >= 100_000) seeds.clear()
+    const h = hash(toBytes(id)), v = new DataView(h.buffer, h.byteOffset, 16)
+    s = Int32Array.of(v.getInt32(0), v.getInt32(4), v.getInt32(8), v.getInt32(12))
+    seeds.set(id, s)
+  }
+  return s
+}
+
+/**
  * Token positions of one member: a xoshiro128** stream seeded by SHA-256(id). One hash per member
  * rather than per token keeps a 50-member rebuild in a few ms (SHA-256 in JS is ~10 µs a call),
  * and a weight change only adds or drops tokens at the end of the stream.
  */
 function memberTokens(id: string, count: number, out: Uint32Array, at: number): void {
-  const h = hash(toBytes(id)), v = new DataView(h.buffer, h.byteOffset, 16)
-  let a = v.getInt32(0) | 1, b = v.getInt32(4), c = v.getInt32(8), d = v.getInt32(12) // | 1: never the all-zero state
+  const s = streamSeed(id)
+  let a = s[0]! | 1, b = s[1]!, c = s[2]!, d = s[3]! // | 1: never the all-zero state
   const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k))
   for (let i = 0; i < count; i++) {
     out[at + i] = Math.imul(rotl(Math.imul(b, 5), 7), 9)

@@ -99,6 +99,25 @@ export function buildRing(members: readonly RingMember[], opts: { q: number; n: 
   })
 }
 
+/** Recently built rings by membership (see sharedRing). */
+const recentRings = new Map<string, Ring>()
+const RECENT_RINGS = 16
+
+/**
+ * buildRing, through a small cache shared by every node in the process: rings are pure and frozen,
+ * so nodes that agree on the membership share one. A tab or a Node peer rebuilds as before; a
+ * simulation of a thousand nodes builds each distinct ring once instead of once per node.
+ */
+export function sharedRing(members: readonly RingMember[], opts: { q: number; n: number }): Ring {
+  const key = `${opts.q}/${opts.n}/` + [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => `${m.id}:${m.weight}`).join(',')
+  let ring = recentRings.get(key)
+  if (ring) recentRings.delete(key)
+  else ring = buildRing(members, opts)
+  recentRings.set(key, ring)
+  if (recentRings.size > RECENT_RINGS) recentRings.delete(recentRings.keys().next().value!)
+  return ring
+}
+
 const checkPartition = (ring: Ring, p: number): void => {
   if (!Number.isInteger(p) || p < 0 || p >= ring.q) throw new TypeError(`partition ${p} out of range [0, ${ring.q})`)
 }

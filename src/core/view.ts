@@ -183,8 +183,23 @@ export class MemberView {
   }
 }
 
+/**
+ * Short ids by id, shared by every view in the process (a browser tab holds one; a simulation
+ * thousands, over the same ids). Bounded: cleared when full, it only saves hashing.
+ */
+const shortIds = new Map<string, Uint8Array>()
+function shortIdOf(id: string): Uint8Array {
+  let short = shortIds.get(id)
+  if (!short) {
+    if (shortIds.size >= 100_000) shortIds.clear()
+    short = hash(toBytes(id)).slice(0, SHORT_ID_BYTES)
+    shortIds.set(id, short)
+  }
+  return short
+}
+
 function newSlot(entry: MemberEntry): Slot {
-  const short = hash(toBytes(entry.id)).subarray(0, SHORT_ID_BYTES)
+  const short = shortIdOf(entry.id)
   const bucket = ((short[0]! << 8) | short[1]!) >>> (16 - FINE_BITS)
   return { entry, short, shortHex: toHex(short), bucket, h0: 0, h1: 0, check: 0 }
 }

@@ -6,7 +6,7 @@ import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, 
 import { contextOf, isDeleted, merge, values, type VersionSet } from '../core/clock.js'
 import { FailureDetector } from '../core/detector.js'
 import { decodeContext, encodeContext } from '../core/record.js'
-import { buildRing, type Ring } from '../core/ring.js'
+import { sharedRing, type Ring } from '../core/ring.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import { hash, toHex } from '../core/hash.js'
 import type { Cancel, Env, NodeId } from '../types.js'
@@ -50,6 +50,8 @@ export class Node implements DynameshNode, NodeContext {
   private readonly dispatcher: Dispatcher
   private meta: Meta
   private currentRing: Ring
+  /** Set when a batch of membership changes touched the ring: rebuilt on next use, once however many batches came. */
+  private ringStale = false
   private isRunning = true
   private readonly timers = new Set<Cancel>()
   private readonly handlers = new Set<(ev: NodeEvent) => void>()
@@ -75,7 +77,7 @@ export class Node implements DynameshNode, NodeContext {
     this.detector = new FailureDetector(() => this.env.now(), (ev) => this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable }))
     this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
     this.gossip.load(parts.members)
-    this.currentRing = buildRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+    this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
     this.antiEntropy = new AntiEntropy(this)
     this.store.onChange = (key, hintFor) => this.emit({ type: 'change', key, ...(hintFor ? { hintFor: hintFor as NodeId } : {}) })
     this.dispatcher = new Dispatcher(this)
@@ -83,7 +85,13 @@ export class Node implements DynameshNode, NodeContext {
 
   // ---- NodeContext -------------------------------------------------------------------------------
 
-  ring = (): Ring => this.currentRing
+  ring = (): Ring => {
+    if (this.ringStale) {
+      this.ringStale = false
+      this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+    }
+    return this.currentRing
+  }
   isUp = (id: NodeId): boolean => id === this.id || this.detector.isUp(id)
   running = (): boolean => this.isRunning
   memberStatus = (id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined => this.gossip.status(id)
@@ -163,7 +171,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
-    if (ringChanged) this.currentRing = buildRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+    if (ringChanged) this.ringStale = true
     for (const m of changed) this.emit({ type: 'member', id: m.id as NodeId, status: m.status })
   }
 
@@ -304,7 +312,7 @@ export class Node implements DynameshNode, NodeContext {
         weight: m.weight,
         reachable: this.isUp(m.id as NodeId),
       })),
-      partitions: this.currentRing.owners.map((o) => [...o]),
+      partitions: this.ring().owners.map((o) => [...o]),
     }
   }
 
