@@ -55,7 +55,8 @@ export interface ScaleResult {
   status: string
   converged: boolean
   budgetMs: number
-  wallMs: { total: number; build?: number; buildAndConverge?: number }
+  /** Wall ms; `checks`: the part of the total spent reading views (cluster()) to see whether they are done yet. */
+  wallMs: { total: number; build?: number; buildAndConverge?: number; checks: number }
   /** Simulated ms from the first join: until the last createNode resolved; until converged. */
   simMs: { build?: number; buildAndConverge?: number }
   /** Bytes each node sent from the first join until convergence. */
@@ -111,7 +112,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
     if (wall() > budgetMs) throw new OverBudget(`over budget in ${phase}`)
   }
 
-  const res: ScaleResult = { n, status: 'ok', converged: false, budgetMs, wallMs: { total: 0 }, simMs: {}, twoLog2n: 2 * Math.log2(n) }
+  const res: ScaleResult = { n, status: 'ok', converged: false, budgetMs, wallMs: { total: 0, checks: 0 }, simMs: {}, twoLog2n: 2 * Math.log2(n) }
   const net: SimNetwork = createSimNetwork({ seed, latencyMs: [1, 5], maxConnections: cap })
   const ids = Array.from({ length: n }, (_, i) => idOf(i, n))
   const nodes = new Map<string, DynameshNode>()
@@ -126,28 +127,76 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
   const recv = (id: string): number => received.get(id) ?? 0
 
   const running = (): DynameshNode[] => ids.filter((id) => nodes.has(id) && !stopped.has(id)).map((id) => nodes.get(id)!)
+  const timed = <T>(f: () => T): T => {
+    const c0 = performance.now()
+    try {
+      return f()
+    } finally {
+      res.wallMs.checks += performance.now() - c0
+    }
+  }
   /** All n listed, every one up. */
-  const sawAllUp = (node: DynameshNode): boolean => {
-    const ms = node.cluster().members
-    return ms.length === n && ms.every((m) => m.status === 'up')
-  }
+  const sawAllUp = (node: DynameshNode): boolean =>
+    timed(() => {
+      const ms = node.cluster().members
+      return ms.length === n && ms.every((m) => m.status === 'up')
+    })
   /** Lists `id` as left (or no longer lists it at all, should a gossip drop departed members). */
-  const sawLeft = (node: DynameshNode, id: string): boolean => {
-    const m = node.cluster().members.find((x) => x.id === id)
-    return m === undefined || m.status === 'left'
+  const sawLeft = (node: DynameshNode, id: string): boolean =>
+    timed(() => {
+      const m = node.cluster().members.find((x) => x.id === id)
+      return m === undefined || m.status === 'left'
+    })
+
+  // Reading a view costs O(n) (cluster() copies it and the ring), n views O(n^2): too slow to do
+  // every step at 10,000. So each node's 'member' events keep a mirror of its view, which says when
+  // to read the real one (the answer always comes from cluster()); every few steps all pending views
+  // are read anyway, in case a change came without an event.
+  interface Mirror { status: Map<string, string>; up: number }
+  const mirrors = new Map<DynameshNode, Mirror>()
+  const changed = new Set<DynameshNode>()
+  const track = (node: DynameshNode): void => {
+    const mirror: Mirror = { status: new Map(), up: 0 }
+    const set = (id: string, st: string): void => {
+      const was = mirror.status.get(id)
+      mirror.up += (st === 'up' ? 1 : 0) - (was === 'up' ? 1 : 0)
+      mirror.status.set(id, st)
+    }
+    mirrors.set(node, mirror)
+    node.on('member', (ev) => {
+      set(ev.id, ev.status)
+      changed.add(node)
+    })
+    for (const m of timed(() => node.cluster().members)) set(m.id, m.status)
   }
-  /** Steps gossip periods from `from` (virtual ms) until every node in `watchers` passes `done`. */
-  const periodsUntil = async (from: number, watchers: DynameshNode[], done: (node: DynameshNode) => boolean): Promise<number | undefined> => {
-    let pending = watchers.filter((w) => !done(w))
-    for (let k = 1; k <= maxPeriods && pending.length > 0; k++) {
+  const mirrorAllUp = (node: DynameshNode): boolean => mirrors.get(node)!.status.size === n && mirrors.get(node)!.up === n
+  const mirrorLeft = (id: string) => (node: DynameshNode): boolean => mirrors.get(node)!.status.get(id) === 'left'
+  /**
+   * Steps `stepMs` of virtual time at a time from `from` until every watcher's view passes `done`;
+   * a view is read when its mirror says `likely` (after a change), and every `sweep` steps. Returns
+   * the steps taken (0: done already), or undefined after `maxSteps`.
+   */
+  const stepsUntil = async (
+    o: { watchers: DynameshNode[]; likely: (x: DynameshNode) => boolean; done: (x: DynameshNode) => boolean; stepMs: number; maxSteps: number; sweep: number },
+  ): Promise<number | undefined> => {
+    const from = net.now()
+    changed.clear()
+    let pending = o.watchers.filter((x) => !(o.likely(x) && o.done(x)))
+    for (let k = 1; pending.length > 0; k++) {
+      if (k > o.maxSteps) return undefined
       check()
-      const target = from + k * gossipMs
+      const target = from + k * o.stepMs
       if (target > net.now()) await net.advance(target - net.now())
-      pending = pending.filter((w) => !done(w))
+      const all = k % o.sweep === 0
+      pending = pending.filter((x) => !((all || (changed.has(x) && o.likely(x))) && o.done(x)))
+      changed.clear()
       if (pending.length === 0) return k
     }
-    return pending.length === 0 ? 0 : undefined
+    return 0
   }
+  /** Gossip periods until every watcher lists `id` as left. */
+  const periodsUntilLeft = (watchers: DynameshNode[], id: string): Promise<number | undefined> =>
+    stepsUntil({ watchers, likely: mirrorLeft(id), done: (x) => sawLeft(x, id), stepMs: gossipMs, maxSteps: maxPeriods, sweep: 5 })
 
   try {
     // ---- build: one createNode after another into the running cluster ----
@@ -166,6 +215,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
         ...(opts.gossipMs !== undefined ? { gossipMs: opts.gossipMs } : {}),
       })
       nodes.set(id, node)
+      track(node)
       if (last) res.lastJoiner = { id, recvDuringJoin: recv(id) - r0, recvUntilConverged: 0, joinSimMs: net.now() - s0, joinWallMs: performance.now() - j0 }
       if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) log(`n = ${n}: ${i + 1} joined, ${wall().toFixed(0)} ms wall, ${((net.now() - sim0) / 1000).toFixed(1)} s simulated`)
     }
@@ -175,14 +225,10 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
     // ---- converge: every view lists all n as up ----
     phase = 'converge'
     const stepMs = Math.max(1, Math.round(gossipMs / 10))
-    const simBuilt = net.now()
-    let pending = running().filter((x) => !sawAllUp(x))
-    while (pending.length > 0) {
-      check()
-      if (net.now() - simBuilt >= maxConvergeSimMs) break
-      await net.advance(stepMs)
-      pending = pending.filter((x) => !sawAllUp(x))
-    }
+    const steps = await stepsUntil({
+      watchers: running(), likely: mirrorAllUp, done: sawAllUp,
+      stepMs, maxSteps: Math.ceil(maxConvergeSimMs / stepMs), sweep: Math.max(1, Math.round((10 * gossipMs) / stepMs)),
+    })
     res.wallMs.buildAndConverge = wall()
     res.simMs.buildAndConverge = net.now() - sim0
     res.lastJoiner!.recvUntilConverged = recv(res.lastJoiner!.id)
@@ -192,8 +238,9 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
     const avgByType: Record<string, number> = {}
     for (const s of sent) for (const [t, v] of Object.entries(s)) avgByType[t] = (avgByType[t] ?? 0) + v.bytes / n
     res.buildSent = { avg: totals.reduce((a, b) => a + b, 0) / n, max: Math.max(...totals), avgByType }
-    if (pending.length > 0) {
-      res.status = `not converged in ${(maxConvergeSimMs / 1000).toFixed(0)} s simulated (${pending.length} views short)`
+    if (steps === undefined) {
+      const short = running().filter((x) => !sawAllUp(x)).length
+      res.status = `not converged in ${(maxConvergeSimMs / 1000).toFixed(0)} s simulated (${short} views short)`
       log(`n = ${n}: ${res.status}`)
       return res
     }
@@ -232,11 +279,10 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       phase = 'leave'
       const leaverId = ids[Math.floor(n / 2)]!
       const leaver = nodes.get(leaverId)!
-      const l0 = net.now()
       // Not awaited: the count runs in gossip periods whatever leave() waits for.
       void leaver.leave().catch(() => {})
       stopped.add(leaverId)
-      res.leavePeriods = await periodsUntil(l0, running(), (m) => sawLeft(m, leaverId))
+      res.leavePeriods = await periodsUntilLeft(running(), leaverId)
       log(`n = ${n}: leave seen everywhere after ${res.leavePeriods ?? 'more than ' + maxPeriods} periods`)
 
       // ---- rumour: a leave only one witness hears, then gossip alone spreads it ----
@@ -267,7 +313,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       net.heal()
       res.rumourWitness = witness
       res.rumourWitnessKnew = witness !== undefined && sawLeft(nodes.get(witness)!, xId)
-      if (res.rumourWitnessKnew) res.rumourPeriods = await periodsUntil(net.now(), running(), (m) => sawLeft(m, xId))
+      if (res.rumourWitnessKnew) res.rumourPeriods = await periodsUntilLeft(running(), xId)
       log(`n = ${n}: rumour ${res.rumourWitnessKnew ? `from witness ${witness} seen everywhere after ${res.rumourPeriods ?? 'more than ' + maxPeriods} periods` : `not measured: no witness heard the leave (${left ? 'leave done' : 'leave not done'})`}`)
     }
   } catch (e) {
@@ -304,7 +350,7 @@ const ms = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed
 function tables(results: ScaleResult[]): void {
   const short = (r: ScaleResult, v: string | undefined): string =>
     v !== undefined ? v : r.status === 'ok' ? '-' : r.status.startsWith('over budget') ? 'over budget' : 'not converged'
-  console.log('\nbuild and converge (nodes joined one after another; converged = every view lists all n as up)')
+  console.log('\nbuild and converge (nodes joined one after another; converged = every view lists all n as up; view checks: wall ms of the whole run spent reading views)')
   console.table(
     results.map((r) => ({
       n: r.n,
@@ -315,6 +361,7 @@ function tables(results: ScaleResult[]): void {
       'sent/node max': kb(r.buildSent?.max),
       'last joiner recv (its join)': kb(r.lastJoiner?.recvDuringJoin),
       'last joiner recv (to converged)': kb(r.converged ? r.lastJoiner?.recvUntilConverged : undefined),
+      'view checks ms': ms(r.wallMs.checks),
       status: r.status,
     })),
   )

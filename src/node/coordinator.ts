@@ -3,11 +3,13 @@
  * a coordinator that stores it durably first, then sent to the rest of the preference list; it is
  * acknowledged after W durable copies. Replicas that do not answer in time are suspected and the
  * write moves on to the next healthy node with a hint (sloppy quorum). A get answers after R replies
- * and keeps listening to late ones to repair stale replicas (read repair).
+ * and keeps listening to late ones to repair stale replicas (read repair). Either call keeps looking
+ * until its deadline: when the preference list is used up short of the quorum, it walks on along the
+ * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
 import { contextOf, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
 import { decodeSet, digestSet, encodeContext, encodeSet, setSize } from '../core/record.js'
-import { preferenceList, type PrefEntry } from '../core/ring.js'
+import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'
 import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../errors.js'
 import { MAX_RECORD_BYTES, MAX_SIBLINGS, SLOW_LINK_BYTES_PER_MS } from '../limits.js'
@@ -22,6 +24,34 @@ import { checkGrowth } from './validate.js'
  */
 const replicaTimeout = (timeoutMs: number, bytes = 0): number =>
   Math.min(timeoutMs, Math.max(20, Math.floor(timeoutMs / 4)) + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
+
+/**
+ * Where a call looks once its preference list is used up (Dynamo §4.6, carried on): the up members
+ * past `listed` along the partition's ring walk, in walk order, each a fallback for one of `owed` in
+ * turn (primaries still without a copy, in preference order). Empty when `owed` is: a node past the
+ * first n takes the key only as a hint, so handoff brings it home.
+ */
+function furtherFallbacks(
+  ring: Ring,
+  p: number,
+  n: number,
+  isUp: (id: NodeId) => boolean,
+  listed: readonly PrefEntry[],
+  owed: (primaries: readonly NodeId[]) => NodeId[],
+): PrefEntry[] {
+  // With n = every member and everyone up, the list is the whole walk: the primaries, then the
+  // others in the order preferenceList takes its fallbacks from.
+  const walk = preferenceList(ring, p, ring.members.length, () => true).map((e) => e.node)
+  const first = Math.min(n, walk.length)
+  const hintsFor = owed(walk.slice(0, first))
+  if (hintsFor.length === 0) return []
+  const skip = new Set(listed.map((e) => e.node))
+  const out: PrefEntry[] = []
+  for (const node of walk.slice(first)) {
+    if (!skip.has(node) && isUp(node)) out.push({ node, primary: false, hintFor: hintsFor[out.length % hintsFor.length]! })
+  }
+  return out
+}
 
 /**
  * Asks one replica. After its share of the call (`slowMs`) without an answer it counts as slow:
@@ -121,47 +151,87 @@ export async function coordinatePut(
   const rec = encodeSet(set)
   const misses = new Misses()
   const waiting = new Set<NodeId>()
+  /** Asked replicas past their share of the call: still listened to, no longer counted on. */
+  const slow = new Set<NodeId>()
+  /**
+   * Slow replicas this node already thought unreachable when their share ran out (a closed
+   * connection, say): nothing more is expected from them. One that is merely slow, a big record on a
+   * slow link, may still answer, so the call waits for it until the deadline before failing.
+   */
+  const gone = new Set<NodeId>()
   const deadline = ctx.env.now() + opts.timeoutMs
   const { q, promise } = quorum<VersionSet>(ctx, opts.timeoutMs, () =>
     new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
   let acks = 1
   const asked = new Set<NodeId>([ctx.id])
-  if (opts.hintFor) asked.add(opts.hintFor)
+  /** Who has the write, or a hint of it held for them: this node (and whom its hint is for), each acknowledging replica (and whom its hint names). */
+  const covered = new Set<NodeId>([ctx.id])
+  if (opts.hintFor) {
+    asked.add(opts.hintFor)
+    covered.add(opts.hintFor)
+  }
   if (acks >= opts.w) q.resolve(set)
+  /** Fails once nothing can bring W any more: ask() found nobody left, and every asked replica answered or is gone. */
   const exhausted = (): void => {
-    if (q.done || waiting.size > 0) return
+    if (q.done || waiting.size > gone.size) return
     const none = asked.size === 1 + (opts.hintFor ? 1 : 0) ? '; no other replica of the key is up in this node\'s view' : ''
-    q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged${none}${misses.text()}`))
+    q.reject(new DynameshError('QUORUM_FAILED', `put: ${acks} of ${opts.w} replicas acknowledged${none}${misses.text(waiting)}`))
+  }
+
+  const send = (e: PrefEntry): void => {
+    asked.add(e.node)
+    waiting.add(e.node)
+    const hint = e.primary ? undefined : e.hintFor
+    const req: Request = { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }
+    const onSlow = (): void => {
+      if (q.done) return
+      slow.add(e.node)
+      if (!ctx.isUp(e.node)) gone.add(e.node)
+      ctx.detector.suspect(e.node)
+      ask()
+      exhausted()
+    }
+    // A share of what is left, not of the whole call: replicas asked late, after others fell
+    // silent, get less each round, so fallbacks far down the walk are still reached in time.
+    void callReplica(ctx, e.node, req, replicaTimeout(deadline - ctx.env.now(), rec.length), deadline, onSlow)
+      .then((reply) => {
+        waiting.delete(e.node)
+        slow.delete(e.node)
+        gone.delete(e.node)
+        if (reply.t === 'store-r' && reply.ok) {
+          covered.add(e.node)
+          if (hint) covered.add(hint)
+          // Short of W still (the others in flight went slow meanwhile, say): look further.
+          if (++acks >= opts.w) q.resolve(set)
+          else ask()
+        } else {
+          misses.add(e.node, reply)
+          // Only silence is a reason to suspect a peer; a refusal or a too-large request is not.
+          if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(e.node)
+          ask()
+        }
+        exhausted()
+      })
+      .catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
   }
 
   const ask = (): void => {
     if (!ctx.running()) return q.reject(new DynameshError('NOT_RUNNING', 'node stopped'))
-    for (const e of preferenceList(ctx.ring(), p, opts.n, ctx.isUp)) {
+    const ring = ctx.ring()
+    const list = preferenceList(ring, p, opts.n, ctx.isUp)
+    // Even once acknowledged, the write still goes to all n of the list (a fallback for a replica
+    // that timed out, say); only the search past it is for the quorum.
+    for (const e of list) if (!asked.has(e.node)) send(e)
+    // Every listed node asked, and what is still in flight cannot make W: walk on past the list.
+    let short = opts.w - acks - (waiting.size - slow.size)
+    if (q.done || short <= 0) return
+    const owed = (primaries: readonly NodeId[]): NodeId[] => primaries.filter((id) => !covered.has(id))
+    for (const e of furtherFallbacks(ring, p, opts.n, ctx.isUp, list, owed)) {
+      if (short <= 0) break
       if (asked.has(e.node)) continue
-      asked.add(e.node)
-      waiting.add(e.node)
-      const hint = e.primary ? undefined : e.hintFor
-      const req: Request = { t: 'store', items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: true }
-      const slow = (): void => {
-        if (q.done) return
-        ctx.detector.suspect(e.node)
-        ask()
-      }
-      void callReplica(ctx, e.node, req, replicaTimeout(opts.timeoutMs, rec.length), deadline, slow)
-        .then((reply) => {
-          waiting.delete(e.node)
-          if (reply.t === 'store-r' && reply.ok) {
-            if (++acks >= opts.w) q.resolve(set)
-          } else {
-            misses.add(e.node, reply)
-            // Only silence is a reason to suspect a peer; a refusal or a too-large request is not.
-            if (reply.t === 'miss' && reply.why === 'timeout') ctx.detector.suspect(e.node)
-            ask()
-          }
-          exhausted()
-        })
-        .catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
+      send(e)
+      short--
     }
   }
   ask()
@@ -231,6 +301,8 @@ export async function coordinateGet(
   const waiting = new Set<NodeId>()
   /** Asked replicas past their share of the call: still listened to, no longer waited for. */
   const slow = new Set<NodeId>()
+  /** Slow replicas already thought unreachable when their share ran out (as in coordinatePut). */
+  const gone = new Set<NodeId>()
   const deadline = ctx.env.now() + opts.timeoutMs
   const asked = new Set<NodeId>()
   let outstanding = 0
@@ -247,13 +319,16 @@ export async function coordinateGet(
     q.resolve(merged)
   }
 
+  /** Ends the call once nothing more can come: every asked replica answered or is gone, and ask() found nobody left. */
+  const exhausted = (): void => {
+    if (q.done || outstanding > gone.size) return
+    if (replies.size >= opts.r) q.resolve(merged)
+    else q.reject(new DynameshError('QUORUM_FAILED', `get: ${replies.size} of ${opts.r} replicas answered${misses.text(waiting)}`))
+  }
+
   const afterAll = (): void => {
-    if (outstanding > 0) return
-    if (!q.done) {
-      if (replies.size >= opts.r) q.resolve(merged)
-      else q.reject(new DynameshError('QUORUM_FAILED', `get: ${replies.size} of ${opts.r} replicas answered${misses.text()}`))
-    }
-    readRepair(ctx, key, merged, [...replies.values()])
+    exhausted()
+    if (outstanding === 0) readRepair(ctx, key, merged, [...replies.values()])
   }
 
   const onReply = (entry: PrefEntry, set: VersionSet | undefined): void => {
@@ -262,50 +337,70 @@ export async function coordinateGet(
     finishIfEnough()
   }
 
-  const ask = (): void => {
-    for (const e of preferenceList(ctx.ring(), p, opts.n, ctx.isUp)) {
-      if (asked.has(e.node)) continue
-      asked.add(e.node)
-      outstanding++
-      if (e.node === ctx.id) {
-        void ctx.store.readAll(key).then(
-          (set) => {
-            outstanding--
-            onReply(e, set)
-            afterAll()
-          },
-          () => {
-            outstanding--
-            afterAll()
-          },
-        )
-        continue
-      }
-      waiting.add(e.node)
-      const onSlow = (): void => {
-        slow.add(e.node)
-        ctx.detector.suspect(e.node)
-        ask()
-        finishIfEnough()
-      }
-      void callReplica(ctx, e.node, { t: 'get', key }, replicaTimeout(opts.timeoutMs), deadline, onSlow).then((reply) => {
-        outstanding--
-        waiting.delete(e.node)
-        slow.delete(e.node)
-        if (reply.t === 'get-r' && !reply.err) {
-          let set: VersionSet | undefined
-          try {
-            set = reply.rec ? decodeSet(reply.rec) : undefined
-            onReply(e, set)
-          } catch {
-            // A malformed record from a peer counts as no answer.
-            misses.add(e.node, { t: 'miss', why: 'timeout', detail: 'malformed record' })
-          }
-        } else {
-          misses.add(e.node, reply)
+  const read = (e: PrefEntry): void => {
+    asked.add(e.node)
+    outstanding++
+    if (e.node === ctx.id) {
+      void ctx.store.readAll(key).then(
+        (set) => {
+          outstanding--
+          onReply(e, set)
+          afterAll()
+        },
+        () => {
+          outstanding--
+          ask()
+          afterAll()
+        },
+      )
+      return
+    }
+    waiting.add(e.node)
+    const onSlow = (): void => {
+      slow.add(e.node)
+      if (!ctx.isUp(e.node)) gone.add(e.node)
+      ctx.detector.suspect(e.node)
+      ask()
+      finishIfEnough()
+      exhausted()
+    }
+    // A share of what is left, as in coordinatePut.
+    void callReplica(ctx, e.node, { t: 'get', key }, replicaTimeout(deadline - ctx.env.now()), deadline, onSlow).then((reply) => {
+      outstanding--
+      waiting.delete(e.node)
+      slow.delete(e.node)
+      gone.delete(e.node)
+      if (reply.t === 'get-r' && !reply.err) {
+        let set: VersionSet | undefined
+        try {
+          set = reply.rec ? decodeSet(reply.rec) : undefined
+          onReply(e, set)
+        } catch {
+          // A malformed record from a peer counts as no answer.
+          misses.add(e.node, { t: 'miss', why: 'timeout', detail: 'malformed record' })
+          ask()
         }
-        afterAll()
-      }).catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
+      } else {
+        misses.add(e.node, reply)
+        ask()
+      }
+      afterAll()
+    }).catch((err: unknown) => q.reject(err instanceof Error ? err : new Error(String(err))))
+  }
+
+  const ask = (): void => {
+    const ring = ctx.ring()
+    const list = preferenceList(ring, p, opts.n, ctx.isUp)
+    for (const e of list) if (!asked.has(e.node)) read(e)
+    // Every listed node asked, and what is still out cannot make R: walk on past the list.
+    let short = opts.r - replies.size - (outstanding - slow.size)
+    if (q.done || short <= 0) return
+    const owed = (primaries: readonly NodeId[]): NodeId[] => primaries.filter((id) => !replies.has(id))
+    for (const e of furtherFallbacks(ring, p, opts.n, ctx.isUp, list, owed)) {
+      if (short <= 0) break
+      if (asked.has(e.node)) continue
+      read(e)
+      short--
     }
   }
   ask()
