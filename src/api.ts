@@ -77,6 +77,8 @@ export interface NodeStats {
   rejected: number
   /** Messages the transport refused to carry for their size (MESSAGE_TOO_LARGE); each key is reported once by a `too-large` event. */
   tooLarge: number
+  /** Inbound work dropped by the per-peer limits: messages past the per-second budget, stores past the byte budget. */
+  overloaded: { rate: number; queued: number }
 }
 
 export interface NodeOptions {

@@ -101,3 +101,15 @@ export const MAX_MEMBER_ID = 128
 
 /** Items in one list field of a message (store items, pulled keys). */
 export const MAX_LIST_ITEMS = 10_000
+
+/**
+ * Messages one peer may have handled per second (a token bucket this deep, refilled at this rate):
+ * far above what a quorum workload sends one peer, low enough that a flood cannot monopolise a node.
+ */
+export const MAX_PEER_MESSAGES_PER_SEC = 10_000
+
+/**
+ * Bytes of one peer's stores and pushes being applied at once: one message at the hard cap and one
+ * ordinary batch. Past it a peer's writes are refused (OVERLOADED) until earlier ones are stored.
+ */
+export const MAX_PEER_QUEUED_BYTES = HARD_MESSAGE_BYTES + MAX_MESSAGE_BYTES

@@ -7,7 +7,7 @@ import { decodeSet, encodeSet } from '../core/record.js'
 import { decodeContext } from '../core/record.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
-import { decodeMessage, type Msg } from '../wire/messages.js'
+import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
 import type { Node } from './node.js'
 import { routeWrite } from './coordinator.js'
 
@@ -16,6 +16,7 @@ export class Dispatcher {
 
   onMessage(from: NodeId, bytes: Uint8Array): void {
     if (!this.node.running()) return
+    if (!this.node.inbound.admit(from)) return
     let msg: Msg
     try {
       msg = decodeMessage(bytes)
@@ -79,13 +80,32 @@ export class Dispatcher {
       case 'ae-sum':
         node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h)
         return
-      case 'ae-push':
-        node.antiEntropy.onPush(from, msg.items).catch(() => this.node.rejected++)
+      case 'ae-push': {
+        const bytes = itemBytes(msg.items)
+        if (!node.inbound.reserve(from, bytes)) return
+        node.antiEntropy
+          .onPush(from, msg.items)
+          .catch(() => this.node.rejected++)
+          .finally(() => node.inbound.release(from, bytes))
         return
+      }
     }
   }
 
   private async store(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
+    const bytes = itemBytes(msg.items)
+    if (!this.node.inbound.reserve(from, bytes)) {
+      if (msg.ack) this.node.send(from, { t: 'store-r', rid: msg.rid, ok: false, err: 'OVERLOADED' })
+      return
+    }
+    try {
+      await this.storeItems(from, msg)
+    } finally {
+      this.node.inbound.release(from, bytes)
+    }
+  }
+
+  private async storeItems(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
     let ok = true
     let err = ''
     for (const item of msg.items) {
@@ -115,3 +135,6 @@ export class Dispatcher {
     }
   }
 }
+
+/** Bytes a batch of items will occupy while it is applied. */
+const itemBytes = (items: readonly StoreItem[]): number => items.reduce((n, i) => n + i.key.length + i.rec.length, 0)

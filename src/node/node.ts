@@ -17,6 +17,7 @@ import type { NodeConfig, NodeContext } from './context.js'
 import { Gossip } from './gossip.js'
 import { deliverableHints, deliverHints, transferForeign, transferPending } from './handoff.js'
 import { Rpc } from './rpc.js'
+import { InboundLimits } from './inbound.js'
 import { ReplicaStore } from './store.js'
 import { checkCount, checkKey, checkTimeout, checkValue, withAbort } from './validate.js'
 import { Dispatcher } from './dispatch.js'
@@ -59,6 +60,8 @@ export class Node implements DynameshNode, NodeContext {
   private backgroundBusy = false
   readonly sent: Record<string, { count: number; bytes: number }> = {}
   rejected = 0
+  /** Per-peer limits on inbound work (messages per second, bytes being stored). */
+  readonly inbound: InboundLimits
   private readonly recent = new RecentReads()
   /** Messages the transport refused for their size, reported once per key. */
   readonly refusals = new Refusals((ev) => this.emit(ev))
@@ -73,6 +76,7 @@ export class Node implements DynameshNode, NodeContext {
     this.store = parts.store
     this.transport = parts.transport
     this.meta = parts.meta
+    this.inbound = new InboundLimits(() => this.env.now())
     this.rpc = new Rpc(this.env, (to, m) => this.send(to, m))
     this.detector = new FailureDetector(() => this.env.now(), (ev) => this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable }))
     this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
@@ -317,7 +321,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   async stats(): Promise<NodeStats> {
-    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected + this.gossip.refused, tooLarge: this.refusals.count }
+    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected + this.gossip.refused, tooLarge: this.refusals.count, overloaded: { ...this.inbound.dropped } }
   }
 
   inspect(): NodeInspection {
