@@ -19,26 +19,21 @@ describe('browser peers coming and going', () => {
     let stop = false
     const failures: string[] = []
     let writes = 0
-    let retries = 0
     const latest = new Map<string, string>()
     const writer = (async () => {
       for (let i = 0; !stop; i++) {
         const key = `churn-${i % 40}`
         const value = `v${i}`
         const peer = world().cluster.peers[i % 3]!.http
-        // A write that meets a tab in the instant it vanishes may fail its quorum once (the tab was
-        // still up in the coordinator's view); an app retries. Two failures in a row count.
-        for (let attempt = 0; attempt < 2; attempt++) {
-          try {
-            const read = await httpGet(peer, key)
-            await httpPut(peer, key, enc(value), { context: read.context })
-            latest.set(key, value)
-            writes++
-            break
-          } catch (e) {
-            if (attempt === 1) failures.push(`${key}: ${String(e)}`)
-            else retries++
-          }
+        // A write that meets a tab in the instant it vanishes still succeeds: the coordinator keeps
+        // looking for fallbacks until its deadline.
+        try {
+          const read = await httpGet(peer, key)
+          await httpPut(peer, key, enc(value), { context: read.context })
+          latest.set(key, value)
+          writes++
+        } catch (e) {
+          failures.push(`${key}: ${String(e)}`)
         }
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -59,7 +54,6 @@ describe('browser peers coming and going', () => {
     await writer
     expect(tabs).toBe(6)
     expect(failures).toEqual([])
-    expect(retries).toBeLessThanOrEqual(3)
     expect(writes).toBeGreaterThan(100)
     expect(hintsSeen).toBeGreaterThan(0)
     for (const [key, value] of latest) {
