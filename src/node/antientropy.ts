@@ -22,7 +22,7 @@ import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type M
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
 import { decodeSet, encodeSet } from '../core/record.js'
 import { equalSets } from '../core/clock.js'
-import { isPrimary, partitionsOf } from '../core/ring.js'
+import { isPrimary, partitionsOf, type Ring } from '../core/ring.js'
 import { equalBytes, hash } from '../core/hash.js'
 import { isZero } from '../core/merkle-shape.js'
 import type { NodeId } from '../types.js'
@@ -33,6 +33,8 @@ import { isDynameshError } from '../errors.js'
 
 /** Records and bytes per pushed batch (a bigger record goes alone). */
 const PUSH_BATCH = 64
+/** How far behind the view anti-entropy's ring may lag while memberships change (see ring()). */
+const RING_MAX_AGE_MS = 10_000
 const PUSH_BYTES = 256 * 1024
 
 /** Group hashes of the level-1 summary, and bytes of each. */
@@ -59,9 +61,18 @@ export class AntiEntropy {
     this.busyUntil = this.ctx.env.now() + 2 * this.ctx.config.antiEntropyMs
   }
 
+  /**
+   * The ring for anti-entropy: during a burst of membership changes it may lag the view by up to
+   * RING_MAX_AGE_MS (repair compares the partitions it believed shared a moment ago; the next round
+   * compares the current ones), so a thousand joins do not cost a ring rebuild per round.
+   */
+  private ring(): Ring {
+    return this.ctx.ring(RING_MAX_AGE_MS)
+  }
+
   /** Partitions this node replicates together with `peer`, in this node's view of the ring. */
   private shared(peer: NodeId): number[] {
-    const ring = this.ctx.ring()
+    const ring = this.ring()
     return partitionsOf(ring, this.ctx.id).filter((p) => isPrimary(ring, p, peer))
   }
 
@@ -87,7 +98,7 @@ export class AntiEntropy {
     // An exchange in progress (started by either side) already covers what differs: a second one
     // now would find the same differences and send the same records again.
     if (this.busy) return
-    const ring = this.ctx.ring()
+    const ring = this.ring()
     if (partitionsOf(ring, this.ctx.id).length === 0) return
     const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
     if (peers.length === 0) return
@@ -119,7 +130,7 @@ export class AntiEntropy {
   }
 
   onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
-    const ring = this.ctx.ring()
+    const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushAll: number[] = []
     for (const [p, root] of parts) {
@@ -149,7 +160,7 @@ export class AntiEntropy {
   }
 
   onStep(from: NodeId, sid: number, parts: Array<[number, Uint8Array, Uint8Array]>): void {
-    const ring = this.ctx.ring()
+    const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushKeys: Uint8Array[] = []
     const pullKeys: Uint8Array[] = []

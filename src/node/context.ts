@@ -39,7 +39,12 @@ export interface NodeContext {
   readonly detector: FailureDetector
   readonly transport: Transport
   /** The ring as this node currently sees it. */
-  ring(): Ring
+  /**
+   * The ring as this node sees it. Background work that tolerates a ring a little behind the view
+   * (anti-entropy) passes `maxAgeMs`: a rebuild a membership change calls for may then wait until
+   * the current ring is that old, so a burst of joins does not cost a rebuild per round.
+   */
+  ring(maxAgeMs?: number): Ring
   /** The status a member has in this node's view, if it is known. */
   memberStatus(id: NodeId): 'joining' | 'up' | 'leaving' | 'left' | undefined
   /** Reachable in this node's opinion (itself always). */

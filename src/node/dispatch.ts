@@ -10,6 +10,7 @@ import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
 import type { Node } from './node.js'
 import { routeWrite } from './coordinator.js'
+import { itemBytes } from './batch.js'
 
 export class Dispatcher {
   constructor(private readonly node: Node) {}
@@ -81,7 +82,7 @@ export class Dispatcher {
         node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h)
         return
       case 'ae-push': {
-        const bytes = itemBytes(msg.items)
+        const bytes = batchBytes(msg.items)
         if (!node.inbound.reserve(from, bytes)) return
         node.antiEntropy
           .onPush(from, msg.items)
@@ -93,7 +94,7 @@ export class Dispatcher {
   }
 
   private async store(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
-    const bytes = itemBytes(msg.items)
+    const bytes = batchBytes(msg.items)
     if (!this.node.inbound.reserve(from, bytes)) {
       if (msg.ack) this.node.send(from, { t: 'store-r', rid: msg.rid, ok: false, err: 'OVERLOADED' })
       return
@@ -137,4 +138,4 @@ export class Dispatcher {
 }
 
 /** Bytes a batch of items will occupy while it is applied. */
-const itemBytes = (items: readonly StoreItem[]): number => items.reduce((n, i) => n + i.key.length + i.rec.length, 0)
+const batchBytes = (items: readonly StoreItem[]): number => items.reduce((n, i) => n + itemBytes(i), 0)

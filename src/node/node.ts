@@ -53,6 +53,7 @@ export class Node implements DynameshNode, NodeContext {
   private currentRing: Ring
   /** Set when a batch of membership changes touched the ring: rebuilt on next use, once however many batches came. */
   private ringStale = false
+  private ringBuiltAt = -Infinity
   private isRunning = true
   private readonly timers = new Set<Cancel>()
   private readonly handlers = new Set<(ev: NodeEvent) => void>()
@@ -89,9 +90,10 @@ export class Node implements DynameshNode, NodeContext {
 
   // ---- NodeContext -------------------------------------------------------------------------------
 
-  ring = (): Ring => {
-    if (this.ringStale) {
+  ring = (maxAgeMs?: number): Ring => {
+    if (this.ringStale && (maxAgeMs === undefined || this.env.now() - this.ringBuiltAt >= maxAgeMs)) {
       this.ringStale = false
+      this.ringBuiltAt = this.env.now()
       this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
     }
     return this.currentRing
@@ -166,7 +168,8 @@ export class Node implements DynameshNode, NodeContext {
     this.backgroundBusy = true
     try {
       await deliverHints(this)
-      await transferForeign(this)
+      // Holding no records, there is nothing to transfer (and no ring to rebuild for it).
+      if (this.store.recordCount > 0) await transferForeign(this)
     } catch {
       // Retried next period; storage errors surface through the stats.
     } finally {
@@ -187,7 +190,7 @@ export class Node implements DynameshNode, NodeContext {
       !this.backgroundBusy &&
       !this.antiEntropy.busy &&
       !deliverableHints(this) &&
-      !transferPending(this)
+      !(this.store.recordCount > 0 && transferPending(this))
     )
   }
 
