@@ -1,7 +1,7 @@
 /**
  * The public shape of a dynamesh node. Types only; `createNode` in `src/node/` implements it.
  */
-import type { Env, NodeId, Storage, Transport } from './types.js'
+import type { Env, NodeId, SimulationHooks, Storage, Transport } from './types.js'
 
 /** Opaque causal context from a get; hand it back to put/delete to supersede what was read. */
 export type Context = string & { readonly __brand: 'Context' }
@@ -87,6 +87,8 @@ export interface NodeOptions {
   storage: Storage
   transport: Transport
   env?: Env
+  /** The simulated network's hooks for this node's life; `SimNetwork.join` hands them out with the env. Real nodes leave it unset. */
+  simulation?: SimulationHooks
   n?: number
   r?: number
   w?: number

@@ -25,6 +25,6 @@ export type {
   DynameshNode,
   NodeInspection,
 } from './api.js'
-export type { NodeId, Storage, Transport, Env, BatchOp, Cancel } from './types.js'
+export type { NodeId, Storage, Transport, Env, BatchOp, Cancel, SimulationHooks } from './types.js'
 export { generateIdentity, identityFromSecret, idOfPublicKey, loadIdentity, type Identity } from './identity.js'
 export { clusterKeyFromSecret, generateClusterKey, verifyCredential, hexBytes, type ClusterKey } from './credential.js'

@@ -4,11 +4,27 @@
  * order in which views are exchanged. Reachability is NOT part of a view: it is each node's own
  * opinion (see the failure detector), never gossiped as fact.
  */
-import type { MemberEntry, MemberStatus } from '../wire/messages.js'
 import type { NodeId } from '../types.js'
 import type { RingMember } from './ring.js'
 
-export type { MemberEntry, MemberStatus }
+/** A member's lifecycle: it joins, is up, leaves (handing its data on), and has left. */
+export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
+
+/**
+ * One member as gossiped: views merge by `version` (higher wins; ties by status order). Only the
+ * member itself writes its entry: `sig` is its signature over the other fields (see
+ * `signedPart`) and `key` the public key that proves its id. Entries travel unsigned
+ * only between nodes whose transport cannot prove ids. The wire decoder (wire/messages.ts) checks
+ * and brands `id`.
+ */
+export interface MemberEntry {
+  id: NodeId
+  weight: number
+  status: MemberStatus
+  version: number
+  key?: Uint8Array
+  sig?: Uint8Array
+}
 
 /** Tie-break order when two entries carry the same version: later lifecycle states win. */
 const STATUS_RANK: Record<MemberStatus, number> = { joining: 0, up: 1, leaving: 2, left: 3 }
@@ -48,7 +64,7 @@ export function mergeView(local: Map<string, MemberEntry>, remote: readonly Memb
  */
 export function ringMembersOf(view: Iterable<MemberEntry>, expired?: ReadonlySet<string>): RingMember[] {
   const out: RingMember[] = []
-  for (const m of view) if (inRing(m) && !expired?.has(m.id)) out.push({ id: m.id as NodeId, weight: m.weight })
+  for (const m of view) if (inRing(m) && !expired?.has(m.id)) out.push({ id: m.id, weight: m.weight })
   // Stryker disable next-line EqualityOperator,ConditionalExpression: ids in a view are distinct, so < and <= agree, and the sort orders by the < answer
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }

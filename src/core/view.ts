@@ -8,9 +8,9 @@
  */
 import { Reader, Writer, varintSize } from './bytes.js'
 import { hash, toBytes, toHex } from './hash.js'
-import { supersedes } from './membership.js'
+import { supersedes, type MemberEntry } from './membership.js'
+import type { NodeId } from '../types.js'
 import { MAX_GOSSIP_BUCKETS, MAX_MEMBER_VERSION } from '../limits.js'
-import type { MemberEntry } from '../wire/messages.js'
 
 /** Bytes of an id's short form in version lists and wants (48 bits: no collision in practice below millions of members). */
 export const SHORT_ID_BYTES = 6
@@ -44,8 +44,8 @@ export function bucketsFor(size: number): number {
 
 export class MemberView {
   private readonly slots = new Map<string, Slot>()
-  private readonly byShort = new Map<string, string>()
-  private readonly fine: Array<Set<string>> = Array.from({ length: MAX_GOSSIP_BUCKETS }, () => new Set())
+  private readonly byShort = new Map<string, NodeId>()
+  private readonly fine: Array<Set<NodeId>> = Array.from({ length: MAX_GOSSIP_BUCKETS }, () => new Set())
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
@@ -87,7 +87,7 @@ export class MemberView {
   }
 
   /** The id a peer's short id names here, if any. */
-  idOfShort(shortHex: string): string | undefined {
+  idOfShort(shortHex: string): NodeId | undefined {
     return this.byShort.get(shortHex)
   }
 

@@ -114,7 +114,7 @@ export class Dispatcher {
         const set = decodeSet(item.rec)
         const hint = item.hint === undefined || item.hint === this.node.id ? undefined : item.hint
         await this.node.store.apply(item.key, set, hint)
-        if (hint) this.node.emit({ type: 'hint-stored', for: hint as NodeId, key: item.key })
+        if (hint) this.node.emit({ type: 'hint-stored', for: hint, key: item.key })
       } catch (e) {
         if (e instanceof DynameshError && e.code === 'INVALID_MESSAGE') this.node.rejected++
         ok = false

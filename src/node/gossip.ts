@@ -43,7 +43,7 @@ const fail = (why: string): never => {
 export class Gossip {
   readonly view = new MemberView()
   /** Members this node decided are gone (absent past removeAfterMs): out of its ring, never gossiped. */
-  private readonly expired = new Set<string>()
+  private readonly expired = new Set<NodeId>()
   /** Entries refused: a signature that does not verify, or none where one is required. */
   refused = 0
   private ticks = 0
@@ -83,7 +83,7 @@ export class Gossip {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 
-  status(id: string): MemberStatus | undefined {
+  status(id: NodeId): MemberStatus | undefined {
     return this.expired.has(id) ? 'left' : this.view.get(id)?.status
   }
 
@@ -95,7 +95,7 @@ export class Gossip {
   candidates(): NodeId[] {
     if (!this.candidateCache) {
       const ids = new Set<NodeId>(this.seeds)
-      for (const m of this.view.values()) if (m.status !== 'left') ids.add(m.id as NodeId)
+      for (const m of this.view.values()) if (m.status !== 'left') ids.add(m.id)
       ids.delete(this.ctx.id)
       this.candidateCache = [...ids].sort()
     }
@@ -297,7 +297,7 @@ export class Gossip {
       ringChanged ||= inRing(m)
     }
     for (const id of this.expired) {
-      if (!this.ctx.detector.isUp(id as NodeId)) continue
+      if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
       const m = this.view.get(id)!
       changed.push(m)

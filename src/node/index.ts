@@ -1,6 +1,6 @@
 /** `createNode`: validates options, opens the node's storage state and joins the cluster. */
 import type { DynameshNode, NodeOptions } from '../api.js'
-import type { Storage } from '../types.js'
+import type { AttachedNode } from '../types.js'
 import { MAX_Q, MAX_RECORD_BYTES, MAX_SIBLINGS, MAX_VALUE_BYTES, MAX_WEIGHT } from '../limits.js'
 import { realEnv } from './env.js'
 import { loadMembers, loadMeta } from './meta.js'
@@ -49,7 +49,8 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
   if ((config.q & (config.q - 1)) !== 0 || config.q > MAX_Q) throw new TypeError(`q must be a power of two up to ${MAX_Q}`)
   if (!(config.weight >= 0 && config.weight <= MAX_WEIGHT)) throw new TypeError(`weight must be in [0, ${MAX_WEIGHT}] (0: a client that holds no partitions)`)
   const env = options.env ?? realEnv()
-  const release = env.hold?.()
+  const { simulation } = options
+  const release = simulation?.hold()
   try {
     const store = new ReplicaStore(storage, config.q)
     await store.open()
@@ -58,6 +59,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     const node = new Node({
       id: transport.id,
       env,
+      simulation,
       config,
       store,
       transport,
@@ -74,8 +76,8 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
       throw e
     }
     // The simulation crashes the node through halt() and brings it back through recreate().
-    node.recreate = (o: { storage?: Storage; env?: typeof env; transport?: typeof transport }) => createNode({ ...options, ...o })
-    env.attach?.(node)
+    node.recreate = (o: Parameters<AttachedNode['recreate']>[0]) => createNode({ ...options, ...o })
+    simulation?.attach(node)
     return node
   } finally {
     release?.()

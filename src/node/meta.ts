@@ -1,10 +1,10 @@
 /** Node metadata kept in storage: the replica incarnation and epoch, and the membership view. */
 import { Packr } from 'msgpackr'
-import type { BatchOp, Env, Storage } from '../types.js'
+import { asNodeId, type BatchOp, type Env, type Storage } from '../types.js'
 
 /** Anything with a batch: a Storage, or the node's fenced store. */
 type Batcher = { batch(ops: BatchOp[]): Promise<void> }
-import type { MemberEntry } from '../wire/messages.js'
+import type { MemberEntry } from '../core/membership.js'
 import { metaKey } from './keys.js'
 
 /**
@@ -61,7 +61,7 @@ const wellFormed = (m: MemberEntry): boolean =>
 
 /** Plain copies: key and signature as Uint8Array (not a Buffer view into the stored value). */
 const copyEntry = (m: MemberEntry): MemberEntry => {
-  const e: MemberEntry = { id: m.id, weight: m.weight, status: m.status, version: m.version }
+  const e: MemberEntry = { id: asNodeId(m.id), weight: m.weight, status: m.status, version: m.version }
   if (m.key && m.sig) Object.assign(e, { key: new Uint8Array(m.key), sig: new Uint8Array(m.sig) })
   return e
 }

@@ -9,8 +9,9 @@ import { decodeContext, encodeContext } from '../core/record.js'
 import { sharedRing, type Ring } from '../core/ring.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import { hash, toHex } from '../core/hash.js'
-import type { Cancel, Env, NodeId } from '../types.js'
-import { encodeMessage, type MemberEntry, type Msg } from '../wire/messages.js'
+import type { Cancel, Env, NodeId, SimulationHooks } from '../types.js'
+import type { MemberEntry } from '../core/membership.js'
+import { encodeMessage, type Msg } from '../wire/messages.js'
 import { AntiEntropy } from './antientropy.js'
 import { coordinateGet, routeWrite } from './coordinator.js'
 import type { NodeConfig, NodeContext } from './context.js'
@@ -25,11 +26,13 @@ import { RecentReads } from './recent.js'
 import { Refusals } from './refusals.js'
 import type { Meta } from './meta.js'
 import { saveMembers, saveMeta } from './meta.js'
-import type { Storage, Transport } from '../types.js'
+import type { AttachedNode, Transport } from '../types.js'
 
 export interface NodeParts {
   id: NodeId
   env: Env
+  /** The simulated network's hooks for this life of the node; real nodes have none. */
+  simulation?: SimulationHooks
   config: NodeConfig
   store: ReplicaStore
   transport: Transport
@@ -41,6 +44,7 @@ export interface NodeParts {
 export class Node implements DynameshNode, NodeContext {
   readonly id: NodeId
   readonly env: Env
+  private readonly simulation: SimulationHooks | undefined
   readonly config: NodeConfig
   readonly store: ReplicaStore
   readonly transport: Transport
@@ -67,12 +71,13 @@ export class Node implements DynameshNode, NodeContext {
   /** Messages the transport refused for their size, reported once per key. */
   readonly refusals = new Refusals((ev) => this.emit(ev))
   /** Set by createNode: the same node again, with overrides (used by the simulation's restart). */
-  recreate: (overrides: { storage?: Storage; env?: Env; transport?: Transport }) => Promise<unknown> = () =>
+  recreate: AttachedNode['recreate'] = () =>
     Promise.reject(new TypeError('not recreatable'))
 
   constructor(parts: NodeParts) {
     this.id = parts.id
     this.env = parts.env
+    this.simulation = parts.simulation
     this.config = parts.config
     this.store = parts.store
     this.transport = parts.transport
@@ -179,7 +184,7 @@ export class Node implements DynameshNode, NodeContext {
 
   private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
     if (ringChanged) this.ringStale = true
-    for (const m of changed) this.emit({ type: 'member', id: m.id as NodeId, status: m.status })
+    for (const m of changed) this.emit({ type: 'member', id: m.id, status: m.status })
   }
 
   /** Nothing to do right now: no calls, no replies awaited, no deliverable hints or transfers. */
@@ -249,9 +254,9 @@ export class Node implements DynameshNode, NodeContext {
     if (!this.isRunning) throw new DynameshError('NOT_RUNNING', 'node is stopped')
   }
 
-  /** Runs a call while holding the env (virtual time moves in the simulation); fails it on halt. */
+  /** Runs a call while holding the simulation (virtual time moves there); fails it on halt. */
   private hold<T>(p: Promise<T>): Promise<T> {
-    const release = this.env.hold?.()
+    const release = this.simulation?.hold()
     return new Promise<T>((resolve, reject) => {
       this.inflight.add(reject)
       p.then(resolve, reject).finally(() => {
@@ -314,10 +319,10 @@ export class Node implements DynameshNode, NodeContext {
       id: this.id,
       config: { n: this.config.n, r: this.config.r, w: this.config.w, q: this.config.q },
       members: this.gossip.members().map((m) => ({
-        id: m.id as NodeId,
+        id: m.id,
         status: m.status,
         weight: m.weight,
-        reachable: this.isUp(m.id as NodeId),
+        reachable: this.isUp(m.id),
       })),
       partitions: this.ring().owners.map((o) => [...o]),
     }

@@ -1,6 +1,7 @@
 /**
  * The seeded simulated network (DESIGN.md section 4): many nodes in one process, each with its own
- * Env (virtual time, timers, a seeded random stream) and Transport, joined by a network with latency,
+ * Env (virtual time, timers, a seeded random stream), Transport and simulation hooks (holds that
+ * keep virtual time running, the attach restart needs), joined by a network with latency,
  * loss, duplication, reordering, partitions, per-link faults, crashes and restarts. Same seed + same
  * test code + memory storage ⇒ the same run, event for event.
  *
@@ -13,7 +14,7 @@
 import { DynameshError } from '../errors.js'
 import { HARD_MESSAGE_BYTES } from '../limits.js'
 import { memoryStorage } from '../storage/memory.js'
-import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type Transport } from '../types.js'
+import { asNodeId, type AttachedNode, type Cancel, type Env, type NodeId, type SimulationHooks, type Transport } from '../types.js'
 import { simAuth, simSecret } from './auth.js'
 import { randomInt, seededRandom } from './random.js'
 import { Scheduler, type RunResult, type SimEvent } from './scheduler.js'
@@ -25,7 +26,7 @@ export type { Faults, LinkFaults, SimConnections, SimJoined, SimMessageEvent, Si
 type MessageHandler = (from: NodeId, msg: Uint8Array) => void
 type PeerHandler = (ev: { id: NodeId; up: boolean }) => void
 
-/** One life of a node: a crash or rejoin makes a new one, and the old env and transport go dead. */
+/** One life of a node: a crash or rejoin makes a new one, and the old env, transport and hooks go dead. */
 interface Life {
   alive: boolean
   started: boolean
@@ -36,6 +37,7 @@ interface Life {
   readonly onPeer: PeerHandler[]
   env: Env
   transport: Transport
+  simulation: SimulationHooks
 }
 
 /** A node's connections: open ones by peer, least recently used first (a Map keeps insertion order). */
@@ -211,7 +213,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     const life: Life = {
       alive: true, started: false, stopped: false,
       timers: new Set(), holds: new Set(), onMessage: [], onPeer: [],
-      env: undefined as unknown as Env, transport: undefined as unknown as Transport,
+      env: undefined as unknown as Env, transport: undefined as unknown as Transport, simulation: undefined as unknown as SimulationHooks,
     }
     const current = (): boolean => slot.cur === life && life.alive
     life.env = {
@@ -229,6 +231,8 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
           if (life.timers.delete(ev)) sched.cancel(ev)
         }
       },
+    }
+    life.simulation = {
       hold() {
         if (!current()) return noop
         const release = sched.hold()
@@ -278,7 +282,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     if (slot === undefined) throw new TypeError(`no simulated node ${id}`)
     return slot
   }
-  const joined = (slot: Slot): SimJoined => ({ id: slot.id, transport: slot.cur.transport, env: slot.cur.env })
+  const joined = (slot: Slot): SimJoined => ({ id: slot.id, transport: slot.cur.transport, env: slot.cur.env, simulation: slot.cur.simulation })
 
   /** Ends a life: its timers never fire, and its callers' holds no longer keep time running. */
   function kill(life: Life): void {
@@ -315,7 +319,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     // Recreating may itself wait on virtual time (reading storage, starting): keep the clock running.
     const release = sched.hold()
     try {
-      const node = await attached.recreate({ env: life.env, transport: life.transport, ...(lose ? { storage: memoryStorage() } : {}) })
+      const node = await attached.recreate({ env: life.env, transport: life.transport, simulation: life.simulation, ...(lose ? { storage: memoryStorage() } : {}) })
       if (slot.cur === life) slot.node = node
       return node
     } finally {

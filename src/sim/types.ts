@@ -3,7 +3,7 @@
  * events and the SimNetwork interface with its documented contract. Separate so the contract reads
  * on its own, apart from the implementation; network.ts and the dynamesh/sim entry re-export them.
  */
-import type { Env, NodeId, Storage, Transport } from '../types.js'
+import type { Env, NodeId, SimulationHooks, Storage, Transport } from '../types.js'
 import type { RunResult } from './scheduler.js'
 
 /** Options of createSimNetwork (network.ts). Probabilities are per message, in [0, 1]. */
@@ -48,11 +48,13 @@ export interface Faults {
   latencyMs?: [number, number]
 }
 
-/** What `join` hands out: everything `createNode` needs besides storage. */
+/** What `join` hands out: everything `createNode` needs besides storage, all of one life of the node. */
 export interface SimJoined {
   id: NodeId
   transport: Transport
   env: Env
+  /** Holds that keep virtual time running, and the attach through which restart finds the node. */
+  simulation: SimulationHooks
 }
 
 /** Counters since the network was created. `bytes` counts payload bytes of every send. */
@@ -109,7 +111,7 @@ export interface SimNetwork {
   /** Stops the node at once: timers cancelled, traffic dropped, `halt()` called, peers see it down. */
   crash(id: string, opts?: { loseStorage?: boolean }): void
   /**
-   * Brings a crashed (or stopped) node back through `recreate` with a new env and transport, and a new
+   * Brings a crashed (or stopped) node back through `recreate` with a new env, transport and simulation hooks, and a new
    * empty memory storage if its storage was lost. Resolves with the new node; when nothing was
    * attached, with the new {@link SimJoined}.
    */

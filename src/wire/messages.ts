@@ -7,6 +7,8 @@ import { Packr } from 'msgpackr'
 import { DynameshError } from '../errors.js'
 import { HARD_MESSAGE_BYTES, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
 import { parseShorts, parseVersions, SHORT_ID_BYTES } from '../core/view.js'
+import type { MemberEntry, MemberStatus } from '../core/membership.js'
+import { asNodeId, type NodeId } from '../types.js'
 
 export { MAX_KEY_BYTES } from '../limits.js'
 const MAX_ITEMS = MAX_LIST_ITEMS
@@ -14,28 +16,14 @@ const MAX_ID = MAX_MEMBER_ID
 /** Longest error code a reply may carry. */
 const MAX_CODE = 64
 
-export type MemberStatus = 'joining' | 'up' | 'leaving' | 'left'
-
-/**
- * One member as gossiped: views merge by `version` (higher wins; ties by status order). Only the
- * member itself writes its entry: `sig` is its signature over the other fields (see
- * membership.ts `signedPart`) and `key` the public key that proves its id. Entries travel unsigned
- * only between nodes whose transport cannot prove ids.
- */
-export interface MemberEntry {
-  id: string
-  weight: number
-  status: MemberStatus
-  version: number
-  key?: Uint8Array
-  sig?: Uint8Array
-}
+/** Member entries are the core's (core/membership.ts); re-exported for code that imports them from here. */
+export type { MemberEntry, MemberStatus }
 
 /** A record sent to a replica; `hint` names the owner a fallback holds it for. */
 export interface StoreItem {
   key: Uint8Array
   rec: Uint8Array
-  hint?: string
+  hint?: NodeId
 }
 
 export type Msg =
@@ -99,8 +87,9 @@ const MEMBER_ID = /^[A-Za-z0-9._~-]{1,128}$/
 function member(v: unknown): MemberEntry {
   const t = list(v, 'member', 6)
   if (t.length !== 4 && t.length !== 6) fail('member: expected 4 or 6 fields')
-  const id = str(t[0], MAX_ID, 'member.id')
-  if (!MEMBER_ID.test(id)) fail('member.id: expected 1 to 128 characters of [A-Za-z0-9._~-]')
+  const raw = str(t[0], MAX_ID, 'member.id')
+  if (!MEMBER_ID.test(raw)) fail('member.id: expected 1 to 128 characters of [A-Za-z0-9._~-]')
+  const id = asNodeId(raw)
   const weight = int(t[1], 'member.weight', 0, MAX_WEIGHT)
   const status = STATUSES[int(t[2], 'member.status', 0, STATUSES.length - 1)]!
   const entry: MemberEntry = { id, weight, status, version: int(t[3], 'member.version', 0, MAX_MEMBER_VERSION) }
@@ -120,7 +109,7 @@ const isPowerOfTwo = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0
 function storeItem(v: unknown): StoreItem {
   if (!isObj(v)) return fail('item: expected object')
   const item: StoreItem = { key: bytes(v.key, MAX_KEY_BYTES, 'item.key'), rec: bytes(v.rec, HARD_MESSAGE_BYTES, 'item.rec') }
-  if (v.hint !== undefined) item.hint = str(v.hint, MAX_ID, 'item.hint')
+  if (v.hint !== undefined) item.hint = asNodeId(str(v.hint, MAX_ID, 'item.hint'))
   return item
 }
 

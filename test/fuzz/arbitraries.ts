@@ -20,7 +20,7 @@ import { MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_WEIGH
 import { SHORT_ID_BYTES } from '../../src/core/view.js'
 import { helloMessage } from '../../src/transport/handshake.js'
 import { encodeMessage as encodeSignal, toBase64, type ClientMessage, type ServerMessage, type SignalErrorCode } from '../../src/transport/signal-protocol.js'
-import type { NodeId } from '../../src/types.js'
+import { asNodeId, type NodeId } from '../../src/types.js'
 import { encodeMessage, type MemberEntry, type Msg, type StoreItem } from '../../src/wire/messages.js'
 import { confusedMsgpack, mutatedBytes } from './mutate.js'
 
@@ -67,7 +67,7 @@ export const fuzzKey: fc.Arbitrary<Uint8Array> = sized(MAX_KEY_BYTES - PREFIX.le
 /** Request and session ids: small, or anywhere up to 2^53 - 1. */
 const rid = fc.oneof(fc.nat(1000), fc.maxSafeNat())
 const errCode = fc.oneof(fc.constantFrom('TIMEOUT', 'MESSAGE_TOO_LARGE', 'STORAGE_FAILED', 'QUORUM_FAILED'), fc.string({ minLength: 1, maxLength: 64 }))
-const memberId = fc.constantFrom(...FUZZ_MEMBERS)
+const memberId = fc.constantFrom(...FUZZ_MEMBERS.map(asNodeId))
 
 // ---- version sets and contexts (record.ts) ----
 

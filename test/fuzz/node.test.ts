@@ -12,7 +12,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode, memoryStorage, type DynameshNode } from '../../src/index.js'
 import { createSimNetwork, type SimJoined, type SimNetwork } from '../../src/sim/index.js'
-import type { NodeId } from '../../src/types.js'
+import { asNodeId, type NodeId } from '../../src/types.js'
 import { encodeMessage, type Msg } from '../../src/wire/messages.js'
 import { signedPart } from '../../src/core/membership.js'
 import { hostileWire, wireBytes } from './arbitraries.js'
@@ -119,7 +119,7 @@ describe('fuzz: node message handlers over the simulated network', () => {
       await net2.settle({ quietMs: 3000 })
       const liar = net2.join('zz-rogue')
       await liar.transport.start()
-      const forged = { id: 'a', weight: 1, status: 'left' as const, version: 2 ** 40 }
+      const forged = { id: asNodeId('a'), weight: 1, status: 'left' as const, version: 2 ** 40 }
       const signedByLiar = { ...forged, key: liar.transport.auth!.publicKey, sig: liar.transport.auth!.sign(signedPart(forged)) }
       const entry: Msg = { t: 'g-delta', members: [forged, signedByLiar], want: new Uint8Array(0) }
       liar.transport.send('b' as NodeId, encodeMessage(entry))

@@ -7,7 +7,7 @@ import { pack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { signedPart, type MemberEntry } from '../../src/core/membership.js'
 import { GREET_EXTRA } from '../../src/node/gossip.js'
-import type { NodeId } from '../../src/types.js'
+import { asNodeId, type NodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 import { cluster, texts, type Cluster } from './cluster.js'
 
@@ -112,15 +112,15 @@ describe('hostile gossip', () => {
 
     const auth = rogue.transport.auth!
     const signedByRogue = (e: MemberEntry): MemberEntry => ({ ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) })
-    const aboutA = { id: 'a', weight: 1, status: 'left' as const, version: 99 }
+    const aboutA = { id: asNodeId('a'), weight: 1, status: 'left' as const, version: 99 }
     const a = captured.find((m) => m.id === 'a')!
-    const invented = Array.from({ length: 2000 }, (_, i) => ({ id: `ghost-${i}`, weight: 256, status: 'up' as const, version: 1 }))
+    const invented = Array.from({ length: 2000 }, (_, i) => ({ id: asNodeId(`ghost-${i}`), weight: 256, status: 'up' as const, version: 1 }))
     const delta = (members: MemberEntry[]): Uint8Array => encodeMessage({ t: 'g-delta', members, want: new Uint8Array(0) } satisfies Msg)
     const hostile = [
       delta([oldE]), // a replay of e's entry from before it left
       delta([aboutA, signedByRogue(aboutA), { ...aboutA, key: a.key!, sig: a.sig! }]), // another member's entry: unsigned, signed by the rogue, a's old signature
       delta([{ ...a, weight: 200, version: 2 }]), // a's key and signature on other fields
-      pack({ t: 'g-delta', members: [['zz-rogue', 500, 1, 7, auth.publicKey, auth.sign(signedPart({ id: 'zz-rogue', weight: 500, status: 'up', version: 7 }))]], want: new Uint8Array(0) }), // weight past the ring's limit
+      pack({ t: 'g-delta', members: [['zz-rogue', 500, 1, 7, auth.publicKey, auth.sign(signedPart({ id: asNodeId('zz-rogue'), weight: 500, status: 'up', version: 7 }))]], want: new Uint8Array(0) }), // weight past the ring's limit
       delta(invented), // invented members, unsigned
       delta(invented.slice(0, 1000).map(signedByRogue)), // invented members, signed by the rogue
     ]

@@ -9,7 +9,7 @@ import { MAX_MEMBER_VERSION } from '../../src/limits.js'
 import type { NodeContext } from '../../src/node/context.js'
 import { Gossip } from '../../src/node/gossip.js'
 import { simAuth, simSecret } from '../../src/sim/auth.js'
-import type { MemberAuth, NodeId } from '../../src/types.js'
+import { asNodeId, type MemberAuth, type NodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 
 const secret = simSecret(7)
@@ -86,7 +86,7 @@ function world() {
 
 /** A signed entry of a simulated member. */
 function entry(id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry {
-  const e = { id, weight, status, version }
+  const e = { id: asNodeId(id), weight, status, version }
   const auth = simAuth(secret, id)
   return { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) }
 }
@@ -172,7 +172,7 @@ describe('signed entries', () => {
     const b = w.add('b')
     w.exchange('a', 'b')
     const verified = a.verifies.n
-    const forged = { id: 'b', weight: 200, status: 'left' as const, version: 9 }
+    const forged = { id: asNodeId('b'), weight: 200, status: 'left' as const, version: 9 }
     const byA = simAuth(secret, 'a')
     a.g.onDelta('x' as NodeId, [forged, { ...forged, key: byA.publicKey, sig: byA.sign(signedPart(forged)) }, { ...entry('b', 9, 'left'), weight: 200 }], new Uint8Array(0))
     expect(a.g.refused).toBe(3)
@@ -218,15 +218,15 @@ describe('local expiry', () => {
     w.advance(10_000)
     a.g.tick()
     w.run()
-    expect(a.g.status('c')).toBe('left')
+    expect(a.g.status(asNodeId('c'))).toBe('left')
     expect(a.g.ringMembers().map((m) => m.id)).toEqual(['a', 'b'])
     expect(a.changes.at(-1)).toEqual({ ids: ['c'], ring: true })
     // The view itself is unchanged: an exchange with b still finds nothing to send.
     expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-sum'])
-    expect(b.g.status('c')).toBe('up')
+    expect(b.g.status(asNodeId('c'))).toBe('up')
     a.detector.heard('c' as NodeId)
     a.g.tick()
-    expect(a.g.status('c')).toBe('up')
+    expect(a.g.status(asNodeId('c'))).toBe('up')
     expect(a.g.ringMembers().map((m) => m.id)).toEqual(['a', 'b', 'c'])
   })
 })

@@ -28,7 +28,7 @@ import { webRtcDefaults } from '../../src/transport/wrtc.js'
 import { asNodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 
-const hint = 'h'.repeat(MAX_MEMBER_ID)
+const hint = asNodeId('h'.repeat(MAX_MEMBER_ID))
 const key = new Uint8Array(MAX_KEY_BYTES).fill(7)
 const rid = Number.MAX_SAFE_INTEGER
 

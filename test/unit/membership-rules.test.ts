@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { mergeView, ringKey, ringMembersOf, supersedes, type MemberEntry } from '../../src/core/membership.js'
+import { asNodeId } from '../../src/types.js'
 
-const m = (id: string, version: number, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry => ({ id, version, status, weight })
+const m = (id: string, version: number, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry => ({ id: asNodeId(id), version, status, weight })
 
 describe('supersedes', () => {
   it('a higher version wins whatever the status or weight', () => {

@@ -5,7 +5,7 @@ import { FailureDetector } from '../../src/core/detector.js'
 import { asNodeId } from '../../src/types.js'
 
 const entry = fc.record({
-  id: fc.constantFrom('a', 'b', 'c', 'd'),
+  id: fc.constantFrom(...['a', 'b', 'c', 'd'].map(asNodeId)),
   weight: fc.constantFrom(0.5, 1, 2),
   status: fc.constantFrom('joining', 'up', 'leaving', 'left') as fc.Arbitrary<MemberEntry['status']>,
   version: fc.integer({ min: 1, max: 5 }),
@@ -32,11 +32,11 @@ describe('membership views', () => {
 
   it('put only up members on the ring', () => {
     const ring = ringMembersOf([
-      { id: 'b', weight: 1, status: 'up', version: 1 },
-      { id: 'a', weight: 2, status: 'up', version: 1 },
-      { id: 'c', weight: 1, status: 'leaving', version: 2 },
-      { id: 'd', weight: 1, status: 'left', version: 3 },
-      { id: 'e', weight: 1, status: 'joining', version: 1 },
+      { id: asNodeId('b'), weight: 1, status: 'up', version: 1 },
+      { id: asNodeId('a'), weight: 2, status: 'up', version: 1 },
+      { id: asNodeId('c'), weight: 1, status: 'leaving', version: 2 },
+      { id: asNodeId('d'), weight: 1, status: 'left', version: 3 },
+      { id: asNodeId('e'), weight: 1, status: 'joining', version: 1 },
     ])
     expect(ring).toEqual([
       { id: 'a', weight: 2 },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { DynameshError } from '../../src/errors.js'
 import { pack } from 'msgpackr'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
+import { asNodeId } from '../../src/types.js'
 
 const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7)
 
@@ -12,10 +13,10 @@ describe('wire messages', () => {
       { t: 'g-sum', d: bytes(8), n: 12, reply: true },
       { t: 'g-bkt', h: bytes(16) },
       { t: 'g-ver', nb: 4, b: [0, 3], v: new Uint8Array([1, 2, 3, 4, 5, 6, 0, 9, 3]) },
-      { t: 'g-delta', members: [{ id: 'a', weight: 1, status: 'up', version: 3 }, { id: 'b', weight: 2, status: 'left', version: 9, key: bytes(32), sig: bytes(64) }], want: bytes(12) },
+      { t: 'g-delta', members: [{ id: asNodeId('a'), weight: 1, status: 'up', version: 3 }, { id: asNodeId('b'), weight: 2, status: 'left', version: 9, key: bytes(32), sig: bytes(64) }], want: bytes(12) },
       { t: 'get', rid: 1, key: bytes(3) },
       { t: 'get-r', rid: 1, rec: null },
-      { t: 'store', rid: 2, items: [{ key: bytes(2), rec: bytes(10), hint: 'b' }], ack: true },
+      { t: 'store', rid: 2, items: [{ key: bytes(2), rec: bytes(10), hint: asNodeId('b') }], ack: true },
       { t: 'store-r', rid: 2, ok: true },
       { t: 'fwd', rid: 3, key: bytes(1), value: null, ctx: '', w: 2, n: 3, timeoutMs: 500 },
       { t: 'fwd-r', rid: 3, ok: false, ctx: '', code: 'TIMEOUT', message: 'late' },

@@ -6,7 +6,7 @@ import { createSimNetwork, SIM_EPOCH, type SimJoined, type SimNetwork } from '..
 import { seededRandom } from '../../src/sim/random.js'
 import { levelStorage } from '../../src/storage/level.js'
 import { memoryStorage } from '../../src/storage/memory.js'
-import type { AttachedNode, Env, NodeId, Storage, Transport } from '../../src/types.js'
+import type { AttachedNode, Env, NodeId, SimulationHooks, Storage, Transport } from '../../src/types.js'
 
 const bytes = (...xs: number[]): Uint8Array => new Uint8Array(xs)
 const sleepVirtual = (env: Env, ms: number): Promise<void> => new Promise((r) => env.setTimer(ms, r))
@@ -29,16 +29,19 @@ function startAll(net: SimNetwork, ids: string[]): Record<string, { j: SimJoined
 interface FakeNode extends AttachedNode {
   env: Env
   transport: Transport
+  simulation: SimulationHooks
   storage: Storage
   halted: boolean
   generation: number
   idle(): boolean
 }
-function fakeNode(env: Env, transport: Transport, storage: Storage, generation = 0): FakeNode {
+function fakeNode(j: Omit<SimJoined, 'id'>, storage: Storage, generation = 0): FakeNode {
+  const { env, transport, simulation } = j
   const node: FakeNode = {
     id: transport.id,
     env,
     transport,
+    simulation,
     storage,
     halted: false,
     generation,
@@ -47,12 +50,12 @@ function fakeNode(env: Env, transport: Transport, storage: Storage, generation =
       node.halted = true
     },
     async recreate(o) {
-      const next = fakeNode(o.env ?? env, o.transport ?? transport, o.storage ?? storage, generation + 1)
+      const next = fakeNode({ env: o.env ?? env, transport: o.transport ?? transport, simulation: o.simulation ?? simulation }, o.storage ?? storage, generation + 1)
       await next.transport.start()
       return next
     },
   }
-  env.attach?.(node)
+  simulation.attach(node)
   return node
 }
 
@@ -148,7 +151,7 @@ describe('sim network: crash and restart', () => {
   it('crash cancels timers, drops traffic, halts the node and tells peers', async () => {
     const net = createSimNetwork({ seed: 6 })
     const n = startAll(net, ['a', 'b'])
-    const node = fakeNode(n.a!.j.env, n.a!.j.transport, memoryStorage())
+    const node = fakeNode(n.a!.j, memoryStorage())
     await net.settle({ quietMs: 10 })
     let fired = 0
     n.a!.j.env.setTimer(1_000, () => fired++)
@@ -172,7 +175,7 @@ describe('sim network: crash and restart', () => {
     const n = startAll(net, ['b'])
     const j = net.join('a')
     const storage = memoryStorage()
-    const first = fakeNode(j.env, j.transport, storage)
+    const first = fakeNode(j, storage)
     await j.transport.start()
     expect(net.node('a')).toBe(first)
     await expect(net.restart('a')).rejects.toThrow(TypeError) // still running
@@ -182,6 +185,7 @@ describe('sim network: crash and restart', () => {
     expect(second.env).not.toBe(j.env)
     expect(second.transport).not.toBe(j.transport)
     expect(second.storage).toBe(storage)
+    expect(second.simulation).not.toBe(j.simulation)
     expect(net.node('a')).toBe(second)
     await net.settle({ quietMs: 10 })
     expect(n.b!.peers.map(([id, up]) => `${id}:${up}`)).toEqual(['a:true', 'a:false', 'a:true'])
@@ -198,19 +202,43 @@ describe('sim network: crash and restart', () => {
 describe('sim network: virtual time', () => {
   it('advances time by itself while a caller holds, and only then', async () => {
     const net = createSimNetwork({ seed: 8 })
-    const { env } = net.join('a')
+    const { env, simulation } = net.join('a')
     let fired = false
     env.setTimer(10_000, () => (fired = true))
     await new Promise((r) => setTimeout(r, 30))
     expect(fired).toBe(false) // nothing held: the clock stands still
     expect(net.now()).toBe(SIM_EPOCH)
     const started = Date.now()
-    const release = env.hold!()
+    const release = simulation.hold()
     await sleepVirtual(env, 10_000)
     release()
     expect(fired).toBe(true)
     expect(net.now() - SIM_EPOCH).toBe(10_000)
     expect(Date.now() - started).toBeLessThan(1_000)
+    await net.stop()
+  })
+
+  it('holds belong to one life: a crash releases them, a dead life holds nothing, restart hands out new hooks', async () => {
+    const net = createSimNetwork({ seed: 14 })
+    const j = net.join('a')
+    fakeNode(j, memoryStorage())
+    const b = net.join('b')
+    let fired = false
+    b.env.setTimer(1_000, () => (fired = true))
+    const waiting = j.simulation.hold() // a caller of the first life, still waiting when it crashes
+    net.crash('a')
+    const late = j.simulation.hold() // the dead life's code still running
+    await new Promise((r) => setTimeout(r, 30))
+    expect(fired).toBe(false) // neither keeps the clock running
+    expect(net.now()).toBe(SIM_EPOCH)
+    waiting()
+    late()
+    const second = (await net.restart('a')) as FakeNode
+    expect(second.simulation).not.toBe(j.simulation)
+    const release = second.simulation.hold()
+    await sleepVirtual(b.env, 1_000)
+    release()
+    expect(fired).toBe(true)
     await net.stop()
   })
 
@@ -222,7 +250,7 @@ describe('sim network: virtual time', () => {
       void storage.batch([{ type: 'put', key: msg, value: msg }]).then(() => n.b!.j.transport.send(from, msg))
     })
     const request = async (): Promise<number> => {
-      const release = n.a!.j.env.hold!()
+      const release = n.a!.j.simulation.hold()
       try {
         const t0 = net.now()
         const reply = new Promise<void>((r) => n.a!.j.transport.onMessage(() => r()))
@@ -240,12 +268,12 @@ describe('sim network: virtual time', () => {
   it('stands still during wrapped real I/O', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dynamesh-sim-level-'))
     const net = createSimNetwork({ seed: 12 })
-    const { env } = net.join('a')
+    const { env, simulation } = net.join('a')
     const storage = net.wrapStorage(await levelStorage(dir))
     let ticks = 0
     const tick = (): void => void env.setTimer(10, () => (ticks++, tick()))
     tick()
-    const release = env.hold!()
+    const release = simulation.hold()
     const t0 = net.now()
     for (let i = 0; i < 20; i++) await storage.batch([{ type: 'put', key: bytes(i), value: bytes(i) }])
     let seen = 0
@@ -263,7 +291,7 @@ describe('sim network: virtual time', () => {
   it('stop ends a pending settle', async () => {
     const net = createSimNetwork({ seed: 13 })
     const j = net.join('a')
-    const node = fakeNode(j.env, j.transport, memoryStorage())
+    const node = fakeNode(j, memoryStorage())
     node.idle = () => false
     const tick = (): void => void j.env.setTimer(1_000, tick)
     tick()
@@ -276,7 +304,7 @@ describe('sim network: virtual time', () => {
   it('settle stops at maxMs when a node is never idle, and when all are idle for quietMs', async () => {
     const net = createSimNetwork({ seed: 9 })
     const j = net.join('a')
-    const node = fakeNode(j.env, j.transport, memoryStorage())
+    const node = fakeNode(j, memoryStorage())
     const tick = (): void => void j.env.setTimer(100, tick) // gossip-like background work, forever
     tick()
     node.idle = () => false
@@ -333,8 +361,8 @@ async function scenario(seed: number): Promise<string[]> {
     tick()
   }
   // A client-style wait through a hold, then faults mid-run, then plain virtual time.
-  const env = net.join('client').env
-  const release = env.hold!()
+  const { env, simulation } = net.join('client')
+  const release = simulation.hold()
   await sleepVirtual(env, 2_000)
   release()
   net.partition(['a', 'b'])

@@ -212,7 +212,7 @@ export class SimCluster {
       send: (to: Parameters<typeof inner.send>[0], msg: Uint8Array) => this.sendVia(inner, id, to, msg),
     }
     const { n, r, w, q } = this.settings
-    const node = await createNode({ id, storage, transport, env: joined.env, n, r, w, q })
+    const node = await createNode({ id, storage, transport, env: joined.env, simulation: joined.simulation, n, r, w, q })
     this.storages.set(id, storage)
     if (!this.ids.includes(id)) this.ids.push(id)
     this.unsubs.get(id)?.()
