@@ -140,34 +140,34 @@ export class Gossip {
   }
 
   /**
-   * Greets the seeds and a few random peers (members of a persisted view, or peers the transport
-   * introduces): one random peer first, fully, so this node holds the whole view, then the seeds
-   * and the rest, which by then cost a digest or a small delta. Starting with a random peer rather
-   * than a seed spreads the full pulls of many joiners over the cluster instead of on its seeds.
-   * Resolves when all answered or `ms` passed.
+   * Greets a few random peers (members of a persisted view, or peers the transport introduces):
+   * the first fully, so this node holds the whole view, then the others, which by then cost a
+   * digest or a small delta. The seeds are greeted only when no other peer is known or the first
+   * did not answer: otherwise every joiner would land on them. Resolves when all answered or `ms`
+   * passed.
    */
   async greet(ms: number): Promise<void> {
     const seeds = this.seeds.filter((s) => s !== this.ctx.id)
     const pool = [...new Set([...this.candidates(), ...(this.ctx.transport.peers?.() ?? [])])].filter((p) => p !== this.ctx.id && !seeds.includes(p))
     const extra: NodeId[] = []
     while (extra.length < GREET_EXTRA && pool.length > 0) extra.push(pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!)
-    const [first, ...rest] = [...extra.slice(0, 1), ...seeds, ...extra.slice(1)]
-    if (!first) return
     const until = this.ctx.env.now() + ms
-    await this.exchange(first, ms)
-    await Promise.all(rest.map((t) => this.exchange(t, Math.max(1, until - this.ctx.env.now()))))
+    const [first, ...rest] = extra.length > 0 ? extra : seeds
+    if (!first) return
+    const answered = await this.exchange(first, ms)
+    const others = answered || extra.length === 0 ? rest : [...seeds, ...rest]
+    await Promise.all(others.map((t) => this.exchange(t, Math.max(1, until - this.ctx.env.now()))))
   }
 
-  /** Runs one exchange with `to`; resolves when it completed or `ms` passed. */
-  private exchange(to: NodeId, ms: number): Promise<void> {
+  /** Runs one exchange with `to`; resolves true when it completed, false when `ms` passed first. */
+  private exchange(to: NodeId, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const cancel = this.ctx.env.setTimer(ms, () => done())
-      const done = (): void => {
-        cancel()
-        resolve()
-      }
+      const cancel = this.ctx.env.setTimer(ms, () => resolve(false))
       const list = this.settleWaiters.get(to) ?? []
-      list.push(done)
+      list.push(() => {
+        cancel()
+        resolve(true)
+      })
       this.settleWaiters.set(to, list)
       this.begin(to)
     })
