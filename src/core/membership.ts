@@ -4,6 +4,7 @@
  * order in which views are exchanged. Reachability is NOT part of a view: it is each node's own
  * opinion (see the failure detector), never gossiped as fact.
  */
+import { memoByString } from './memo.js'
 import type { NodeId } from '../types.js'
 import type { RingMember } from './ring.js'
 
@@ -73,7 +74,8 @@ export function ringMembersOf(view: Iterable<MemberEntry>, expired?: ReadonlySet
 export const inRing = (m: MemberEntry): boolean => m.status === 'up' && m.weight > 0
 
 /** The bytes a member signs for its entry: every field but the key and signature, unambiguously. */
-export const signedPart = (m: MemberEntry): Uint8Array => new TextEncoder().encode(`dynamesh-member\n${m.id}\n${m.weight}\n${m.status}\n${m.version}`)
+export const signedPart = (m: MemberEntry): Uint8Array => signedBytes(`${m.id}\n${m.weight}\n${m.status}\n${m.version}`)
+const signedBytes = memoByString(200_000, (fields) => new TextEncoder().encode(`dynamesh-member\n${fields}`))
 
 /** A stable fingerprint of the ring-relevant part of a view, to rebuild the ring only on change. */
 export function ringKey(members: readonly RingMember[]): string {

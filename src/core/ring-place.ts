@@ -13,6 +13,7 @@
  * partitions nearest their tokens from members above their own floor. Both corrections follow the
  * walk, so a join or leave moves little beyond the changed member's share.
  */
+import { memoByString } from './memo.js'
 import { hash, toBytes } from './hash.js'
 import type { RingMember } from './ring.js'
 
@@ -32,21 +33,11 @@ const RING = 2 ** 32
 /** First hash of partition p on the 32-bit token ring. */
 const posOf = (p: number, q: number): number => p * (RING / q)
 
-/**
- * Seeds of members' token streams, by id, shared by every ring built in the process (a simulation
- * builds thousands over the same ids). Bounded: cleared when full, it only saves hashing.
- */
-const seeds = new Map<string, Int32Array>()
-function streamSeed(id: string): Int32Array {
-  let s = seeds.get(id)
-  if (!s) {
-    if (seeds.size >= 100_000) seeds.clear()
-    const h = hash(toBytes(id)), v = new DataView(h.buffer, h.byteOffset, 16)
-    s = Int32Array.of(v.getInt32(0), v.getInt32(4), v.getInt32(8), v.getInt32(12))
-    seeds.set(id, s)
-  }
-  return s
-}
+/** Seeds of members' token streams, by id, shared by every ring built in the process. */
+const streamSeed = memoByString(100_000, (id) => {
+  const h = hash(toBytes(id)), v = new DataView(h.buffer, h.byteOffset, 16)
+  return Int32Array.of(v.getInt32(0), v.getInt32(4), v.getInt32(8), v.getInt32(12))
+})
 
 /**
  * Token positions of one member: a xoshiro128** stream seeded by SHA-256(id). One hash per member

@@ -7,6 +7,7 @@
  * that differ while sending a few bytes per member only where something changed. Pure.
  */
 import { Reader, Writer, varintSize } from './bytes.js'
+import { memoByString } from './memo.js'
 import { hash, toBytes, toHex } from './hash.js'
 import { supersedes, type MemberEntry } from './membership.js'
 import type { NodeId } from '../types.js'
@@ -49,6 +50,7 @@ export class MemberView {
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
+  private digestBytes: Uint8Array | undefined
 
   get size(): number {
     return this.slots.size
@@ -66,12 +68,9 @@ export class MemberView {
   set(entry: MemberEntry): void {
     const old = this.slots.get(entry.id)
     if (old) this.xor(old)
-    const slot = old ? { ...old, entry } : newSlot(entry)
-    const h = hash(toBytes(`${entry.id}\n${entry.weight}\n${entry.status}\n${entry.version}`))
-    const dv = new DataView(h.buffer, h.byteOffset, 10)
-    slot.h0 = dv.getUint32(0)
-    slot.h1 = dv.getUint32(4)
-    slot.check = dv.getUint16(8)
+    const slot = old ?? newSlot(entry)
+    slot.entry = entry
+    ;[slot.h0, slot.h1, slot.check] = entryHashOf(`${entry.id}\n${entry.weight}\n${entry.status}\n${entry.version}`)
     this.slots.set(entry.id, slot)
     if (!old) {
       this.fine[slot.bucket]!.add(entry.id)
@@ -91,13 +90,15 @@ export class MemberView {
     return this.byShort.get(shortHex)
   }
 
-  /** 8 bytes summarising the whole view. */
+  /** 8 bytes summarising the whole view (kept until the view changes: do not modify). */
   digest(): Uint8Array {
-    const out = new Uint8Array(8)
-    const dv = new DataView(out.buffer)
-    dv.setUint32(0, this.d0)
-    dv.setUint32(4, this.d1)
-    return out
+    if (!this.digestBytes) {
+      this.digestBytes = new Uint8Array(8)
+      const dv = new DataView(this.digestBytes.buffer)
+      dv.setUint32(0, this.d0)
+      dv.setUint32(4, this.d1)
+    }
+    return this.digestBytes
   }
 
   /** The 4-byte sums of `nb` buckets (a power of two up to MAX_GOSSIP_BUCKETS), concatenated. */
@@ -180,23 +181,19 @@ export class MemberView {
     this.sums[i + 1] = this.sums[i + 1]! ^ s.h1
     this.d0 = (this.d0 ^ s.h0) >>> 0
     this.d1 = (this.d1 ^ s.h1) >>> 0
+    this.digestBytes = undefined
   }
 }
 
-/**
- * Short ids by id, shared by every view in the process (a browser tab holds one; a simulation
- * thousands, over the same ids). Bounded: cleared when full, it only saves hashing.
- */
-const shortIds = new Map<string, Uint8Array>()
-function shortIdOf(id: string): Uint8Array {
-  let short = shortIds.get(id)
-  if (!short) {
-    if (shortIds.size >= 100_000) shortIds.clear()
-    short = hash(toBytes(id)).slice(0, SHORT_ID_BYTES)
-    shortIds.set(id, short)
-  }
-  return short
-}
+/** Short ids by id, shared by every view in the process. */
+const shortIdOf = memoByString(100_000, (id) => hash(toBytes(id)).slice(0, SHORT_ID_BYTES))
+
+/** The two sum words and the check of an entry's hash, by its fields, shared by every view in the process. */
+const entryHashOf = memoByString(200_000, (fields) => {
+  const h = hash(toBytes(fields))
+  const dv = new DataView(h.buffer, h.byteOffset, 10)
+  return [dv.getUint32(0), dv.getUint32(4), dv.getUint16(8)] as const
+})
 
 function newSlot(entry: MemberEntry): Slot {
   const short = shortIdOf(entry.id)

@@ -48,7 +48,8 @@ export class Gossip {
   refused = 0
   private ticks = 0
   private dirty = false
-  private candidateCache: NodeId[] | undefined
+  /** Ids worth gossiping with: members that have not left, and the seeds. */
+  private readonly pool = new IdPool()
   private readonly settleWaiters = new Map<NodeId, Array<() => void>>()
 
   constructor(
@@ -56,7 +57,9 @@ export class Gossip {
     private readonly seeds: readonly NodeId[],
     private readonly onChange: (changed: MemberEntry[], ringChanged: boolean) => void,
     private readonly save: (entries: MemberEntry[]) => Promise<void>,
-  ) {}
+  ) {
+    for (const s of seeds) if (s !== ctx.id) this.pool.add(s)
+  }
 
   get self(): MemberEntry | undefined {
     return this.view.get(this.ctx.id)
@@ -67,13 +70,13 @@ export class Gossip {
     const prev = this.self
     const version = Math.min(Math.max(prev?.version ?? 0, above) + 1, MAX_MEMBER_VERSION)
     const entry = this.signed({ id: this.ctx.id, weight, status, version })
-    this.set(entry, prev)
+    this.set(entry)
     this.changed([entry], prev ? ringRelevant(prev, entry) : inRing(entry))
   }
 
   /** Loads a persisted view (on restart); it was verified when it arrived. */
   load(entries: readonly MemberEntry[]): void {
-    for (const e of entries) if (this.view.wouldTake(e)) this.view.set(e)
+    for (const e of entries) if (this.view.wouldTake(e)) this.set(e)
   }
 
   /** The view as this node sees it, by id: members it expired locally show as left. */
@@ -91,15 +94,9 @@ export class Gossip {
     return ringMembersOf(this.view.values(), this.expired)
   }
 
-  /** Every member worth gossiping with: known members that have not left, and seeds. */
-  candidates(): NodeId[] {
-    if (!this.candidateCache) {
-      const ids = new Set<NodeId>(this.seeds)
-      for (const m of this.view.values()) if (m.status !== 'left') ids.add(m.id)
-      ids.delete(this.ctx.id)
-      this.candidateCache = [...ids].sort()
-    }
-    return this.candidateCache
+  /** Every member worth gossiping with: known members that have not left, and seeds (in no particular order). */
+  candidates(): readonly NodeId[] {
+    return this.pool.ids
   }
 
   /** One gossip round. */
@@ -122,8 +119,7 @@ export class Gossip {
       if (introduced.length > 0) return random(introduced)
     }
     if (this.ticks % 4 === 0) {
-      const known = new Set(all)
-      const suspects = this.ctx.detector.suspected().filter((id) => known.has(id))
+      const suspects = this.ctx.detector.suspected().filter((id) => this.pool.has(id))
       if (suspects.length > 0) return random(suspects)
     }
     // A random member this node believes reachable: a few draws find one unless most are suspected.
@@ -256,7 +252,7 @@ export class Gossip {
         continue
       }
       const old = this.view.get(e.id)
-      this.set(e, old)
+      this.set(e)
       changed.push(e)
       if (!this.expired.has(e.id) && (old ? ringRelevant(old, e) : inRing(e))) ringChanged = true
     }
@@ -265,9 +261,15 @@ export class Gossip {
     if (newerSelf && self) this.setSelf(self.status, self.weight, newerSelf.version)
   }
 
-  private set(e: MemberEntry, old: MemberEntry | undefined): void {
+  private set(e: MemberEntry): void {
     this.view.set(e)
-    if (!old || (old.status === 'left') !== (e.status === 'left')) this.candidateCache = undefined
+    this.track(e)
+  }
+
+  private track(e: MemberEntry): void {
+    if (e.id === this.ctx.id) return
+    if (e.status !== 'left' || this.seeds.includes(e.id)) this.pool.add(e.id)
+    else this.pool.delete(e.id)
   }
 
   private authentic(e: MemberEntry): boolean {
@@ -314,3 +316,30 @@ export class Gossip {
 
 /** True when replacing `old` by `e` changes the ring: in or out of it, or another weight. */
 const ringRelevant = (old: MemberEntry, e: MemberEntry): boolean => inRing(old) !== inRing(e) || (inRing(e) && old.weight !== e.weight)
+
+/** A set of ids with O(1) add, delete, membership and random pick (an array and each id's index). */
+class IdPool {
+  readonly ids: NodeId[] = []
+  private readonly index = new Map<NodeId, number>()
+
+  has(id: NodeId): boolean {
+    return this.index.has(id)
+  }
+
+  add(id: NodeId): void {
+    if (this.index.has(id)) return
+    this.index.set(id, this.ids.length)
+    this.ids.push(id)
+  }
+
+  delete(id: NodeId): void {
+    const i = this.index.get(id)
+    if (i === undefined) return
+    const last = this.ids.pop()!
+    if (last !== id) {
+      this.ids[i] = last
+      this.index.set(last, i)
+    }
+    this.index.delete(id)
+  }
+}
