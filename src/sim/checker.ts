@@ -3,11 +3,16 @@
  * - no acknowledged write is lost: it is in the final read of its key, or it was superseded by an
  *   acknowledged write whose context had seen it;
  * - replicas converge: after heal and quiescence every primary of a partition has the same Merkle root;
- * - hints drain: with every owner up, no node holds a hint.
+ * - hints drain: with every owner up, no node holds a hint;
+ * - nothing comes back: no value is in the final read of its key after an acknowledged write whose
+ *   context had seen it (directly, or through the writes it had seen) superseded it (a resurrected
+ *   value), and no value is there that no write of the history wrote to that key (a phantom).
  * Values written through a {@link History} are unique strings, so a final read says exactly which
  * writes survived.
  */
 import type { DynameshNode, PutOptions } from '../api.js'
+import { covers, type VersionSet, type VersionVector } from '../core/clock.js'
+import { decodeContext } from '../core/record.js'
 
 export interface WriteRecord {
   /** The unique value written (or `del:<n>` for a delete). */
@@ -16,6 +21,8 @@ export interface WriteRecord {
   deleted: boolean
   /** Write ids the writer had read: the values of the get whose context it carried. */
   saw: string[]
+  /** The context the write carried, if any (the one its `saw` came with). */
+  context?: string
   acked: boolean
   error?: string
 }
@@ -35,7 +42,10 @@ const idOf = (v: Uint8Array): string => {
 export class History {
   readonly writes: WriteRecord[] = []
   private seq = 0
-  /** Context → the values the get that produced it returned. */
+  /**
+   * Key and context → the values the get that produced it returned. Per key: two keys' contexts can
+   * be the same string (one coordinator, same counters, same millisecond).
+   */
   private readonly reads = new Map<string, string[]>()
 
   constructor(private readonly prefix = 'w') {}
@@ -44,7 +54,7 @@ export class History {
   async get(node: DynameshNode, key: string): Promise<{ values: string[]; context: string }> {
     const r = await node.get(key)
     const values = r.values.map(idOf)
-    if (r.context) this.reads.set(r.context, values)
+    if (r.context) this.reads.set(`${key}\u0000${r.context}`, values)
     return { values, context: r.context }
   }
 
@@ -54,7 +64,8 @@ export class History {
    */
   async write(node: DynameshNode, key: string, opts: { context?: string; del?: boolean; w?: number; bytes?: number } = {}): Promise<WriteRecord> {
     const id = `${opts.del ? 'del' : this.prefix}:${this.seq++}`
-    const rec: WriteRecord = { id, key, deleted: !!opts.del, saw: opts.context ? (this.reads.get(opts.context) ?? []) : [], acked: false }
+    const rec: WriteRecord = { id, key, deleted: !!opts.del, saw: opts.context ? (this.reads.get(`${key}\u0000${opts.context}`) ?? []) : [], acked: false }
+    if (opts.context) rec.context = opts.context
     this.writes.push(rec)
     const options: PutOptions = {}
     if (opts.context) options.context = opts.context as PutOptions['context']
@@ -106,6 +117,77 @@ export function lostWrites(history: History, finalReads: Map<string, string[]>):
   return history.writes.filter((w) => w.acked && !w.deleted && !survives(w))
 }
 
+/** A value in a final read that should not be there, and why. */
+export interface UnexpectedValue {
+  /** The value's write id. */
+  id: string
+  key: string
+  /** For a resurrected value: a write that took effect and superseded it (the first one found). */
+  supersededBy?: WriteRecord
+}
+
+/**
+ * Values present at the end although a write that took effect had superseded them: Dynamo's
+ * versioning must never bring such a value back. A reappearing one means causality was lost on the
+ * way: a clock entry pruned while an old copy was still out, a dot issued twice.
+ *
+ * Superseding writes are the acknowledged ones and every write they had seen, transitively (a write
+ * some read returned took effect, even if its caller got an error).
+ *
+ * With `versions` (each key's final set, with dots: the swarm merges every replica's copy), a value
+ * is resurrected when one of its final versions has a dot that such a write's context covered: the
+ * system itself had superseded that version. Without, by values alone: when such a write had seen
+ * the value. The value test is stricter than the system promises: one put that the cluster
+ * coordinated twice (a forward that timed out, then a fallback) is two concurrent versions of one
+ * value, and a write that saw only one of them leaves the other standing, correctly by the clocks.
+ */
+export function resurrectedValues(history: History, finalReads: Map<string, string[]>, versions?: Map<string, VersionSet>): UnexpectedValue[] {
+  const byId = new Map(history.writes.map((w) => [w.id, w]))
+  const took = new Set<WriteRecord>()
+  const visit = (w: WriteRecord): void => {
+    if (took.has(w)) return
+    took.add(w)
+    for (const s of w.saw) {
+      const prev = byId.get(s)
+      if (prev && prev.key === w.key) visit(prev)
+    }
+  }
+  for (const w of history.writes) if (w.acked) visit(w)
+  const contexts = new Map<WriteRecord, VersionVector>()
+  const contextOf = (w: WriteRecord): VersionVector => {
+    let vv = contexts.get(w)
+    if (!vv) contexts.set(w, (vv = w.context ? decodeContext(w.context) : {}))
+    return vv
+  }
+  const out: UnexpectedValue[] = []
+  for (const [key, ids] of finalReads) {
+    const superseders = [...took].filter((w) => w.key === key)
+    const set = versions?.get(key)
+    if (set) {
+      for (const x of set.siblings) {
+        if (x.value === null) continue
+        const id = idOf(x.value)
+        const by = superseders.find((w) => w.id !== id && covers(contextOf(w), x.dot))
+        if (by && !out.some((o) => o.key === key && o.id === id)) out.push({ id, key, supersededBy: by })
+      }
+      continue
+    }
+    for (const id of ids) {
+      const by = superseders.find((w) => w.id !== id && w.saw.includes(id))
+      if (by) out.push({ id, key, supersededBy: by })
+    }
+  }
+  return out
+}
+
+/** Values in a final read that no write of the history (acknowledged or not) put to that key. */
+export function phantomValues(history: History, finalReads: Map<string, string[]>): UnexpectedValue[] {
+  const written = new Set(history.writes.filter((w) => !w.deleted).map((w) => `${w.key}\u0000${w.id}`))
+  const out: UnexpectedValue[] = []
+  for (const [key, ids] of finalReads) for (const id of ids) if (!written.has(`${key}\u0000${id}`)) out.push({ id, key })
+  return out
+}
+
 /** Partitions whose primaries disagree on the Merkle root, with each primary's root. */
 export function divergentPartitions(nodes: readonly DynameshNode[]): Array<{ partition: number; roots: Record<string, string> }> {
   const byId = new Map(nodes.map((n) => [n.id as string, n.inspect()]))
@@ -128,12 +210,13 @@ export function undeliveredHints(nodes: readonly DynameshNode[]): Array<{ id: st
   return nodes.map((n) => ({ id: n.id as string, hints: n.inspect().hints })).filter((h) => h.hints > 0)
 }
 
-/** Reads every key of the history with R = N through `node`. */
-export async function finalReads(history: History, node: DynameshNode, n = 3): Promise<Map<string, string[]>> {
+/** Reads every key of the history with R = N through `node`; `contexts`, when given, gets each read's context. */
+export async function finalReads(history: History, node: DynameshNode, n = 3, contexts?: Map<string, string>): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>()
   for (const k of history.keys()) {
     const r = await node.get(k, { r: n })
     out.set(k, r.values.map(idOf))
+    contexts?.set(k, r.context)
   }
   return out
 }

@@ -6,4 +6,14 @@
 export { createSimNetwork, SIM_EPOCH } from './network.js'
 export type { SimNetwork, SimOptions, SimJoined, SimStats, SimMessageEvent, LinkFaults, Faults } from './types.js'
 export { seededRandom, randomInt, randomBytes, seededBytes, type Rng } from './random.js'
-export { History, lostWrites, divergentPartitions, undeliveredHints, finalReads, type WriteRecord } from './checker.js'
+export {
+  History,
+  lostWrites,
+  resurrectedValues,
+  phantomValues,
+  divergentPartitions,
+  undeliveredHints,
+  finalReads,
+  type WriteRecord,
+  type UnexpectedValue,
+} from './checker.js'

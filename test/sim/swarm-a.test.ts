@@ -1,12 +1,12 @@
 /**
  * The swarm, half a: many seeds, each with its own N (1, 2 or 3), random fault mix (joins and
- * leaves among them) and about 100 operations, checked for lost acknowledged writes, diverged
- * replicas and undelivered hints (swarm.ts). SWARM_SEEDS sets how many seeds run in all (default
- * 2,000); SWARM_SEED=<n> replays one seed.
+ * leaves among them) and about 100 operations, checked for lost acknowledged writes, resurrected
+ * and phantom values, diverged replicas and undelivered hints (swarm.ts). SWARM_SEEDS sets how
+ * many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed.
  */
 import { expect, it } from 'vitest'
 import { swarmHalf } from './swarm.js'
 
-it('swarm half a: no lost acknowledged write, replicas converge, hints drain', async () => {
+it('swarm half a: no lost acknowledged write, nothing superseded or unwritten comes back, replicas converge, hints drain', async () => {
   expect(await swarmHalf(0, Number(process.env.SWARM_SEEDS ?? 2000), process.env.SWARM_SEED)).toEqual([])
 }, 900_000)
