@@ -48,8 +48,6 @@ export interface VersionSet {
   siblings: Sibling[]
 }
 
-/** Default clock size limit: the paper's "threshold (say 10)" (section 4.4). */
-export const DEFAULT_MAX_ENTRIES = 10
 
 /** The set of a key never written. Frozen: it is shared. */
 export const emptySet: VersionSet = Object.freeze({
@@ -125,16 +123,22 @@ export function mergeVV(a: VersionVector, b: VersionVector): VersionVector {
  *
  * The new dot is one past the highest counter for `replica` in either `s.vv` or `ctx` (Riak's
  * dvvset syncs the context in first, then adds the event). The coordinator must apply this to its own
- * stored set for the key: that set never loses the coordinator's own entry (see pruning below, and
- * `merge` never shrinks a vector), so a dot is never issued twice. A reissued dot could be taken as
- * already seen by a replica holding the older one, and dropped: a lost update.
+ * stored set for the key: that set never loses the coordinator's own entry (`merge` never shrinks a
+ * vector, and pruning below spares it), so a dot is never issued twice. A reissued dot could be taken
+ * as already seen by a replica holding the older one, and dropped: a lost update. And the set must
+ * hold every live sibling of `replica`: the new entry `n` claims all of `replica`'s events up to `n`,
+ * so one missing here would be superseded unseen. A node whose copies of a key left keeps a trace of
+ * its own entry and siblings for this (node/store.ts).
  *
- * Pruning (section 4.4, "clock truncation scheme"): when `vv` has more than `maxEntries` entries
- * (default 10), entries are removed oldest `ts` first, but never the entry of a live sibling's
- * replica (that sibling would look uncovered by its own set) nor `replica`'s own. Removing an entry
- * only makes the set cover less, and versions are dropped only when covered, so pruning can cause
- * false conflicts (an old, already superseded version resurfacing as an extra sibling when this set
- * meets a replica still holding it), never lost updates.
+ * No pruning by default. The paper's "clock truncation scheme" (section 4.4: past a threshold, say
+ * 10, drop the oldest entry) is available as `maxEntries`, but nothing in dynamesh uses it: removing
+ * an entry makes the set forget that it superseded that replica's versions, so an old, superseded
+ * version comes back as a sibling when this set meets a replica still holding it (a resurrected
+ * value; never a lost update, since versions are dropped only when covered). No local rule can tell
+ * when no such copy is left. Instead clocks stay small by construction: an entry per replica id that
+ * coordinated a write of the key, and a node keeps its id for as long as it keeps its disk (the
+ * traces of node/store.ts). With `maxEntries`, entries are removed oldest `ts` first, never the entry
+ * of a live sibling's replica (that sibling would look uncovered by its own set) nor `replica`'s own.
  */
 export function update(
   s: VersionSet,
@@ -147,8 +151,8 @@ export function update(
   if (typeof replica !== 'string' || replica.length === 0) throw new TypeError('replica id must be a non-empty string')
   if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array or null')
   if (!Number.isFinite(now)) throw new TypeError('now must be a finite number')
-  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('maxEntries must be an integer >= 1')
+  const maxEntries = opts.maxEntries ?? Infinity
+  if (maxEntries !== Infinity && (!Number.isInteger(maxEntries) || maxEntries < 1)) throw new TypeError('maxEntries must be an integer >= 1')
 
   const ts = now + 0 // -0 becomes 0, which is what a decoded copy holds
   const siblings = s.siblings.filter((x) => !covers(ctx, x.dot))

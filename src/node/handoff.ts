@@ -4,6 +4,9 @@
  *   only after it acknowledged them durably (and only if no newer hint arrived meanwhile);
  * - ownership transfer: records of partitions this node no longer replicates (a node joined, or this
  *   node is leaving) are sent to the current owners and deleted once they all acknowledged them.
+ * Neither changes the node's replica id: what the deleted copies said of its own writes stays behind
+ * as a trace (store.ts), so the dots it stamps later never collide with, or claim to have seen, the
+ * ones that left.
  */
 import { encodeSet } from '../core/record.js'
 import { isPrimary } from '../core/ring.js'
@@ -65,9 +68,9 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
     const items = hints.map((h) => ({ ...h, rec: encodeSet(h.set) }))
     const acked = await deliver(ctx, to, items)
     if (acked.length === 0) continue
-    // The dots this node stamped while holding these hints leave with them: new writes get a new id.
-    await ctx.newEpoch()
-    const deleted = await ctx.store.deleteHints(acked as HintEntry[])
+    // The dots this node stamped while holding these hints leave with them: the store keeps a trace
+    // of its own (store.ts), so later writes here number on from them under the same replica id.
+    const deleted = await ctx.store.deleteHints(acked as HintEntry[], ctx.dotId())
     total += deleted
     const bytes = acked.reduce((n, a) => n + a.rec.length, 0)
     ctx.emit({ type: 'hint-delivered', to, count: deleted })
@@ -111,8 +114,7 @@ async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
   }
   const safe = hints.filter((h) => (needed.get(h) ?? 0) > 0 && ackedBy.get(h) === needed.get(h))
   if (safe.length === 0) return 0
-  await ctx.newEpoch()
-  return ctx.store.deleteHints(safe)
+  return ctx.store.deleteHints(safe, ctx.dotId())
 }
 
 /** Hints this node could deliver right now (their owner is reachable). */
@@ -170,8 +172,7 @@ export async function transferForeign(ctx: NodeContext): Promise<number> {
     if (safe.length === 0) continue
     // Re-check ownership: the ring may have changed while records were in flight.
     if (isPrimary(ctx.ring(), p, ctx.id)) continue
-    await ctx.newEpoch()
-    moved += await ctx.store.deleteRecords(p, safe)
+    moved += await ctx.store.deleteRecords(p, safe, ctx.dotId())
   }
   return moved
 }

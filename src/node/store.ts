@@ -2,8 +2,23 @@
  * The replica store of one node: version sets for the keys it holds, hints it keeps for others, and
  * one Merkle tree per partition kept up to date on every write. Every read-merge-write of a key runs
  * under that key's lock, so two replies merging into the same key can never lose each other's work.
+ *
+ * Traces: a node stamps its writes with one replica id (`NodeContext.dotId`) and numbers them per
+ * key from what it holds of the key (`update` in clock.ts). When its last copy of a key leaves (a
+ * hint delivered, a record transferred), that count would start again at 1, and worse: a new dot
+ * `(id, n)` claims, by its vector entry, to have seen every earlier `(id, m < n)` of the key, so a
+ * blind write here would also supersede this node's own earlier versions still live elsewhere (a
+ * lost update), or reuse their dots (a resurrection). So before the last copy goes, the store keeps
+ * the key's trace: this node's own vector entry and its own live siblings, nothing else. The next
+ * write this node coordinates on the key starts from its copies merged with the trace, exactly as
+ * if it had kept the record, and the trace is dropped once a copy holds it again. The replica id then
+ * stays the same for the node's whole life (a new one only for a fresh disk, `meta.ts`), and clocks
+ * stay as small as the set of replicas that really coordinated writes. A trace costs a counter, plus
+ * the values of this node's own writes that were still current when they left (until a set arrives
+ * that supersedes them); it is written in the same atomic batch as the deletion it stands in for, so
+ * a crash cannot separate them.
  */
-import { equalSets, merge, emptySet, type VersionSet } from '../core/clock.js'
+import { covers, entryOf, equalSets, merge, emptySet, type VersionSet } from '../core/clock.js'
 import { decodeSet, digestOfEncoded, encodeSet } from '../core/record.js'
 import { MerkleTree } from '../core/merkle.js'
 import { partitionOf } from '../core/ring.js'
@@ -11,6 +26,25 @@ import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
 import { hintKey, hintsRange, parseHintKey, parseRecordKey, partitionRange, recordKey, recordsRange } from './keys.js'
+
+/** `'s' | key -> trace` (see above): next to records ('r'), hints ('h') and metadata ('m/') of keys.ts. */
+const TRACE = 0x73
+const traceKey = (key: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(1 + key.length)
+  out[0] = TRACE
+  out.set(key, 1)
+  return out
+}
+const tracesRange = { gte: Uint8Array.of(TRACE), lt: Uint8Array.of(TRACE + 1) }
+
+/** What `set` says of replica `self`'s own writes: its vector entry and its live siblings; undefined when it has none. */
+export function ownPart(set: VersionSet, self: string): VersionSet | undefined {
+  const e = entryOf(set.vv, self)
+  if (e === undefined) return undefined
+  const vv: VersionSet['vv'] = {}
+  Object.defineProperty(vv, self, { value: e, enumerable: true, writable: true, configurable: true })
+  return { vv, siblings: set.siblings.filter((x) => x.dot.id === self) }
+}
 
 export interface HintEntry {
   owner: string
@@ -24,6 +58,8 @@ export class ReplicaStore {
   /** key hex -> owners we hold hints for (hints are few; reads check them). */
   private readonly hintIndex = new Map<string, Set<string>>()
   private readonly locks = new Map<string, Promise<unknown>>()
+  /** Keys (hex) this store holds a trace for. */
+  private readonly traced = new Set<string>()
   private hintCount = 0
   private fenced = false
   /** Told of every record or hint this store writes (a new version reached this node). */
@@ -62,6 +98,7 @@ export class ReplicaStore {
       const { owner, key } = parseHintKey(k)
       this.indexHint(owner, key, true)
     }
+    for await (const [k] of this.storage.iterate(tracesRange)) this.traced.add(toHex(k.subarray(1)))
   }
 
   tree(partition: number): MerkleTree {
@@ -123,22 +160,42 @@ export class ReplicaStore {
     return s
   }
 
+  /** The trace this store keeps of `key`, if any (see the top of this file). */
+  async readTrace(key: Uint8Array): Promise<VersionSet | undefined> {
+    if (!this.traced.has(toHex(key))) return undefined
+    const v = await this.storage.get(traceKey(key))
+    return v ? decodeSet(v) : undefined
+  }
+
+  /** Keys with a trace (for tests and inspection). */
+  get traces(): number {
+    return this.traced.size
+  }
+
   /**
-   * Read-merge-write of `key` under its lock. `change` gets what the node knows of the key (record
-   * and hints) and returns the set to store: as a record, or as a hint for `hintFor`.
+   * Read-merge-write of `key` under its lock, for a write this node coordinates. `change` gets what
+   * the node knows of the key (record and hints, and its trace) and returns the set to store: as a
+   * record, or as a hint for `hintFor`. That set holds everything the trace did, so the trace goes.
    */
   async modify(key: Uint8Array, hintFor: string | undefined, change: (known: VersionSet) => VersionSet): Promise<VersionSet> {
     return this.withLock(key, async () => {
-      const known = (await this.readAll(key)) ?? emptySet
+      const held = await this.readAll(key)
+      // Checked first so that a key without a trace costs no extra turn (the simulation's timing).
+      const trace = this.traced.has(toHex(key)) ? await this.readTrace(key) : undefined
+      const known = held && trace ? merge(held, trace) : (held ?? trace ?? emptySet)
       const next = change(known)
-      await this.write(key, hintFor, next)
+      await this.write(key, hintFor, next, trace !== undefined)
       return next
     })
   }
 
-  /** Merges an incoming set into the record (or the hint for `hintFor`) of `key`. */
+  /**
+   * Merges an incoming set into the record (or the hint for `hintFor`) of `key`. Siblings of the
+   * key's trace that the incoming set superseded leave the trace (its counter stays).
+   */
   async apply(key: Uint8Array, incoming: VersionSet, hintFor?: string): Promise<VersionSet> {
     return this.withLock(key, async () => {
+      if (this.traced.has(toHex(key))) await this.shrinkTrace(key, incoming)
       const current = hintFor === undefined ? await this.readRecord(key) : await this.readHint(hintFor, key)
       const next = current ? merge(current, incoming) : incoming
       if (current && equalSets(current, next)) return current
@@ -147,23 +204,60 @@ export class ReplicaStore {
     })
   }
 
-  private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet): Promise<void> {
+  private async shrinkTrace(key: Uint8Array, incoming: VersionSet): Promise<void> {
+    const trace = await this.readTrace(key)
+    if (!trace) return
+    const held = new Set(incoming.siblings.map((x) => `${x.dot.n}:${x.dot.id}`))
+    const siblings = trace.siblings.filter((x) => !covers(incoming.vv, x.dot) || held.has(`${x.dot.n}:${x.dot.id}`))
+    if (siblings.length === trace.siblings.length) return
+    this.checkFence()
+    await this.storage.batch([{ type: 'put', key: traceKey(key), value: encodeSet({ vv: trace.vv, siblings }) }])
+  }
+
+  private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {
     const value = encodeSet(set)
     this.checkFence()
+    const untrace: BatchOp[] = dropTrace ? [{ type: 'del', key: traceKey(key) }] : []
     try {
       if (hintFor === undefined) {
         const p = this.partitionOf(key)
-        await this.storage.batch([{ type: 'put', key: recordKey(p, key), value }])
+        await this.storage.batch([{ type: 'put', key: recordKey(p, key), value }, ...untrace])
         this.tree(p).set(key.slice(), digestOfEncoded(value))
       } else {
-        await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }])
+        await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }, ...untrace])
         this.indexHint(hintFor, key, true)
       }
+      if (dropTrace) this.traced.delete(toHex(key))
       this.onChange?.(key.slice(), hintFor)
     } catch (cause) {
       if (cause instanceof DynameshError) throw cause
       throw new DynameshError('STORAGE_FAILED', 'could not write to storage', { cause })
     }
+  }
+
+  /**
+   * The op that keeps the trace of `key` when `leaving` (a copy about to be deleted) carries writes
+   * of replica `self` and no copy that stays (`staying`) has seen them all; none otherwise.
+   */
+  private async traceOps(key: Uint8Array, leaving: VersionSet, staying: VersionSet | undefined, self: string | undefined): Promise<BatchOp[]> {
+    if (self === undefined) return []
+    const own = ownPart(leaving, self)
+    if (own === undefined) return []
+    const kept = staying && entryOf(staying.vv, self)
+    if (kept !== undefined && kept.n >= own.vv[self]!.n) return []
+    const prev = await this.readTrace(key)
+    return [{ type: 'put', key: traceKey(key), value: encodeSet(prev ? merge(prev, own) : own) }]
+  }
+
+  /** Everything held of `key` but the copy `except` names (a hint's owner, or 'record'). */
+  private async heldExcept(key: Uint8Array, except: { owner: string } | 'record'): Promise<VersionSet | undefined> {
+    let s = except === 'record' ? undefined : await this.readRecord(key)
+    for (const owner of this.hintIndex.get(toHex(key)) ?? []) {
+      if (except !== 'record' && owner === except.owner) continue
+      const h = await this.readHint(owner, key)
+      if (h) s = s ? merge(s, h) : h
+    }
+    return s
   }
 
   private indexHint(owner: string, key: Uint8Array, add: boolean): void {
@@ -200,16 +294,23 @@ export class ReplicaStore {
     return out
   }
 
-  /** Deletes hints whose content is still what was delivered (a newer hint stays for next time). */
-  async deleteHints(entries: readonly HintEntry[]): Promise<number> {
+  /**
+   * Deletes hints whose content is still what was delivered (a newer hint stays for next time).
+   * `self`, the replica id this node stamps its writes with, keeps a trace of a key whose last copy
+   * this was (see the top of this file).
+   */
+  async deleteHints(entries: readonly HintEntry[], self?: string): Promise<number> {
     let n = 0
     for (const e of entries) {
       await this.withLock(e.key, async () => {
         const cur = await this.storage.get(hintKey(e.owner, e.key))
         if (!cur || !equalBytes(digestOfEncoded(cur), e.digest)) return
+        const leaving = decodeSet(cur)
+        const trace = self !== undefined && entryOf(leaving.vv, self) ? await this.traceOps(e.key, leaving, await this.heldExcept(e.key, { owner: e.owner }), self) : []
         this.checkFence()
-        await this.storage.batch([{ type: 'del', key: hintKey(e.owner, e.key) }])
+        await this.storage.batch([{ type: 'del', key: hintKey(e.owner, e.key) }, ...trace])
         this.indexHint(e.owner, e.key, false)
+        if (trace.length) this.traced.add(toHex(e.key))
         n++
       })
     }
@@ -223,17 +324,20 @@ export class ReplicaStore {
     }
   }
 
-  /** Deletes records whose digest is still the one transferred. */
-  async deleteRecords(partition: number, entries: readonly { key: Uint8Array; digest: Uint8Array }[]): Promise<number> {
+  /** Deletes records whose digest is still the one transferred; `self` keeps traces as deleteHints does. */
+  async deleteRecords(partition: number, entries: readonly { key: Uint8Array; digest: Uint8Array }[], self?: string): Promise<number> {
     let n = 0
     for (const e of entries) {
       await this.withLock(e.key, async () => {
         const cur = this.tree(partition).get(e.key)
         if (!cur || !equalBytes(cur, e.digest)) return
-        const ops: BatchOp[] = [{ type: 'del', key: recordKey(partition, e.key) }]
+        const leaving = self === undefined ? undefined : await this.readRecord(e.key)
+        const trace = leaving && self !== undefined && entryOf(leaving.vv, self) ? await this.traceOps(e.key, leaving, await this.heldExcept(e.key, 'record'), self) : []
+        const ops: BatchOp[] = [{ type: 'del', key: recordKey(partition, e.key) }, ...trace]
         this.checkFence()
         await this.storage.batch(ops)
         this.tree(partition).delete(e.key)
+        if (trace.length) this.traced.add(toHex(e.key))
         n++
       })
     }

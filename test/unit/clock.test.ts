@@ -267,6 +267,16 @@ describe('clock: pruning (section 4.4)', () => {
     expect(text(merge(a, b))).toEqual(['newer', 'old'])
   })
 
+  it('prunes nothing by default, so the superseded version stays superseded', () => {
+    const b = update(emptySet, {}, 'b', bytes('old'), 1)
+    let a = merge(emptySet, b)
+    a = update(a, contextOf(a), 'a', bytes('new'), 2)
+    for (let i = 0; i < 12; i++) a = merge(a, update(emptySet, {}, `c${i}`, null, 3 + i))
+    a = update(a, contextOf(a), 'a', bytes('newer'), 20)
+    expect(Object.keys(a.vv)).toHaveLength(14)
+    expect(text(merge(a, b))).toEqual(['newer'])
+  })
+
   it('removes the oldest entries first', () => {
     let s = emptySet
     for (let i = 0; i < 5; i++) s = update(s, contextOf(s), `n${i}~1`, bytes(`${i}`), 100 + i, { maxEntries: 3 })
