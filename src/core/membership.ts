@@ -4,6 +4,7 @@
  * order in which views are exchanged. Reachability is NOT part of a view: it is each node's own
  * opinion (see the failure detector), never gossiped as fact.
  */
+import { equalBytes } from './hash.js'
 import { memoByString } from './memo.js'
 import type { NodeId } from '../types.js'
 import type { RingMember } from './ring.js'
@@ -81,3 +82,21 @@ const signedBytes = memoByString(200_000, (fields) => new TextEncoder().encode(`
 export function ringKey(members: readonly RingMember[]): string {
   return members.map((m) => `${m.id}:${m.weight}`).join(',')
 }
+
+const interned = new Map<string, MemberEntry>()
+
+/**
+ * One shared copy of each verified entry in the process: entries are immutable, and a simulation's
+ * thousand nodes (or a tab's repeated gossip) would otherwise each keep their own copy of the same
+ * entry with its key and signature. Only for entries already verified; `e` itself when new.
+ */
+export function internEntry(e: MemberEntry): MemberEntry {
+  const k = `${e.id}\n${e.weight}\n${e.status}\n${e.version}`
+  const c = interned.get(k)
+  if (c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig)) return c
+  if (interned.size >= 200_000) interned.clear()
+  interned.set(k, e)
+  return e
+}
+
+const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a === b || (!!a && !!b && equalBytes(a, b))

@@ -20,7 +20,7 @@
  * node's ring and shown as left, but nothing is written or gossiped about it, and it is back as soon
  * as it is heard from again.
  */
-import { inRing, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
+import { inRing, internEntry, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
 import { bucketsFor, MemberView, parseShorts, parseVersions } from '../core/view.js'
 import type { RingMember } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
@@ -241,12 +241,13 @@ export class Gossip {
     const changed: MemberEntry[] = []
     let ringChanged = false
     let newerSelf: MemberEntry | undefined
-    for (const e of entries) {
+    for (let e of entries) {
       if (!this.view.wouldTake(e)) continue
       if (!this.authentic(e)) {
         this.refused++
         continue
       }
+      e = internEntry(e)
       if (e.id === this.ctx.id) {
         if (!newerSelf || supersedes(e, newerSelf)) newerSelf = e
         continue
