@@ -57,7 +57,11 @@ export class Node implements DynameshNode, NodeContext {
   private currentRing: Ring
   /** Set when a batch of membership changes touched the ring: rebuilt on next use, once however many batches came. */
   private ringStale = false
-  private ringBuiltAt = -Infinity
+  /** The ring for background work that tolerates lag (ring(maxAgeMs)), refreshed at most once per its age. */
+  private laggingRing: Ring
+  private laggingStale = false
+  private laggingAt = -Infinity
+  private ringChangedAt = -Infinity
   private isRunning = true
   private readonly timers = new Set<Cancel>()
   private readonly handlers = new Set<(ev: NodeEvent) => void>()
@@ -88,6 +92,7 @@ export class Node implements DynameshNode, NodeContext {
     this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
     this.gossip.load(parts.members)
     this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+    this.laggingRing = this.currentRing
     this.antiEntropy = new AntiEntropy(this)
     this.store.onChange = (key, hintFor) => this.emit({ type: 'change', key, ...(hintFor ? { hintFor: hintFor as NodeId } : {}) })
     this.dispatcher = new Dispatcher(this)
@@ -96,9 +101,22 @@ export class Node implements DynameshNode, NodeContext {
   // ---- NodeContext -------------------------------------------------------------------------------
 
   ring = (maxAgeMs?: number): Ring => {
-    if (this.ringStale && (maxAgeMs === undefined || this.env.now() - this.ringBuiltAt >= maxAgeMs)) {
+    if (maxAgeMs === undefined) return this.freshRing()
+    // Refreshed once membership has been still for two gossip periods, or at the latest after
+    // maxAgeMs while it keeps changing. It depends only on the view and on virtual time, never on
+    // who else rebuilt the current ring meanwhile: runs stay reproducible.
+    const now = this.env.now()
+    if (this.laggingStale && (now - this.ringChangedAt >= 2 * this.config.gossipMs || now - this.laggingAt >= maxAgeMs)) {
+      this.laggingStale = false
+      this.laggingAt = now
+      this.laggingRing = this.freshRing()
+    }
+    return this.laggingRing
+  }
+
+  private freshRing(): Ring {
+    if (this.ringStale) {
       this.ringStale = false
-      this.ringBuiltAt = this.env.now()
       this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
     }
     return this.currentRing
@@ -183,7 +201,11 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   private onMembers(changed: MemberEntry[], ringChanged: boolean): void {
-    if (ringChanged) this.ringStale = true
+    if (ringChanged) {
+      this.ringStale = true
+      this.laggingStale = true
+      this.ringChangedAt = this.env.now()
+    }
     for (const m of changed) this.emit({ type: 'member', id: m.id, status: m.status })
   }
 
