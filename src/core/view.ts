@@ -46,7 +46,8 @@ export function bucketsFor(size: number): number {
 export class MemberView {
   private readonly slots = new Map<string, Slot>()
   private readonly byShort = new Map<string, NodeId>()
-  private readonly fine: Array<Set<NodeId>> = Array.from({ length: MAX_GOSSIP_BUCKETS }, () => new Set())
+  /** Every slot, ordered by fine bucket (entries never leave a view, so this only grows). */
+  private readonly ordered: Slot[] = []
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
@@ -73,7 +74,7 @@ export class MemberView {
     ;[slot.h0, slot.h1, slot.check] = entryHashOf(`${entry.id}\n${entry.weight}\n${entry.status}\n${entry.version}`)
     this.slots.set(entry.id, slot)
     if (!old) {
-      this.fine[slot.bucket]!.add(entry.id)
+      this.ordered.splice(this.firstAtOrAfter(slot.bucket + 1), 0, slot)
       this.byShort.set(slot.shortHex, entry.id)
     }
     this.xor(slot)
@@ -123,17 +124,32 @@ export class MemberView {
     return out
   }
 
-  /** Entries in the given buckets at resolution `nb`. */
-  *inBuckets(nb: number, buckets: readonly number[]): Generator<MemberEntry> {
-    const span = MAX_GOSSIP_BUCKETS / nb
-    for (const c of buckets) {
-      for (let b = c * span; b < (c + 1) * span; b++) for (const id of this.fine[b]!) yield this.slots.get(id)!.entry
+  /** Index of the first slot whose fine bucket is at least `bucket`. */
+  private firstAtOrAfter(bucket: number): number {
+    let lo = 0
+    let hi = this.ordered.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.ordered[mid]!.bucket < bucket) lo = mid + 1
+      else hi = mid
     }
+    return lo
+  }
+
+  /** Slots in the given buckets at resolution `nb`. */
+  private slotsIn(nb: number, buckets: readonly number[]): Slot[] {
+    const span = MAX_GOSSIP_BUCKETS / nb
+    const out: Slot[] = []
+    for (const c of buckets) {
+      const end = (c + 1) * span
+      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length && this.ordered[i]!.bucket < end; i++) out.push(this.ordered[i]!)
+    }
+    return out
   }
 
   /** The version list of the given buckets: per entry its short id, 2 check bytes, its version as a varint. */
   versions(nb: number, buckets: readonly number[]): Uint8Array {
-    const slots = [...this.inBuckets(nb, buckets)].map((e) => this.slots.get(e.id)!)
+    const slots = this.slotsIn(nb, buckets)
     const w = new Writer(slots.reduce((n, s) => n + SHORT_ID_BYTES + 2 + varintSize(s.entry.version), 0))
     for (const s of slots) {
       w.bytes(s.short)
@@ -153,8 +169,8 @@ export class MemberView {
     const remaining = new Map(theirs.map((l) => [l.short, l]))
     const give: MemberEntry[] = []
     const want: string[] = []
-    for (const e of this.inBuckets(nb, buckets)) {
-      const s = this.slots.get(e.id)!
+    for (const s of this.slotsIn(nb, buckets)) {
+      const e = s.entry
       const t = remaining.get(s.shortHex)
       remaining.delete(s.shortHex)
       if (!t || t.version < e.version) give.push(e)

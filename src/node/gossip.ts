@@ -50,7 +50,9 @@ export class Gossip {
   private dirty = false
   /** Ids worth gossiping with: members that have not left, and the seeds. */
   private readonly pool = new IdPool()
-  private readonly settleWaiters = new Map<NodeId, Array<() => void>>()
+  /** Peers whose last exchange asked for this node's own entry (see confirm). */
+  private readonly wantedSelf = new Set<NodeId>()
+  private readonly settleWaiters = new Map<NodeId, Array<(agreed: boolean) => void>>()
 
   constructor(
     private readonly ctx: NodeContext,
@@ -150,41 +152,72 @@ export class Gossip {
     const until = this.ctx.env.now() + ms
     const [first, ...rest] = extra.length > 0 ? extra : seeds
     if (!first) return
-    const answered = await this.exchange(first, ms)
+    const answered = (await this.exchange(first, ms)) !== 'timeout'
     const others = answered || extra.length === 0 ? rest : [...seeds, ...rest]
     await Promise.all(others.map((t) => this.exchange(t, Math.max(1, until - this.ctx.env.now()))))
   }
 
-  /** Runs one exchange with `to`; resolves true when it completed, false when `ms` passed first. */
-  private exchange(to: NodeId, ms: number): Promise<boolean> {
+  /**
+   * Runs one exchange with `to`. Resolves 'agreed' when the two views turned out equal, 'merged'
+   * when entries travelled (the last of which may still be on its way), 'timeout' after `ms`.
+   */
+  private exchange(to: NodeId, ms: number): Promise<'agreed' | 'merged' | 'timeout'> {
     return new Promise((resolve) => {
-      const cancel = this.ctx.env.setTimer(ms, () => resolve(false))
+      const cancel = this.ctx.env.setTimer(ms, () => resolve('timeout'))
       const list = this.settleWaiters.get(to) ?? []
-      list.push(() => {
+      list.push((agreed) => {
         cancel()
-        resolve(true)
+        resolve(agreed ? 'agreed' : 'merged')
       })
       this.settleWaiters.set(to, list)
       this.begin(to)
     })
   }
 
-  private settled(from: NodeId): void {
+  private settled(from: NodeId, agreed: boolean): void {
     const list = this.settleWaiters.get(from)
     if (!list) return
     this.settleWaiters.delete(from)
-    for (const done of list) done()
+    for (const done of list) done(agreed)
   }
 
   /** Pushes this node's own entry to a few members, for news that should not wait for a round (leaving, left). */
   announce(fanout = PUSH_FANOUT): void {
     const self = this.self
     if (!self) return
-    const pool = this.candidates().filter((id) => this.ctx.isUp(id))
-    for (let i = 0; i < fanout && pool.length > 0; i++) {
-      const to = pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!
-      this.ctx.send(to, { t: 'g-delta', members: [self], want: new Uint8Array(0) })
+    // Members believed up first; suspected ones fill the rest, so a member that was cut off (and
+    // suspects everyone) still tells somebody.
+    const up = this.candidates().filter((id) => this.ctx.isUp(id))
+    const down = this.candidates().filter((id) => !this.ctx.isUp(id))
+    for (const pool of [up, down]) {
+      for (; fanout > 0 && pool.length > 0; fanout--) {
+        const to = pool.splice(Math.floor(this.ctx.env.random() * pool.length), 1)[0]!
+        this.ctx.send(to, { t: 'g-delta', members: [self], want: new Uint8Array(0) })
+      }
     }
+  }
+
+  /**
+   * Runs exchanges, one member at a time (believed-up ones first), until a peer's view agrees with
+   * this one or `ms` passed: how a leaving member makes sure somebody holds its last entry before
+   * it goes. Resolves true when one agreed.
+   */
+  async confirm(ms: number): Promise<boolean> {
+    const until = this.ctx.env.now() + ms
+    for (let round = 0; this.ctx.env.now() < until && this.ctx.running(); round++) {
+      const up = this.candidates().filter((id) => this.ctx.isUp(id))
+      const pool = up.length > 0 && round % 2 === 0 ? up : this.candidates()
+      const to = pool[Math.floor(this.ctx.env.random() * pool.length)]
+      if (to === undefined) return false
+      // A peer that agrees, or merged without asking for this node's entry, holds it already; one
+      // that asked got it in the exchange's last message, which could be lost: ask it again.
+      let outcome: 'agreed' | 'merged' | 'timeout'
+      do outcome = await this.exchange(to, Math.min(this.ctx.config.gossipMs, Math.max(1, until - this.ctx.env.now())))
+      while (outcome === 'merged' && this.wantedSelf.delete(to) && this.ctx.env.now() < until)
+      if (outcome !== 'timeout' && !this.wantedSelf.has(to)) return true
+      this.wantedSelf.delete(to)
+    }
+    return false
   }
 
   // ---- the exchange ------------------------------------------------------------------------------
@@ -193,7 +226,7 @@ export class Gossip {
     const mine = this.view.digest()
     if (equalBytes(digest, mine)) {
       if (reply) this.ctx.send(from, { t: 'g-sum', d: mine, n: this.view.size, reply: false })
-      this.settled(from)
+      this.settled(from, true)
       return
     }
     this.ctx.send(from, { t: 'g-bkt', h: this.view.bucketSums(bucketsFor(Math.max(size, this.view.size))) })
@@ -202,7 +235,7 @@ export class Gossip {
   onBuckets(from: NodeId, sums: Uint8Array): void {
     const nb = sums.length / 4
     const differing = this.view.differingBuckets(sums)
-    if (differing.length === 0) return this.settled(from)
+    if (differing.length === 0) return this.settled(from, true)
     this.ctx.send(from, { t: 'g-ver', nb, b: differing, v: this.view.versions(nb, differing) })
   }
 
@@ -219,10 +252,11 @@ export class Gossip {
         const id = this.view.idOfShort(short)
         const e = id === undefined ? undefined : this.view.get(id)
         if (e) wanted.push(e)
+        if (id === this.ctx.id) this.wantedSelf.add(from)
       }
       this.sendDelta(from, wanted, new Uint8Array(0))
     }
-    this.settled(from)
+    this.settled(from, false)
   }
 
   private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array): void {

@@ -41,6 +41,9 @@ export interface NodeParts {
   seeds: NodeId[]
 }
 
+/** How long a leaving node keeps trying to hand its last member entry to somebody. */
+const LEAVE_CONFIRM_MS = 30_000
+
 export class Node implements DynameshNode, NodeContext {
   readonly id: NodeId
   readonly env: Env
@@ -248,6 +251,9 @@ export class Node implements DynameshNode, NodeContext {
     await this.hold(this.drain())
     this.gossip.setSelf('left')
     this.gossip.announce()
+    // Somebody must hold the last entry, or the others would keep this node's hints until they
+    // expire it: keep trying for a while (a member cut off that long stops anyway).
+    await this.hold(this.gossip.confirm(LEAVE_CONFIRM_MS))
     await this.hold(saveMembers(this.store, [...this.gossip.view.values()])).catch(() => {})
     await this.stop()
   }

@@ -79,6 +79,21 @@ describe('gossip at scale', () => {
   }, 60_000)
 })
 
+describe('leaving', () => {
+  it('a member that leaves while cut off from everyone gets its last entry out once a link heals', async () => {
+    const c = await cluster(5, { seed: 23 })
+    c.net.partition(['e'], ['a', 'b', 'c', 'd'])
+    await c.net.advance(3000)
+    const leaving = c.node('e').leave()
+    await c.net.advance(5000)
+    c.net.heal()
+    await leaving
+    await c.net.settle()
+    for (const n of c.nodes()) expect(n.cluster().members.find((m) => m.id === 'e')?.status).toBe('left')
+    await c.stop()
+  }, 60_000)
+})
+
 describe('hostile gossip', () => {
   it('a rogue member replaying, forging, inflating weights and inventing members changes no view, no ring and no key', async () => {
     const c = await cluster(5, { seed: 21 })
