@@ -47,7 +47,8 @@ export class Gossip {
   /** Entries refused: a signature that does not verify, or none where one is required. */
   refused = 0
   private ticks = 0
-  private dirty = false
+  /** Members whose entries changed since the view was last stored. */
+  private readonly dirty = new Set<NodeId>()
   /** Ids worth gossiping with: members that have not left, and the seeds. */
   private readonly pool = new IdPool()
   /** Peers whose last exchange asked for this node's own entry (see confirm). */
@@ -105,10 +106,7 @@ export class Gossip {
   tick(): void {
     this.ticks++
     this.expireAbsent()
-    if (this.dirty) {
-      this.dirty = false
-      void this.save([...this.view.values()]).catch(() => (this.dirty = true))
-    }
+    void this.flush()
     const target = this.pickTarget()
     if (target) this.begin(target)
   }
@@ -343,8 +341,18 @@ export class Gossip {
     if (changed.length > 0) this.onChange(changed, ringChanged)
   }
 
+  /** Stores the entries that changed since the last call, in one batch (at most once per round). */
+  flush(): Promise<void> {
+    if (this.dirty.size === 0) return Promise.resolve()
+    const ids = [...this.dirty]
+    this.dirty.clear()
+    return this.save(ids.map((id) => this.view.get(id)!)).catch(() => {
+      for (const id of ids) this.dirty.add(id)
+    })
+  }
+
   private changed(entries: MemberEntry[], ringChanged: boolean): void {
-    this.dirty = true
+    for (const e of entries) this.dirty.add(e.id)
     this.onChange(entries, ringChanged)
   }
 }

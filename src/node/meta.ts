@@ -19,7 +19,7 @@ export interface Meta {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 const SELF = metaKey('self')
-const MEMBERS = metaKey('members')
+const MEMBERS_RANGE = { gte: metaKey('member/'), lt: metaKey('member0') }
 
 export async function loadMeta(storage: Storage, id: string, env: Env): Promise<Meta> {
   const raw = await storage.get(SELF)
@@ -40,15 +40,18 @@ export async function loadMeta(storage: Storage, id: string, env: Env): Promise<
 export const saveMeta = (storage: Batcher, meta: Meta): Promise<void> =>
   storage.batch([{ type: 'put', key: SELF, value: packr.pack(meta) }])
 
+/** The stored view: one entry per member, under MEMBER_PREFIX + id, so a change rewrites only what changed. */
 export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
-  const raw = await storage.get(MEMBERS)
-  if (!raw) return []
-  try {
-    const list = packr.unpack(raw) as MemberEntry[]
-    return Array.isArray(list) ? list.filter(wellFormed).map(copyEntry) : []
-  } catch {
-    return []
+  const out: MemberEntry[] = []
+  for await (const [, raw] of storage.iterate(MEMBERS_RANGE)) {
+    try {
+      const m = packr.unpack(raw) as MemberEntry
+      if (wellFormed(m)) out.push(copyEntry(m))
+    } catch {
+      // An unreadable entry is skipped: gossip brings the member back.
+    }
   }
+  return out
 }
 
 const STATUSES: readonly unknown[] = ['joining', 'up', 'leaving', 'left']
@@ -66,5 +69,6 @@ const copyEntry = (m: MemberEntry): MemberEntry => {
   return e
 }
 
-export const saveMembers = (storage: Batcher, members: MemberEntry[]): Promise<void> =>
-  storage.batch([{ type: 'put', key: MEMBERS, value: packr.pack(members) }])
+/** Stores the given entries (those that changed), each under its own key, in one batch. */
+export const saveMembers = (storage: Batcher, members: readonly MemberEntry[]): Promise<void> =>
+  members.length === 0 ? Promise.resolve() : storage.batch(members.map((m) => ({ type: 'put', key: metaKey(`member/${m.id}`), value: packr.pack(m) })))

@@ -254,7 +254,7 @@ export class Node implements DynameshNode, NodeContext {
     // Somebody must hold the last entry, or the others would keep this node's hints until they
     // expire it: keep trying for a while (a member cut off that long stops anyway).
     await this.hold(this.gossip.confirm(LEAVE_CONFIRM_MS))
-    await this.hold(saveMembers(this.store, [...this.gossip.view.values()])).catch(() => {})
+    await this.hold(this.gossip.flush())
     await this.stop()
   }
 

@@ -28,7 +28,7 @@ function world() {
   const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646
   const queue: Sent[] = []
   const log: Sent[] = []
-  const nodes = new Map<NodeId, { g: Gossip; changes: Array<{ ids: string[]; ring: boolean }>; detector: FailureDetector; verifies: { n: number } }>()
+  const nodes = new Map<NodeId, { g: Gossip; changes: Array<{ ids: string[]; ring: boolean }>; detector: FailureDetector; verifies: { n: number }; saved: string[][] }>()
 
   function add(id: string, opts: { auth?: MemberAuth | null; removeAfterMs?: number } = {}) {
     const detector = new FailureDetector(() => now)
@@ -53,8 +53,9 @@ function world() {
       },
     } as unknown as NodeContext
     const changes: Array<{ ids: string[]; ring: boolean }> = []
-    const g = new Gossip(ctx, [], (changed, ring) => changes.push({ ids: changed.map((m) => m.id), ring }), async () => {})
-    nodes.set(id as NodeId, { g, changes, detector, verifies })
+    const saved: string[][] = []
+    const g = new Gossip(ctx, [], (changed, ring) => changes.push({ ids: changed.map((m) => m.id), ring }), async (entries) => void saved.push(entries.map((e) => e.id)))
+    nodes.set(id as NodeId, { g, changes, detector, verifies, saved })
     g.setSelf('up', 1)
     changes.length = 0
     return nodes.get(id as NodeId)!
@@ -64,7 +65,8 @@ function world() {
   function run(): void {
     while (queue.length > 0) {
       const s = queue.shift()!
-      const g = nodes.get(s.to)!.g
+      const g = nodes.get(s.to)?.g
+      if (!g) continue // a member of the view with no Gossip of its own here
       const m = decodeMessage(s.bytes)
       if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply)
       else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
@@ -162,6 +164,27 @@ describe('gossip exchange', () => {
     w.exchange('a', 'b')
     expect(a.changes).toEqual([{ ids: expect.any(Array), ring: false }])
     expect(a.changes[0]!.ids).toHaveLength(20)
+  })
+})
+
+describe('the stored view', () => {
+  it('is written once per round, and only the entries that changed', async () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    b.g.load(ids(500).map((id) => entry(id)))
+    w.exchange('a', 'b')
+    expect(a.saved).toEqual([])
+    a.g.tick()
+    w.run()
+    expect(a.saved).toHaveLength(1)
+    expect(a.saved[0]!.sort()).toEqual(['a', 'b', ...ids(500)].sort())
+    b.g.load([entry('m3', 2, 'leaving'), entry('m4', 2, 'leaving')])
+    w.exchange('a', 'b')
+    w.exchange('a', 'b')
+    a.g.tick()
+    a.g.tick()
+    expect(a.saved.slice(1).map((x) => x.sort())).toEqual([['m3', 'm4']])
   })
 })
 
