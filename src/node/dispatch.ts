@@ -35,6 +35,9 @@ export class Dispatcher {
 
   private handle(from: NodeId, msg: Msg): void {
     const node = this.node
+    // A member that has left (and is only making sure somebody heard it) holds no data any more:
+    // it refuses requests, so nobody counts on a copy that stops with it.
+    if (node.gossip.self?.status === 'left' && this.refuseAsLeft(from, msg)) return
     switch (msg.t) {
       case 'g-sum':
         return node.gossip.onSum(from, msg.d, msg.n, msg.reply)
@@ -90,6 +93,30 @@ export class Dispatcher {
           .finally(() => node.inbound.release(from, bytes))
         return
       }
+    }
+  }
+
+  /** Answers a data request as refused (the reader or writer moves on); true when `msg` was one. */
+  private refuseAsLeft(from: NodeId, msg: Msg): boolean {
+    const node = this.node
+    switch (msg.t) {
+      case 'get':
+        node.send(from, { t: 'get-r', rid: msg.rid, rec: null, err: 'NOT_RUNNING' })
+        return true
+      case 'store':
+        if (msg.ack) node.send(from, { t: 'store-r', rid: msg.rid, ok: false, err: 'NOT_RUNNING' })
+        return true
+      case 'fwd':
+        node.send(from, { t: 'fwd-r', rid: msg.rid, ok: false, ctx: '', code: 'NOT_RUNNING', message: 'the node has left' })
+        return true
+      case 'ae-sum':
+      case 'ae-roots':
+      case 'ae-step':
+      case 'ae-pull':
+      case 'ae-push':
+        return true
+      default:
+        return false
     }
   }
 
