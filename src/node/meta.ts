@@ -6,6 +6,7 @@ import { asNodeId, type BatchOp, type Env, type Storage } from '../types.js'
 type Batcher = { batch(ops: BatchOp[]): Promise<void> }
 import type { MemberEntry } from '../core/membership.js'
 import { metaKey } from './keys.js'
+import { memoByString } from '../core/memo.js'
 
 /**
  * `incarnation` is new for every fresh storage, so a node whose disk was lost never reuses the dots
@@ -71,4 +72,7 @@ const copyEntry = (m: MemberEntry): MemberEntry => {
 
 /** Stores the given entries (those that changed), each under its own key, in one batch. */
 export const saveMembers = (storage: Batcher, members: readonly MemberEntry[]): Promise<void> =>
-  members.length === 0 ? Promise.resolve() : storage.batch(members.map((m) => ({ type: 'put', key: metaKey(`member/${m.id}`), value: packr.pack(m) })))
+  members.length === 0 ? Promise.resolve() : storage.batch(members.map((m) => ({ type: 'put', key: memberKey(m.id), value: packr.pack(m) })))
+
+/** Storage key of a member's entry (the same few ids are stored over and over: encoded once). */
+const memberKey = memoByString(100_000, (id) => metaKey(`member/${id}`))
