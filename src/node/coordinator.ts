@@ -54,6 +54,33 @@ function furtherFallbacks(
 }
 
 /**
+ * One round of a call's search: asks every node of the key's preference list not asked yet, then,
+ * as many as `short()` says are still missing once that is in flight (answers nothing asked can
+ * give any more), nodes further along the ring (furtherFallbacks), each a hint for one of `owed`.
+ */
+function searchRound(
+  ctx: NodeContext,
+  p: number,
+  n: number,
+  asked: ReadonlySet<NodeId>,
+  ask: (e: PrefEntry) => void,
+  short: () => number,
+  owed: (primaries: readonly NodeId[]) => NodeId[],
+): void {
+  const ring = ctx.ring()
+  const list = preferenceList(ring, p, n, ctx.isUp)
+  for (const e of list) if (!asked.has(e.node)) ask(e)
+  let missing = short()
+  if (missing <= 0) return
+  for (const e of furtherFallbacks(ring, p, n, ctx.isUp, list, owed)) {
+    if (missing <= 0) break
+    if (asked.has(e.node)) continue
+    ask(e)
+    missing--
+  }
+}
+
+/**
  * Asks one replica. After its share of the call (`slowMs`) without an answer it counts as slow:
  * `onSlow` runs (suspect it, ask a fallback), but its answer still counts until the call's deadline,
  * so a replica sending a big record over a slow link is not lost to a timeout that was too short.
@@ -218,21 +245,9 @@ export async function coordinatePut(
 
   const ask = (): void => {
     if (!ctx.running()) return q.reject(new DynameshError('NOT_RUNNING', 'node stopped'))
-    const ring = ctx.ring()
-    const list = preferenceList(ring, p, opts.n, ctx.isUp)
     // Even once acknowledged, the write still goes to all n of the list (a fallback for a replica
     // that timed out, say); only the search past it is for the quorum.
-    for (const e of list) if (!asked.has(e.node)) send(e)
-    // Every listed node asked, and what is still in flight cannot make W: walk on past the list.
-    let short = opts.w - acks - (waiting.size - slow.size)
-    if (q.done || short <= 0) return
-    const owed = (primaries: readonly NodeId[]): NodeId[] => primaries.filter((id) => !covered.has(id))
-    for (const e of furtherFallbacks(ring, p, opts.n, ctx.isUp, list, owed)) {
-      if (short <= 0) break
-      if (asked.has(e.node)) continue
-      send(e)
-      short--
-    }
+    searchRound(ctx, p, opts.n, asked, send, () => (q.done ? 0 : opts.w - acks - (waiting.size - slow.size)), (primaries) => primaries.filter((id) => !covered.has(id)))
   }
   ask()
   exhausted()
@@ -389,19 +404,7 @@ export async function coordinateGet(
   }
 
   const ask = (): void => {
-    const ring = ctx.ring()
-    const list = preferenceList(ring, p, opts.n, ctx.isUp)
-    for (const e of list) if (!asked.has(e.node)) read(e)
-    // Every listed node asked, and what is still out cannot make R: walk on past the list.
-    let short = opts.r - replies.size - (outstanding - slow.size)
-    if (q.done || short <= 0) return
-    const owed = (primaries: readonly NodeId[]): NodeId[] => primaries.filter((id) => !replies.has(id))
-    for (const e of furtherFallbacks(ring, p, opts.n, ctx.isUp, list, owed)) {
-      if (short <= 0) break
-      if (asked.has(e.node)) continue
-      read(e)
-      short--
-    }
+    searchRound(ctx, p, opts.n, asked, read, () => (q.done ? 0 : opts.r - replies.size - (outstanding - slow.size)), (primaries) => primaries.filter((id) => !replies.has(id)))
   }
   ask()
   afterAll()

@@ -10,8 +10,9 @@
  *
  * Every period a node starts one such exchange with a random member (every fourth period with a
  * suspected one, which is how a node that came back is noticed; every eighth with a peer the
- * transport introduces, which heals a split view). A starting node greets its seeds and a few random
- * peers, not everyone: the rest learn of it epidemically, in about log2(n) periods.
+ * transport introduces, which heals a split view). A starting node greets a few random peers (its
+ * seeds only when it knows nobody else), not everyone: the rest learn of it epidemically, in about
+ * log2(n) periods.
  *
  * Entries are written only by the member they describe, signed with its key (Transport.auth);
  * an entry that does not verify is refused and counted, and each (id, version) is verified once: an
@@ -29,7 +30,7 @@ import { MAX_MEMBER_VERSION } from '../limits.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
 
-/** Random peers a starting node greets besides its seeds. */
+/** Random peers a starting node greets (its seeds stand in when it knows nobody else, or the first is silent). */
 export const GREET_EXTRA = 3
 /** Members one g-delta carries; a larger answer travels in several. */
 const DELTA_CHUNK = 1024

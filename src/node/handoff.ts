@@ -128,17 +128,22 @@ export function deliverableHints(ctx: NodeContext): boolean {
 
 /** Partitions this node holds records of but does not replicate any more. */
 export function foreignPartitions(ctx: NodeContext): number[] {
+  // Holding nothing, nothing is foreign: no ring to look at (a rebuild while memberships churn).
+  const held = ctx.store.heldPartitions()
+  if (held.length === 0) return []
   const ring = ctx.ring()
   if (ring.members.length === 0) return []
-  return ctx.store.heldPartitions().filter((p) => !isPrimary(ring, p, ctx.id))
+  return held.filter((p) => !isPrimary(ring, p, ctx.id))
 }
 
 /** True when some foreign partition has an owner reachable right now. */
 export function transferPending(ctx: NodeContext): boolean {
+  const foreign = foreignPartitions(ctx)
+  if (foreign.length === 0) return false
   const ring = ctx.ring()
   // A foreign partition's owners never include this node.
   // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
-  return foreignPartitions(ctx).some((p) => (ring.owners[p] ?? []).some((o) => ctx.isUp(o)))
+  return foreign.some((p) => (ring.owners[p] ?? []).some((o) => ctx.isUp(o)))
 }
 
 /**

@@ -36,9 +36,11 @@ export class InboundLimits {
   private bucket(from: NodeId): Bucket {
     let b = this.peers.get(from)
     if (!b) {
-      // Forget idle peers now and then, so ids that came and went do not pile up.
-      if (this.peers.size >= 4096) for (const [id, x] of this.peers) if (x.queued === 0 && x.tokens >= this.rate) this.peers.delete(id)
-      b = { tokens: this.rate, at: this.now(), queued: 0 }
+      // Forget idle peers now and then (nothing queued, bucket full again by now), so ids that came
+      // and went do not pile up.
+      const t = this.now()
+      if (this.peers.size >= 4096) for (const [id, x] of this.peers) if (x.queued === 0 && this.refilled(x, t) >= this.rate) this.peers.delete(id)
+      b = { tokens: this.rate, at: t, queued: 0 }
       this.peers.set(from, b)
     }
     return b
@@ -48,7 +50,7 @@ export class InboundLimits {
   admit(from: NodeId): boolean {
     const b = this.bucket(from)
     const t = this.now()
-    b.tokens = Math.min(this.rate, b.tokens + ((t - b.at) * this.rate) / 1000)
+    b.tokens = this.refilled(b, t)
     b.at = t
     if (b.tokens < 1) {
       this.dropped.rate++
@@ -56,6 +58,11 @@ export class InboundLimits {
     }
     b.tokens--
     return true
+  }
+
+  /** A bucket's tokens at time `t`: refilled at the rate since it was last drawn from, up to full. */
+  private refilled(b: Bucket, t: number): number {
+    return Math.min(this.rate, b.tokens + ((t - b.at) * this.rate) / 1000)
   }
 
   /** Reserves `bytes` of `from`'s store budget; false (and counted) when it would go over. */

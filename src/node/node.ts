@@ -194,8 +194,7 @@ export class Node implements DynameshNode, NodeContext {
     this.backgroundBusy = true
     try {
       await deliverHints(this)
-      // Holding no records, there is nothing to transfer (and no ring to rebuild for it).
-      if (this.store.recordCount > 0) await transferForeign(this)
+      await transferForeign(this)
     } catch {
       // Retried next period; storage errors surface through the stats.
     } finally {
@@ -220,7 +219,7 @@ export class Node implements DynameshNode, NodeContext {
       !this.backgroundBusy &&
       !this.antiEntropy.busy &&
       !deliverableHints(this) &&
-      !(this.store.recordCount > 0 && transferPending(this))
+      !transferPending(this)
     )
   }
 
