@@ -184,7 +184,7 @@ export class MemberView {
     return { give, want }
   }
 
-  /** Short ids of `ids`, concatenated: a want list. */
+  /** The given short ids (hex), concatenated as bytes: a want list. */
   shortsOf(shorts: readonly string[]): Uint8Array {
     const out = new Uint8Array(shorts.length * SHORT_ID_BYTES)
     shorts.forEach((h, i) => out.set(fromHex(h), i * SHORT_ID_BYTES))
