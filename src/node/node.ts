@@ -312,7 +312,8 @@ export class Node implements DynameshNode, NodeContext {
       stale = true
     }
     if (!set) return { values: [], context: '' as Context, deleted: false, stale }
-    return { values: distinct(values(set)), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set), stale }
+    // Copies: the store's cache shares decoded sets, and a caller may write into what it gets.
+    return { values: distinct(values(set)).map((v) => v.slice()), context: encodeContext(contextOf(set)) as Context, deleted: isDeleted(set), stale }
   }
 
   /** What this node holds of `key` (its record and hints) merged with what it read of it recently. */

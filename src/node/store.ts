@@ -25,6 +25,7 @@ import { partitionOf } from '../core/ring.js'
 import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
+import { RecordCache, rememberEncoding } from './cache.js'
 import { hintKey, hintsRange, parseHintKey, parseRecordKey, partitionRange, recordKey, recordsRange } from './keys.js'
 
 /** `'s' | key -> trace` (see above): next to records ('r'), hints ('h') and metadata ('m/') of keys.ts. */
@@ -62,6 +63,8 @@ export class ReplicaStore {
   private readonly traced = new Set<string>()
   private hintCount = 0
   private fenced = false
+  /** Decoded records of hot keys (cache.ts); told of every record write and delete below. */
+  readonly cache = new RecordCache()
   /** Told of every record or hint this store writes (a new version reached this node). */
   onChange: ((key: Uint8Array, hintFor: string | undefined) => void) | undefined
 
@@ -141,8 +144,16 @@ export class ReplicaStore {
   }
 
   async readRecord(key: Uint8Array): Promise<VersionSet | undefined> {
+    const k = toHex(key)
+    const cached = this.cache.get(k)
+    if (cached) return cached
+    const stamp = this.cache.stamp(k)
     const v = await this.storage.get(recordKey(this.partitionOf(key), key))
-    return v ? decodeSet(v) : undefined
+    if (!v) return undefined
+    const set = decodeSet(v)
+    rememberEncoding(set, v)
+    this.cache.offer(k, set, v.length, stamp)
+    return set
   }
 
   async readHint(owner: string, key: Uint8Array): Promise<VersionSet | undefined> {
@@ -216,12 +227,14 @@ export class ReplicaStore {
 
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {
     const value = encodeSet(set)
+    rememberEncoding(set, value)
     this.checkFence()
     const untrace: BatchOp[] = dropTrace ? [{ type: 'del', key: traceKey(key) }] : []
     try {
       if (hintFor === undefined) {
         const p = this.partitionOf(key)
         await this.storage.batch([{ type: 'put', key: recordKey(p, key), value }, ...untrace])
+        this.cache.wrote(toHex(key), set, value.length)
         this.tree(p).set(key.slice(), digestOfEncoded(value))
       } else {
         await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }, ...untrace])
@@ -230,6 +243,8 @@ export class ReplicaStore {
       if (dropTrace) this.traced.delete(toHex(key))
       this.onChange?.(key.slice(), hintFor)
     } catch (cause) {
+      // Whether the batch landed is unknown: the cache forgets the key rather than guess.
+      if (hintFor === undefined) this.cache.dropped(toHex(key))
       if (cause instanceof DynameshError) throw cause
       throw new DynameshError('STORAGE_FAILED', 'could not write to storage', { cause })
     }
@@ -336,6 +351,7 @@ export class ReplicaStore {
         const ops: BatchOp[] = [{ type: 'del', key: recordKey(partition, e.key) }, ...trace]
         this.checkFence()
         await this.storage.batch(ops)
+        this.cache.dropped(toHex(e.key))
         this.tree(partition).delete(e.key)
         if (trace.length) this.traced.add(toHex(e.key))
         n++
