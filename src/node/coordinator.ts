@@ -8,7 +8,8 @@
  * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
 import { contextOf, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
-import { decodeSet, digestSet, encodeContext, encodeSet, setSize } from '../core/record.js'
+import { decodeSet, digestSet, encodeContext, setSize } from '../core/record.js'
+import { encodeOnce } from './cache.js'
 import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
 import { equalBytes } from '../core/hash.js'
 import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../errors.js'
@@ -175,7 +176,7 @@ export async function coordinatePut(
     checkGrowth(key, { siblings: known.siblings.length, bytes: setSize(known) }, { siblings: next.siblings.length, bytes: setSize(next) }, limits)
     return next
   })
-  const rec = encodeSet(set)
+  const rec = encodeOnce(set)
   const misses = new Misses()
   const waiting = new Set<NodeId>()
   /** Asked replicas past their share of the call: still listened to, no longer counted on. */
@@ -423,7 +424,7 @@ function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | unde
       void ctx.store.apply(key, merged, hint).catch(() => {})
       continue
     }
-    rec ??= encodeSet(merged)
+    rec ??= encodeOnce(merged)
     try {
       ctx.send(entry.node, { t: 'store', rid: 0, items: [{ key, rec, ...(hint ? { hint } : {}) }], ack: false })
     } catch (e) {

@@ -3,8 +3,8 @@
  * A peer's bytes are untrusted: a message that fails validation is dropped and counted, and no
  * handler's failure escapes into the transport's callback (STYLE.md 8).
  */
-import { decodeSet, encodeSet } from '../core/record.js'
-import { decodeContext } from '../core/record.js'
+import { decodeContext, decodeSet } from '../core/record.js'
+import { encodeOnce } from './cache.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
@@ -52,7 +52,7 @@ export class Dispatcher {
           .readAll(msg.key)
           .then((set) => {
             try {
-              node.send(from, { t: 'get-r', rid: msg.rid, rec: set ? encodeSet(set) : null }, msg.key)
+              node.send(from, { t: 'get-r', rid: msg.rid, rec: set ? encodeOnce(set) : null }, msg.key)
             } catch (e) {
               // Too large for the transport (counted, reported): say so, so the reader does not take it for silence.
               if (!isDynameshError(e, 'MESSAGE_TOO_LARGE')) throw e
