@@ -13,6 +13,14 @@
  * reassembler nevertheless accepts chunks in any order, interleaved with other messages.
  * Reassembly memory is bounded: a message larger than `maxMessageBytes`, a malformed frame, or
  * an overflow of the pending budget is dropped and counted, never thrown.
+ *
+ * Batches: small messages to one peer within a tick travel together, because every data-channel
+ * send costs a trip through SCTP, DTLS and a UDP syscall on the sending thread whatever its size.
+ * A batch is the payload of one single frame (never chunked):
+ *
+ *   batch payload  [ len uvarint ][ message ... ]  repeated 1 to MAX_BATCH_MESSAGES times
+ *
+ * every `len` >= 1, the messages filling the payload exactly. `splitBatch` accepts nothing else.
  */
 
 import { HARD_MESSAGE_BYTES, MAX_FRAME_BYTES } from '../limits.js'
@@ -41,6 +49,9 @@ export interface FramingStats {
   /** Messages dropped whole: too large, or evicted to stay inside the memory budget. */
   dropped: number
 }
+
+/** Most messages one batch carries (a bound on what one frame can make a receiver handle). */
+export const MAX_BATCH_MESSAGES = 256
 
 function writeUvarint(out: Uint8Array, offset: number, value: number): number {
   let v = value >>> 0
@@ -227,4 +238,102 @@ export class Reassembler {
     this.stats.dropped++
     return undefined
   }
+}
+
+/** A sealed batch: its frame and the message bytes it carries. */
+export interface SealedBatch {
+  frame: Uint8Array
+  bytes: number
+  count: number
+}
+
+/**
+ * Builds batch frames of one kind, up to `maxFrameBytes` each, from messages added in sending order.
+ * One builder per connection direction; it reuses one buffer and hands out copies.
+ */
+export class BatchBuilder {
+  private readonly buf: Uint8Array
+  private used = 1
+  private bytes = 0
+  private n = 0
+
+  constructor(
+    kind: number,
+    readonly maxFrameBytes = MAX_FRAME_BYTES,
+  ) {
+    if (!Number.isInteger(kind) || kind < 0 || kind > KIND_MASK) throw new TypeError('kind must be in 0..127')
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < MAX_CHUNK_HEADER + 1) {
+      throw new TypeError(`maxFrameBytes must be an integer >= ${MAX_CHUNK_HEADER + 1}`)
+    }
+    this.buf = new Uint8Array(maxFrameBytes)
+    this.buf[0] = kind
+  }
+
+  /** True when a message of `length` bytes can travel in a batch (it is not empty and fits one frame). */
+  carries(length: number): boolean {
+    return length >= 1 && 1 + uvarintSize(length) + length <= this.maxFrameBytes
+  }
+
+  /** Messages in the open batch. */
+  get count(): number {
+    return this.n
+  }
+
+  /**
+   * Appends `msg` (which `carries`) to the open batch; when it does not fit there, or the batch is
+   * full, the open batch is sealed first and returned.
+   */
+  add(msg: Uint8Array): SealedBatch | undefined {
+    if (!this.carries(msg.length)) throw new TypeError('message cannot travel in a batch')
+    const need = uvarintSize(msg.length) + msg.length
+    const sealed = this.used + need > this.maxFrameBytes || this.n === MAX_BATCH_MESSAGES ? this.seal() : undefined
+    this.used = writeUvarint(this.buf, this.used, msg.length)
+    this.buf.set(msg, this.used)
+    this.used += msg.length
+    this.bytes += msg.length
+    this.n++
+    return sealed
+  }
+
+  /** The open batch as a frame of its own (a copy), or undefined when it is empty; the next batch starts empty. */
+  seal(): SealedBatch | undefined {
+    if (this.n === 0) return undefined
+    const out = { frame: this.buf.slice(0, this.used), bytes: this.bytes, count: this.n }
+    this.used = 1
+    this.bytes = 0
+    this.n = 0
+    return out
+  }
+
+  /** Drops the open batch. */
+  clear(): void {
+    this.used = 1
+    this.bytes = 0
+    this.n = 0
+  }
+}
+
+function uvarintSize(value: number): number {
+  let n = 1
+  for (let v = value >>> 0; v >= 0x80; v >>>= 7) n++
+  return n
+}
+
+/**
+ * The messages of a batch payload (views into it), or undefined when it is not exactly one to
+ * MAX_BATCH_MESSAGES non-empty length-prefixed messages (minimal uvarints, nothing left over).
+ */
+export function splitBatch(data: Uint8Array): Uint8Array[] | undefined {
+  const out: Uint8Array[] = []
+  let o = 0
+  while (o < data.length) {
+    if (out.length === MAX_BATCH_MESSAGES) return undefined
+    const read = readUvarint(data, o)
+    if (!read) return undefined
+    const [len, start] = read
+    if (len === 0 || start - o !== uvarintSize(len) || len > data.length - start) return undefined
+    out.push(data.subarray(start, start + len))
+    o = start + len
+  }
+  return out.length > 0 ? out : undefined
 }

@@ -15,6 +15,11 @@
  *   closed: idle for idleMs, least recently used past maxConnections, remote close, bad proof,
  *     connect timeout (queued messages dropped and counted), stop()
  *
+ * Sending: small messages to one peer are coalesced until the end of the event loop's turn and go
+ * as one batch frame (framing.ts): a data-channel send costs SCTP, DTLS and a syscall on the sending
+ * thread whatever its size, so a busy peer answering several requests of one neighbour sends once.
+ * Larger messages go at once (after whatever batch is open, so order holds), chunked as needed.
+ *
  * Glare cannot make two connections: only the lower id ever initiates, and each attempt carries an
  * id so signals of an abandoned attempt are ignored. A PROOF signs both connection nonces and both
  * ids, so it cannot be replayed on another connection or to another peer. No frame other than
@@ -31,7 +36,7 @@
  */
 import { verifyId, type Identity } from '../identity.js'
 import type { NodeId, Transport } from '../types.js'
-import { DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler } from './framing.js'
+import { BatchBuilder, DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler, splitBatch } from './framing.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import { helloMessage, readHello, signProof, verifyProof } from './handshake.js'
 import { filterSignal } from './loopback.js'
@@ -126,11 +131,20 @@ export interface WebRtcTransport extends Transport {
 const KIND_DATA = 0
 const KIND_HELLO = 1
 const KIND_PROOF = 2
+/** A batch of data messages (framing.ts `splitBatch`). */
+const KIND_BATCH = 3
 /** Pause sending above this many buffered bytes; resume below the low mark. */
 const HIGH_WATER = 1024 * 1024
 const LOW_WATER = 256 * 1024
 /** A short poll backs up 'bufferedamountlow', which some RTCDataChannel implementations never fire. */
 const DRAIN_POLL_MS = 5
+/**
+ * Runs `fn` once the event loop's current turn is over: Node's setImmediate (after every callback
+ * of the poll phase, so messages sent from several of them coalesce), or a microtask where there
+ * is none (browsers: messages sent from one task coalesce).
+ */
+const afterTurn: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? (fn) => void globalThis.setImmediate(fn) : (fn) => queueMicrotask(fn)
 
 /** A message being sent: its frames and how many went out already. */
 interface Outgoing {
@@ -154,6 +168,8 @@ interface Conn {
   out: Array<Outgoing | undefined>
   head: number
   outBytes: number
+  /** Small messages not yet framed: they leave together at the end of the turn (or when the connection is ready). */
+  readonly batch: BatchBuilder
   readonly framer: Framer
   readonly reasm: Reassembler
   lastUsed: number
@@ -230,7 +246,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   function newConn(remote: NodeId): Conn {
     const conn: Conn = {
       remote, state: 'requested', initiator: id < remote, attempt: '', nonce: randomBytes(32), helloSent: false,
-      closed: false, out: [], head: 0, outBytes: 0, framer: new Framer(),
+      closed: false, out: [], head: 0, outBytes: 0, batch: new BatchBuilder(KIND_BATCH), framer: new Framer(),
       reasm: new Reassembler({ maxMessageBytes }), lastUsed: Date.now(),
     }
     conn.connectTimer = setTimeout(() => {
@@ -250,6 +266,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     clearTimeout(conn.drainTimer)
     stats.dropped += queued(conn)
     conn.out = []
+    conn.batch.clear()
     conn.reasm.clear()
     conn.peer?.destroy(reason)
     log(`closed ${short(conn.remote)}: ${reason}`)
@@ -394,7 +411,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
     if (conn.closed) return
     try {
       const kind = (frame[0] ?? 0) & 0x7f
-      if (kind === KIND_DATA && conn.state !== 'ready') {
+      if ((kind === KIND_DATA || kind === KIND_BATCH) && conn.state !== 'ready') {
         stats.garbage++
         return close(conn, 'data before identity proof')
       }
@@ -404,17 +421,21 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       if (!m) return
       if (m.kind === KIND_HELLO) return onHello(conn, m.data)
       if (m.kind === KIND_PROOF) return onProof(conn, m.data)
-      if (m.kind !== KIND_DATA) {
+      const msgs = m.kind === KIND_DATA ? [m.data] : m.kind === KIND_BATCH ? splitBatch(m.data) : undefined
+      if (!msgs) {
         stats.garbage++
         return
       }
       conn.lastUsed = Date.now()
-      for (const h of messageHandlers) {
-        try {
-          h(conn.remote, m.data)
-        } catch (e) {
-          log(`onMessage handler threw: ${String(e)}`)
+      for (const msg of msgs) {
+        for (const h of messageHandlers) {
+          try {
+            h(conn.remote, msg)
+          } catch (e) {
+            log(`onMessage handler threw: ${String(e)}`)
+          }
         }
+        if (conn.closed) return
       }
     } catch (e) {
       close(conn, `error handling a frame: ${String(e)}`)
@@ -423,11 +444,27 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
 
   // ---- sending with backpressure ----
 
-  const queued = (conn: Conn): number => conn.out.length - conn.head
+  const queued = (conn: Conn): number => conn.out.length - conn.head + conn.batch.count
 
-  /** Sends queued frames while the channel's buffer is below the high-water mark. */
+  /** Connections with an open batch, sent once the turn is over. */
+  const dirty = new Set<Conn>()
+  let flushing = false
+  function flushDirty(): void {
+    flushing = false
+    for (const c of dirty) flush(c)
+    dirty.clear()
+  }
+
+  /** Moves the open batch, if any, to the end of the queue. */
+  function seal(conn: Conn): void {
+    const b = conn.batch.seal()
+    if (b) conn.out.push({ frames: [b.frame], sent: 0, bytes: b.bytes })
+  }
+
+  /** Sends queued frames (the open batch last) while the channel's buffer is below the high-water mark. */
   function flush(conn: Conn): void {
     if (conn.closed || conn.state !== 'ready' || !conn.peer) return
+    seal(conn)
     const ch = conn.peer.channel
     let m: Outgoing | undefined
     while ((m = conn.out[conn.head])) {
@@ -492,8 +529,20 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
       stats.dropped++
       return
     }
-    conn.out.push({ frames: conn.framer.encode(KIND_DATA, msg), sent: 0, bytes: msg.length })
     conn.outBytes += msg.length
+    if (conn.batch.carries(msg.length)) {
+      // Coalesced: framed (copied) now, sent at the end of the turn with whatever else goes to this peer.
+      const full = conn.batch.add(msg)
+      if (full) conn.out.push({ frames: [full.frame], sent: 0, bytes: full.bytes })
+      dirty.add(conn)
+      if (!flushing) {
+        flushing = true
+        afterTurn(flushDirty)
+      }
+      return
+    }
+    seal(conn)
+    conn.out.push({ frames: conn.framer.encode(KIND_DATA, msg), sent: 0, bytes: msg.length })
     flush(conn)
   }
 

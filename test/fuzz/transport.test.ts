@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 import { toHex } from '../../src/core/hash.js'
 import { clusterKeyFromSecret, CREDENTIAL_BYTES, hexBytes, verifyCredential } from '../../src/credential.js'
 import { idOfPublicKey } from '../../src/identity.js'
-import { Framer, Reassembler, type FramedMessage } from '../../src/transport/framing.js'
+import { BatchBuilder, Framer, MAX_BATCH_MESSAGES, Reassembler, splitBatch, type FramedMessage } from '../../src/transport/framing.js'
 import { readHello } from '../../src/transport/handshake.js'
 import {
   MAX_SIGNAL_DEPTH, decodeClientMessage, decodeServerMessage, encodeMessage, fromBase64, isNodeIdString, isRoom, toBase64,
@@ -101,6 +101,59 @@ describe('fuzz: framing (framing.ts)', () => {
         }
         r.clear()
         expect(r.pending).toBe(0)
+      }),
+      fuzz(runs(3000)),
+    )
+  }, TIMEOUT)
+})
+
+describe('fuzz: batch frames (framing.ts)', () => {
+  /** Frames of `msgs` through one builder with small frames, so batches fill and seal often. */
+  const batched = fc.tuple(fc.integer({ min: 17, max: 120 }), fc.array(bytes(1, 60), { minLength: 1, maxLength: 30 })).map(([maxFrame, msgs]) => {
+    const b = new BatchBuilder(3, maxFrame)
+    const frames: Uint8Array[] = []
+    const sent: Uint8Array[] = []
+    for (const m of msgs) {
+      if (!b.carries(m.length)) continue
+      sent.push(m)
+      const sealed = b.add(m)
+      if (sealed) frames.push(sealed.frame)
+    }
+    const last = b.seal()
+    if (last) frames.push(last.frame)
+    return { sent, frames, maxFrame }
+  })
+
+  it('every message comes back, in order, from frames within the limit', () => {
+    fc.assert(
+      fc.property(batched, ({ sent, frames, maxFrame }) => {
+        const got: Uint8Array[] = []
+        for (const f of frames) {
+          expect(f.length).toBeLessThanOrEqual(maxFrame)
+          const m = new Reassembler().push(f)
+          expect(m?.kind).toBe(3)
+          const parts = splitBatch(m!.data)
+          expect(parts).toBeDefined()
+          got.push(...parts!)
+        }
+        expect(got.map(hex)).toEqual(sent.map(hex))
+      }),
+      fuzz(runs(2000, 10)),
+    )
+  }, TIMEOUT)
+
+  it('mutated batch payloads never throw; what they yield is 1 to MAX_BATCH_MESSAGES non-empty parts that fill the payload', () => {
+    const mutated = fc.tuple(seeded(batched.filter(({ frames }) => frames.length > 0).map(({ frames }) => frames[0]!.subarray(1)), 500), fc.array(byteEdit, { minLength: 1, maxLength: 3 }))
+      .map(([b, edits]) => edits.reduce((acc, e) => applyEdit(acc, e, b), b))
+    fc.assert(
+      fc.property(fc.oneof(mutated, bytes(0, 300)), (payload) => {
+        const parts = total(() => splitBatch(payload))
+        if (parts === undefined) return
+        expect(parts.length).toBeGreaterThanOrEqual(1)
+        expect(parts.length).toBeLessThanOrEqual(MAX_BATCH_MESSAGES)
+        for (const p of parts) expect(p.length).toBeGreaterThan(0)
+        // Each part is preceded by its length: the payload is exactly the parts and their prefixes.
+        expect(parts.reduce((n, p) => n + p.length + (p.length < 128 ? 1 : p.length < 16384 ? 2 : 3), 0)).toBe(payload.length)
       }),
       fuzz(runs(3000)),
     )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { Framer, MAX_FRAME_BYTES, Reassembler } from '../../src/transport/framing.js'
+import { BatchBuilder, Framer, MAX_BATCH_MESSAGES, MAX_FRAME_BYTES, Reassembler, splitBatch } from '../../src/transport/framing.js'
 import { equalBytes } from '../../src/core/hash.js'
 import { seededBytes } from '../../src/sim/random.js'
 
@@ -119,5 +119,55 @@ describe('framing', () => {
     expect(got).toBeUndefined() // a's later chunks now start a new partial that never completes
     for (const f of c.slice(1)) got = r2.push(f)
     expect(got).toEqual({ kind: 0, data: bytes(300, 3) })
+  })
+})
+
+describe('batch frames', () => {
+  it('packs small messages into frames of at most maxFrameBytes and splits them back in order', () => {
+    const b = new BatchBuilder(3)
+    const msgs = Array.from({ length: 40 }, (_, i) => bytes(1000 + i, i + 1))
+    const frames: Uint8Array[] = []
+    for (const m of msgs) {
+      const sealed = b.add(m)
+      if (sealed) frames.push(sealed.frame)
+    }
+    frames.push(b.seal()!.frame)
+    expect(b.seal()).toBeUndefined()
+    expect(frames.length).toBe(3) // 16 KiB holds 16 messages of ~1 KiB
+    const back = frames.flatMap((f) => {
+      expect(f.length).toBeLessThanOrEqual(MAX_FRAME_BYTES)
+      expect(f[0]).toBe(3)
+      return splitBatch(f.subarray(1))!
+    })
+    expect(back.length).toBe(msgs.length)
+    back.forEach((m, i) => expect(equalBytes(m, msgs[i]!)).toBe(true))
+  })
+
+  it('carries no empty message and none that cannot fit one frame', () => {
+    const b = new BatchBuilder(3, 100)
+    expect(b.carries(0)).toBe(false)
+    expect(b.carries(98)).toBe(true) // tag + 1-byte length + 98
+    expect(b.carries(99)).toBe(false)
+    expect(() => b.add(new Uint8Array(99))).toThrow(TypeError)
+  })
+
+  it('seals at MAX_BATCH_MESSAGES messages', () => {
+    const b = new BatchBuilder(3)
+    let sealed
+    for (let i = 0; i <= MAX_BATCH_MESSAGES && !sealed; i++) sealed = b.add(Uint8Array.of(i & 0xff))
+    expect(sealed?.count).toBe(MAX_BATCH_MESSAGES)
+    expect(b.count).toBe(1)
+  })
+
+  it('refuses malformed batches: empty, zero lengths, overlong lengths, truncation, too many parts', () => {
+    expect(splitBatch(new Uint8Array(0))).toBeUndefined()
+    expect(splitBatch(Uint8Array.of(0))).toBeUndefined()
+    expect(splitBatch(Uint8Array.of(0x81, 0x00, 7))).toBeUndefined() // 1 written in two bytes
+    expect(splitBatch(Uint8Array.of(3, 1, 2))).toBeUndefined()
+    expect(splitBatch(Uint8Array.of(1, 9, 2))).toBeUndefined() // a truncated second part
+    expect(splitBatch(Uint8Array.of(1, 9, 1, 8))).toEqual([Uint8Array.of(9), Uint8Array.of(8)])
+    const many = new Uint8Array(2 * (MAX_BATCH_MESSAGES + 1)).map((_, i) => (i % 2 === 0 ? 1 : 5))
+    expect(splitBatch(many)).toBeUndefined()
+    expect(splitBatch(many.subarray(2))?.length).toBe(MAX_BATCH_MESSAGES)
   })
 })
