@@ -7,11 +7,10 @@
  * until its deadline: when the preference list is used up short of the quorum, it walks on along the
  * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
-import { contextOf, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
-import { decodeSet, digestSet, encodeContext, setSize } from '../core/record.js'
+import { contextOf, equalSets, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
+import { decodeSet, encodeContext, setSize } from '../core/record.js'
 import { encodeOnce } from './cache.js'
 import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
-import { equalBytes } from '../core/hash.js'
 import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../errors.js'
 import { MAX_RECORD_BYTES, MAX_SIBLINGS, SLOW_LINK_BYTES_PER_MS } from '../limits.js'
 import type { NodeId } from '../types.js'
@@ -415,10 +414,10 @@ export async function coordinateGet(
 /** Sends the merged version to every replica whose answer differed from it. */
 function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | undefined, replies: ReadReply[]): void {
   if (!merged || !ctx.running()) return
-  const digest = digestSet(merged)
   let rec: Uint8Array | undefined
   for (const { entry, set } of replies) {
-    if (set && equalBytes(digestSet(set), digest)) continue
+    // Compared as structures (both canonical): hashing each reply's encoding cost more than the rest of the read.
+    if (set && (set === merged || equalSets(set, merged))) continue
     const hint = entry.primary ? undefined : entry.hintFor
     if (entry.node === ctx.id) {
       void ctx.store.apply(key, merged, hint).catch(() => {})

@@ -388,6 +388,7 @@ export class Node implements DynameshNode, NodeContext {
  * under two dots); the context still covers both, so the next write supersedes both.
  */
 function distinct(vs: Uint8Array[]): Uint8Array[] {
+  if (vs.length < 2) return vs // nothing to compare: no hashing on the common path
   const seen = new Set<string>()
   return vs.filter((v) => {
     const k = toHex(hash(v))
