@@ -2,13 +2,18 @@
  * A five-process cluster over WebRTC at (N, R, W) = (3, 2, 2), driven over HTTP from this process:
  * YCSB workloads A (50% reads, 50% updates) and B (95/5) on zipfian keys (YCSB's scrambled zipfian
  * generator, theta 0.99) over a preloaded key space, 1 KiB values, a bounded number of operations
- * at a small concurrency. Prints throughput and p50/p99/p99.9 latency of get and put per workload.
+ * at a small concurrency. Prints throughput, p50/p99/p99.9 latency of get and put per workload, and
+ * the CPU time per operation of each peer process (/proc, every thread) and of this load generator.
+ *
+ * Unloaded (one operation at a time, the same zipfian keys): gets and puts through HTTP, and through
+ * the library API of a sixth process that is itself a member of weight 0 (test/cluster/member.ts),
+ * as a browser tab is: its gets ask the replicas directly; its puts are forwarded to a replica.
  *
  * In the same run it measures the floors those latencies sit on:
- *  - the raw data-channel round trip: two WebRTC transports in this process, connected through the
- *    same signaling server, 100-byte ping-pongs (median);
+ *  - the raw data-channel round trip, 100-byte ping-pongs (median): between two transports in this
+ *    process, and between a bare transport in the member process and one in this process;
  *  - the HTTP round trip: GET /health of one peer from the same client (median).
- * The figures to watch: get p50 / data-channel RTT, and get p50 / (HTTP floor + RTT).
+ * It prints the issue's goals next to the figures (ratios within this run).
  *
  * Updates carry the context of the last get or put of that key this client saw (as a Dynamo client
  * does), so siblings only come from operations in flight at the same time.
@@ -16,7 +21,10 @@
  * Prints figures only; never passes or fails on time. Stops by itself, kills its children.
  *   unshare -n sh -c 'ip link set lo up && npx tsx bench/cluster.ts'      (as root; loopback only)
  *   options: --ops 5000 --keys 1000 --concurrency 8 --value 1024 --pings 1000
+ *            --cpu-prof DIR   (every peer process writes a V8 CPU profile into DIR when it stops)
  */
+import { readFileSync } from 'node:fs'
+import { Agent, request, type IncomingHttpHeaders } from 'node:http'
 import { networkInterfaces } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -24,7 +32,7 @@ import { WebSocket } from 'ws'
 import { generateIdentity } from '../src/identity.js'
 import { createWebRtcTransport } from '../src/transport/webrtc.js'
 import { wrtc } from '../src/transport/wrtc.js'
-import { CONTEXT_HEADER, TestCluster, fetchWithTimeout } from '../test/cluster/procs.js'
+import { CONTEXT_HEADER, Proc, TestCluster } from '../test/cluster/procs.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +42,7 @@ const { values: args } = parseArgs({
     value: { type: 'string', default: '1024' },
     pings: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '42' },
+    'cpu-prof': { type: 'string' },
   },
 })
 const OPS = Number(args.ops)
@@ -156,6 +165,32 @@ function summary(name: string, lat: number[]): string {
   return `${name.padEnd(4)} n=${String(s.length).padStart(5)}  p50 ${ms(quantile(s, 0.5)).padStart(9)}  p99 ${ms(quantile(s, 0.99)).padStart(9)}  p99.9 ${ms(quantile(s, 0.999)).padStart(9)}`
 }
 
+// ---- CPU time ----
+
+/** CPU ms (user + system, every thread) a process has used so far, from /proc (Linux). */
+function cpuMsOf(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+  } catch {
+    return NaN
+  }
+}
+
+/** CPU ms of each peer process and of this one, to take differences of. */
+function cpuNow(c: TestCluster): { peers: number[]; self: number } {
+  const u = process.cpuUsage()
+  return { peers: c.peers.map((p) => cpuMsOf(p.proc.pid)), self: (u.user + u.system) / 1000 }
+}
+
+function cpuLine(before: ReturnType<typeof cpuNow>, after: ReturnType<typeof cpuNow>, ops: number): string {
+  const per = after.peers.map((a, i) => (a - before.peers[i]!) / ops)
+  const sum = per.reduce((x, y) => x + y, 0)
+  return `CPU per op: peers ${sum.toFixed(3)} ms in all (each ${per.map((x) => x.toFixed(3)).join(' / ')}); load generator ${((after.self - before.self) / ops).toFixed(3)} ms`
+}
+
 // ---- the client side ----
 
 const keyOf = (i: number): string => `user${String(i).padStart(6, '0')}`
@@ -173,20 +208,38 @@ function value(random: () => number): Uint8Array<ArrayBuffer> {
   return v
 }
 
+/**
+ * The load generator's HTTP client: node:http over kept-alive connections. (fetch, undici's WHATWG
+ * layer, cost this process about 0.5 ms of CPU per operation, on the same two cores as the peers.)
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 64 })
+const CONTEXT = CONTEXT_HEADER.toLowerCase()
+
+function call(base: string, path: string, method: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, agent, headers: body ? { ...headers, 'Content-Length': String(body.length) } : headers }, (res) => {
+      res.on('data', () => {})
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }))
+      res.on('error', reject)
+    })
+    req.setTimeout(10_000, () => req.destroy(new Error(`timeout after 10 s: ${method} ${path}`)))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
 async function doGet(base: string, key: string): Promise<{ ok: boolean; siblings: boolean }> {
-  const res = await fetchWithTimeout(`${base}/kv/${key}`, {}, 10_000)
-  await res.arrayBuffer()
-  const ctx = res.headers.get(CONTEXT_HEADER)
-  if (ctx) contexts.set(key, ctx)
+  const res = await call(base, `/kv/${key}`, 'GET')
+  const ctx = res.headers[CONTEXT]
+  if (typeof ctx === 'string' && ctx) contexts.set(key, ctx)
   return { ok: res.status === 200 || res.status === 300, siblings: res.status === 300 }
 }
 
 async function doPut(base: string, key: string, v: Uint8Array<ArrayBuffer>): Promise<boolean> {
   const ctx = contexts.get(key)
-  const res = await fetchWithTimeout(`${base}/kv/${key}`, { method: 'PUT', body: v, headers: ctx ? { [CONTEXT_HEADER]: ctx } : {} }, 10_000)
-  await res.arrayBuffer()
-  const out = res.headers.get(CONTEXT_HEADER)
-  if (out) contexts.set(key, out)
+  const res = await call(base, `/kv/${key}`, 'PUT', v, ctx ? { [CONTEXT_HEADER]: ctx } : {})
+  const out = res.headers[CONTEXT]
+  if (typeof out === 'string' && out) contexts.set(key, out)
   return res.status === 204
 }
 
@@ -198,6 +251,7 @@ async function runWorkload(c: TestCluster, name: string, readShare: number, seed
   let errors = 0
   let siblings = 0
   let issued = 0
+  const cpu0 = cpuNow(c)
   const t0 = performance.now()
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (issued < OPS) {
@@ -220,13 +274,43 @@ async function runWorkload(c: TestCluster, name: string, readShare: number, seed
     }
   }))
   const wall = (performance.now() - t0) / 1000
+  const cpu1 = cpuNow(c)
   console.log(`\n${name}: ${OPS} ops in ${wall.toFixed(2)} s = ${(OPS / wall).toFixed(0)} ops/s; errors ${errors}; reads with siblings ${siblings}`)
   console.log(`  ${summary('get', get)}`)
   console.log(`  ${summary('put', put)}`)
-  results.set(name, { getP50: quantile([...get].sort((a, b) => a - b), 0.5) })
+  console.log(`  ${cpuLine(cpu0, cpu1, OPS)}`)
+  const all = [...get, ...put].sort((a, b) => a - b)
+  loaded.set(name.split(' (')[0]!, { opsPerS: OPS / wall, errors, p50: quantile(all, 0.5), p999: quantile(all, 0.999) })
 }
 
-const results = new Map<string, { getP50: number }>()
+const loaded = new Map<string, { opsPerS: number; errors: number; p50: number; p999: number }>()
+
+// ---- the library-API coordinator: a member process of its own (test/cluster/member.ts) ----
+
+class Member {
+  private constructor(private readonly proc: Proc, readonly id: string) {}
+
+  static async start(c: TestCluster): Promise<Member> {
+    const cfg = { signal: c.signal.url, room: c.opts.room, peers: PEERS, n: 3, r: 2, w: 2 }
+    const proc = new Proc('member', [JSON.stringify(cfg)], 'test/cluster/member.ts', { stdin: true })
+    const { id } = await proc.ready<{ id: string }>(60_000)
+    return new Member(proc, id)
+  }
+
+  async run<T>(cmd: Record<string, unknown>): Promise<T> {
+    const after = this.proc.lines.length
+    this.proc.writeLine(JSON.stringify(cmd))
+    const line = await this.proc.nextLine('RESULT ', after, 120_000)
+    const r = JSON.parse(line.slice(7)) as T & { error?: string }
+    if (r.error) throw new Error(`member: ${r.error}`)
+    return r
+  }
+
+  stop(): Promise<void> {
+    this.proc.writeLine(JSON.stringify({ op: 'stop' }))
+    return this.proc.stop(5000)
+  }
+}
 
 // ---- the floors ----
 
@@ -270,8 +354,7 @@ async function httpFloor(base: string): Promise<number> {
   const lat: number[] = []
   for (let i = 0; i < 1100; i++) {
     const s = performance.now()
-    const res = await fetchWithTimeout(`${base}/health`, {}, 10_000)
-    await res.arrayBuffer()
+    await call(base, '/health', 'GET')
     if (i >= 100) lat.push(performance.now() - s)
   }
   return median(lat)
@@ -281,7 +364,9 @@ async function httpFloor(base: string): Promise<number> {
 
 async function main(): Promise<void> {
   const t0 = performance.now()
-  const c = await TestCluster.start({ peers: PEERS, n: 3, r: 2, w: 2, nodeArgs: ['--quiet'] })
+  const profDir = args['cpu-prof']
+  const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
+  const c = await TestCluster.start({ peers: PEERS, n: 3, r: 2, w: 2, nodeArgs: ['--quiet'], execArgv })
   try {
     await c.waitConverged({ timeoutMs: 60_000 })
     console.log(`# cluster up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
@@ -302,23 +387,65 @@ async function main(): Promise<void> {
     await runWorkload(c, 'workload A (50% get / 50% put)', 0.5, Number(args.seed) + 1)
     await runWorkload(c, 'workload B (95% get / 5% put)', 0.95, Number(args.seed) + 2)
 
-    // The same gets with nothing else in flight: per-operation cost without queueing.
+    // The same operations with nothing else in flight: per-operation cost without queueing.
     const zipf = new ScrambledZipfian(KEYS, prng(Number(args.seed) + 3))
-    const alone: number[] = []
-    for (let i = 0; i < 500; i++) {
+    const keys = Array.from({ length: 500 }, () => keyOf(zipf.next()))
+    const httpGet: number[] = []
+    const httpPut: number[] = []
+    const vrandom = prng(Number(args.seed) + 4)
+    for (let i = 0; i < keys.length; i++) {
       const s = performance.now()
-      await doGet(c.peers[i % PEERS]!.http, keyOf(zipf.next()))
-      alone.push(performance.now() - s)
+      await doGet(c.peers[i % PEERS]!.http, keys[i]!)
+      httpGet.push(performance.now() - s)
     }
-    console.log(`\nunloaded (concurrency 1, 500 zipfian gets):\n  ${summary('get', alone)}`)
-    results.set('unloaded', { getP50: median(alone) })
+    for (let i = 0; i < keys.length; i++) {
+      const v = value(vrandom)
+      const s = performance.now()
+      await doPut(c.peers[i % PEERS]!.http, keys[i]!, v)
+      httpPut.push(performance.now() - s)
+    }
+    console.log(`\nunloaded through HTTP (concurrency 1, ${keys.length} zipfian keys, every peer in turn):\n  ${summary('get', httpGet)}\n  ${summary('put', httpPut)}`)
+
+    // The same through the library API of a member process (weight 0: it holds no partitions).
+    const member = await Member.start(c)
+    let libGet: number[] = []
+    let libPut: number[] = []
+    let rttCross = NaN
+    try {
+      await member.run({ op: 'get', keys: keys.slice(0, 100) }) // open its connections, warm up
+      const g = await member.run<{ lat: number[]; errors: number }>({ op: 'get', keys })
+      const p = await member.run<{ lat: number[]; errors: number }>({ op: 'put', keys, bytes: VALUE_BYTES })
+      libGet = g.lat
+      libPut = p.lat
+      console.log(`unloaded through the library API of a member process (concurrency 1, the same keys; errors ${g.errors + p.errors}):\n  ${summary('get', libGet)}\n  ${summary('put', libPut)}`)
+      // The raw round trip between two processes: from a bare transport in the member process to
+      // an echoing one in this process.
+      const room = `bench-rtt-x-${process.pid}`
+      const echo = createWebRtcTransport({ signalUrl: c.signal.url, room, identity: generateIdentity(), wrtc, WebSocket, loopbackOnly: true })
+      echo.onMessage((from, msg) => echo.send(from, msg))
+      await echo.start()
+      try {
+        rttCross = (await member.run<{ median: number }>({ op: 'ping', room, to: echo.id, count: PINGS })).median
+      } finally {
+        await echo.stop()
+      }
+    } finally {
+      await member.stop()
+    }
 
     const rtt = await dataChannelRtt(c.signal.url)
     const floor = await httpFloor(c.peers[0]!.http)
-    console.log(`\nfloors: data-channel RTT (100 B, median of ${PINGS}) ${ms(rtt)}; HTTP GET /health (median of 1000) ${ms(floor)}`)
-    for (const [name, r] of results) {
-      const w = name.split(' (')[0]
-      console.log(`${w}: get p50 / RTT = ${(r.getP50 / rtt).toFixed(1)}x; get p50 / (HTTP floor + RTT) = ${(r.getP50 / (floor + rtt)).toFixed(2)}x`)
+    console.log(`\nfloors: data-channel RTT (100 B, median of ${PINGS}) within one process ${ms(rtt)}, between two processes ${ms(rttCross)}; HTTP GET /health (median of 1000) ${ms(floor)}`)
+    const x = (a: number, b: number): string => `${(a / b).toFixed(2)}x`
+    const hg = median(httpGet)
+    const lg = median(libGet)
+    const lp = median(libPut)
+    console.log(`unloaded HTTP get p50 / (HTTP floor + RTT between processes) = ${x(hg, floor + rttCross)} (goal <= 1.5x)`)
+    console.log(`unloaded library get p50 / RTT between processes = ${x(lg, rttCross)} (goal <= 2.0x); / RTT within one process = ${x(lg, rtt)}`)
+    console.log(`unloaded library put p50 / RTT between processes = ${x(lp, rttCross)} (goal <= 2.5x); / RTT within one process = ${x(lp, rtt)}`)
+    for (const [name, r] of loaded) {
+      const goal = name.endsWith('B') ? 4000 : 3000
+      console.log(`${name}: ${r.opsPerS.toFixed(0)} ops/s (goal >= ${goal}); p99.9 / p50 = ${x(r.p999, r.p50)} (goal <= 5x); errors ${r.errors}`)
     }
   } finally {
     await c.stop()

@@ -91,7 +91,10 @@ export class Node implements DynameshNode, NodeContext {
     this.meta = parts.meta
     this.inbound = new InboundLimits(() => this.env.now())
     this.rpc = new Rpc(this.env, (to, m) => this.send(to, m))
-    this.detector = new FailureDetector(() => this.env.now(), (ev) => this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable }))
+    this.detector = new FailureDetector(() => this.env.now(), (ev) => {
+      this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable })
+      if (ev.reachable && this.isRunning) this.antiEntropy.onReachable(ev.id)
+    })
     this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
     this.gossip.load(parts.members)
     this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })

@@ -98,17 +98,21 @@ export class Proc {
   readonly lines: string[] = []
   private stdoutEnded = false
 
-  /** Spawns `node --import tsx SCRIPT ...args` in the repository (SCRIPT defaults to the CLI). */
+  /**
+   * Spawns `node ...execArgv --import tsx SCRIPT ...args` in the repository (SCRIPT defaults to the
+   * CLI); with `stdin`, a pipe to write lines to (`writeLine`), else no stdin.
+   */
   constructor(
     readonly name: string,
     args: string[],
     script = 'src/cli/main.ts',
+    opts: { execArgv?: string[]; stdin?: boolean } = {},
   ) {
     installExitHook()
-    this.child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    this.child = spawn(process.execPath, [...(opts.execArgv ?? []), '--import', 'tsx', script, ...args], {
       cwd: REPO,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '' },
     })
     if (this.child.pid === undefined) throw new Error(`${name}: spawn failed`)
@@ -200,6 +204,23 @@ export class Proc {
     }
   }
 
+  /** Writes one line to the process's stdin (spawned with `stdin`). */
+  writeLine(line: string): void {
+    this.child.stdin?.write(`${line}\n`)
+  }
+
+  /** Resolves with the first line starting with `prefix` printed after the first `after` lines. */
+  async nextLine(prefix: string, after: number, ms: number): Promise<string> {
+    const until = Date.now() + ms
+    for (;;) {
+      const line = this.lines.slice(after).find((l) => l.startsWith(prefix))
+      if (line !== undefined) return line
+      if (this.stdoutEnded) throw new Error(`${this.name}: exited before printing "${prefix}"\n${this.log()}`)
+      if (Date.now() > until) throw new Error(`${this.name}: no "${prefix}" within ${ms} ms\n${this.log()}`)
+      await sleep(5)
+    }
+  }
+
   /** kill -9 of the process group; resolves once it has exited. */
   async kill9(): Promise<void> {
     killGroup(this.child, 'SIGKILL')
@@ -236,6 +257,8 @@ export interface ClusterOptions {
   room?: string
   /** Extra CLI arguments for every peer. */
   nodeArgs?: string[]
+  /** Extra Node.js options for every peer process (e.g. `--cpu-prof`). */
+  execArgv?: string[]
   /** Time for each READY line. Default 60 s (cold tsx starts on a busy machine are slow). */
   readyTimeoutMs?: number
 }
@@ -248,14 +271,14 @@ export class TestCluster {
   signal!: { proc: Proc; url: string; port: number }
   private constructor(
     readonly root: string,
-    readonly opts: Required<Omit<ClusterOptions, 'nodeArgs'>> & { nodeArgs: string[] },
+    readonly opts: Required<Omit<ClusterOptions, 'nodeArgs' | 'execArgv'>> & { nodeArgs: string[]; execArgv: string[] },
   ) {}
 
   /** Starts signaling, then every peer in parallel; resolves once every READY line arrived. */
   static async start(options: ClusterOptions): Promise<TestCluster> {
     const root = mkdtempSync(join(tmpdir(), 'dynamesh-cluster-'))
     const opts = {
-      n: 3, r: 2, w: 2, room: `c${process.pid}-${clusters++}`, nodeArgs: [], readyTimeoutMs: 60_000, ...options,
+      n: 3, r: 2, w: 2, room: `c${process.pid}-${clusters++}`, nodeArgs: [], execArgv: [], readyTimeoutMs: 60_000, ...options,
     }
     const c = new TestCluster(root, opts)
     try {
@@ -277,7 +300,7 @@ export class TestCluster {
     const proc = new Proc(`peer${index}`, [
       'node', '--signal', this.signal.url, '--room', o.room, '--data', dataDir, '--http', '127.0.0.1:0',
       '--n', String(o.n), '--r', String(o.r), '--w', String(o.w), ...o.nodeArgs,
-    ])
+    ], undefined, { execArgv: o.execArgv })
     const info = await proc.ready<{ id: string; http: string }>(o.readyTimeoutMs)
     const prev = this.peers[index]
     if (prev && prev.id !== info.id) throw new Error(`peer${index} came back as ${info.id}, was ${prev.id}`)
