@@ -33,6 +33,16 @@ const FLOOR_PER_RECORD = KEY_BYTES + VALUE_BYTES + 16
 
 type SimNode = DynameshNode & { idle(): boolean }
 
+/** Message types a quiet pair keeps sending: membership gossip and anti-entropy summaries. */
+const BACKGROUND = new Set(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'ae-sum'])
+/** The type of an encoded message: its first field (wire/messages.ts packs `t` first, as a short string, in a map). */
+function tagOf(b: Uint8Array | undefined): string {
+  if (b === undefined) return '?'
+  const at = b[0] === 0xde ? 3 : b[0] === 0xdf ? 5 : (b[0]! & 0xf0) === 0x80 ? 1 : -1
+  if (at < 0 || b[at] !== 0xa1 || b[at + 1] !== 0x74 || (b[at + 2]! & 0xe0) !== 0xa0) return '?'
+  return String.fromCharCode(...b.subarray(at + 3, at + 3 + (b[at + 2]! & 0x1f)))
+}
+
 async function sentByType(nodes: DynameshNode[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {}
   for (const node of nodes) for (const [t, s] of Object.entries((await node.stats()).sent)) out[t] = (out[t] ?? 0) + s.bytes
@@ -107,18 +117,26 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
     moved = 2 * c.d
   }
 
-  const before = c.initial ? await sentByType([node('a')]) : await sentByType([node('a'), node('b')])
   let bytes = 0
   let messages = 0
   // Causal depth: a message sent while handling a delivery (same virtual instant) is one deeper.
   const inFlight = new Map<string, number[]>()
   const lastDelivery = new Map<string, { time: number; depth: number }>()
   let maxDepth = 0
+  // The window closes with the last message that carried catch-up work: what follows is the
+  // background (gossip digests, anti-entropy summaries that found nothing) of a quiet pair.
+  const log: Array<[string, number]> = []
+  let sent = 0
   const unobserve = net.observe((ev) => {
     const link = `${ev.from}>${ev.to}:${ev.size}`
     if (ev.type === 'send') {
-      bytes += ev.size
-      messages++
+      const tag = tagOf(ev.data)
+      log.push([tag, ev.size])
+      sent += ev.size
+      if (!BACKGROUND.has(tag)) {
+        bytes = sent
+        messages = log.length
+      }
       const last = lastDelivery.get(ev.from)
       const dd = last && last.time === ev.time ? last.depth + 1 : 1
       let q = inFlight.get(link)
@@ -146,9 +164,8 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   const wallMs = lastChange - t0
   const cpu = process.cpuUsage(cpu0)
   unobserve()
-  const after = await sentByType([node('a'), node('b')])
   const byType: Record<string, number> = {}
-  for (const [t, b] of Object.entries(after)) if (b - (before[t] ?? 0) > 0) byType[t] = b - (before[t] ?? 0)
+  for (const [t, b] of log.slice(0, messages)) byType[t] = (byType[t] ?? 0) + b
   const top = Object.entries(byType).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([t, b]) => `${t} ${b}`).join(', ')
   for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
   await net.stop()

@@ -99,6 +99,11 @@ export const MAX_GOSSIP_BUCKETS = 1024
 /** Longest member id, in characters. */
 export const MAX_MEMBER_ID = 128
 
+/** Reconciliation cells in one anti-entropy message (13 bytes each: ~106 KB). */
+export const MAX_CELLS_PER_MESSAGE = 8192
+/** Reconciliation cells one anti-entropy session may ask for; a larger difference is walked with the hash trees. */
+export const MAX_SESSION_CELLS = 65_536
+
 /** Items in one list field of a message (store items, pulled keys). */
 export const MAX_LIST_ITEMS = 10_000
 

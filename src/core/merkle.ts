@@ -32,6 +32,7 @@
 import { compareBytes, equalBytes, hash } from './hash.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from './merkle-codec.js'
 import { DEPTH, FANOUT, HASH_BYTES, copy, isZero } from './merkle-shape.js'
+import { PartitionSketch } from './riblt.js'
 
 export { DEPTH, FANOUT, HASH_BYTES } from './merkle-shape.js'
 export { decodeListings, decodeProbes, encodeListings, encodeProbes, listingBytes, probeBytes, type ListingLimits } from './merkle-codec.js'
@@ -84,11 +85,18 @@ function checkNode(level: number, index: number, maxLevel: number): boolean {
 
 /** The hash tree of one partition's replica on this node. */
 export class MerkleTree {
+  /** The partition's reconciliation sketch (riblt.ts), kept with the hashes; only for a tree that knows its partition. */
+  readonly sketch: PartitionSketch | undefined
   readonly #root: TreeNode = { h: new Uint8Array(HASH_BYTES), n: 0 }
   /** #levels[k - 1] holds the non-empty nodes of level k (1..DEPTH). */
   readonly #levels: Array<Map<number, TreeNode>> = Array.from({ length: DEPTH }, () => new Map())
   readonly #byKey = new Map<string, Entry>()
   readonly #leaves = new Map<number, Map<string, Entry>>()
+
+  /** `partition`: the tree of that partition also keeps its reconciliation sketch current. */
+  constructor(partition?: number) {
+    this.sketch = partition === undefined ? undefined : new PartitionSketch(partition)
+  }
 
   /** Inserts the key or replaces its digest. Both are copied. */
   set(key: Uint8Array, digest: Uint8Array): void {
@@ -103,11 +111,14 @@ export class MerkleTree {
       xorInto(delta, h) // XOR out the old entry hash and XOR in the new one in a single pass
       this.#apply(old.bucket, delta, 0)
       this.#store(id, { key: old.key, digest: copy(digest), h, bucket: old.bucket })
+      this.sketch?.toggle(old.h, -1)
+      this.sketch?.toggle(h, 1)
       return
     }
     const e: Entry = { key: copy(key), digest: copy(digest), h, bucket: bucketOf(key) }
     this.#store(id, e)
     this.#apply(e.bucket, h, 1)
+    this.sketch?.toggle(h, 1)
   }
 
   #store(id: string, e: Entry): void {
@@ -127,6 +138,7 @@ export class MerkleTree {
     leaf.delete(id)
     if (leaf.size === 0) this.#leaves.delete(e.bucket)
     this.#apply(e.bucket, e.h, -1)
+    this.sketch?.toggle(e.h, -1)
   }
 
   /** The key's current digest (a copy), if present. */
@@ -188,7 +200,11 @@ export class MerkleTree {
 
   /** An independent copy, without rehashing: entries are shared (immutable), nodes are copied. */
   clone(): MerkleTree {
-    const t = new MerkleTree()
+    const t = new MerkleTree(this.sketch?.partition)
+    if (this.sketch && t.sketch) {
+      if (this.sketch.cells) t.sketch.cells = this.sketch.cells.slice()
+      t.sketch.tow.set(this.sketch.tow)
+    }
     t.#root.h.set(this.#root.h)
     t.#root.n = this.#root.n
     this.#levels.forEach((level, k) => level.forEach((node, i) => t.#levels[k]!.set(i, { h: node.h.slice(), n: node.n })))
@@ -200,6 +216,18 @@ export class MerkleTree {
   /** Every entry (no copies: do not mutate), in no particular order. */
   *entries(): Iterable<MerkleEntry> {
     for (const e of this.#byKey.values()) yield { key: e.key, digest: e.digest }
+  }
+
+  /** Every entry hash (no copies: do not mutate), in no particular order. */
+  *hashes(): Iterable<Uint8Array> {
+    for (const e of this.#byKey.values()) yield e.h
+  }
+
+  /** The entries whose entry hash passes `match` (no copies: do not mutate). */
+  entriesWhere(match: (h: Uint8Array) => boolean): MerkleEntry[] {
+    const out: MerkleEntry[] = []
+    for (const e of this.#byKey.values()) if (match(e.h)) out.push({ key: e.key, digest: e.digest })
+    return out
   }
 
   /** XORs `delta` into every node on the bucket's path and adjusts counts by `dn`. */

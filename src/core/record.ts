@@ -27,7 +27,7 @@
  */
 import { DynameshError, type ErrorCode } from '../errors.js'
 import { Reader as ByteReader, Writer as ByteWriter, fromBase64url as fromB64, toBase64url, varintSize } from './bytes.js'
-import { compareDots, compareIds, covers, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
+import { compareDots, compareIds, covers, entryOf, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
 import { compareBytes, hash } from './hash.js'
 import { HARD_SIBLINGS } from '../limits.js'
 
@@ -143,6 +143,71 @@ export function decodeContext(s: string): VersionVector {
     const { vv } = readEntries(r, 1)
     r.end()
     return vv
+  })
+}
+
+/**
+ * The counters (not the times) of many keys' version vectors in one blob, replica ids written once:
+ * `ids` (varint count, each id), then per vector a varint count of (varint id index, varint counter)
+ * pairs. Anti-entropy sends it for the keys whose versions differ, so the peer can tell which side
+ * has seen what. Decoded times are 0.
+ */
+export function encodeVectors(vvs: readonly VersionVector[]): Uint8Array {
+  const index = new Map<string, number>()
+  const ids: string[] = []
+  for (const vv of vvs) for (const id of Object.keys(vv)) if (!index.has(id)) index.set(id, ids.push(id) - 1)
+  let size = varintSize(ids.length) + varintSize(vvs.length)
+  for (const id of ids) size += idSize(id)
+  for (const vv of vvs) {
+    const es = Object.entries(vv)
+    size += varintSize(es.length)
+    for (const [id, e] of es) size += varintSize(index.get(id)!) + varintSize(e.n)
+  }
+  const w = new Writer(size)
+  w.varint(ids.length)
+  for (const id of ids) w.id(id)
+  w.varint(vvs.length)
+  for (const vv of vvs) {
+    const es = Object.entries(vv)
+    w.varint(es.length)
+    for (const [id, e] of es) {
+      w.varint(index.get(id)!)
+      w.counter(e.n)
+    }
+  }
+  return w.done()
+}
+
+/** Parses `encodeVectors` output. Anything else throws `DynameshError('INVALID_MESSAGE')`. */
+export function decodeVectors(b: Uint8Array): VersionVector[] {
+  return guard('INVALID_MESSAGE', () => {
+    const r = new Reader(b, 'INVALID_MESSAGE')
+    const idCount = r.varint(MAX_ENTRIES)
+    if (idCount * 2 > r.left()) r.fail('truncated ids')
+    const ids: string[] = []
+    const seen = new Set<string>()
+    for (let i = 0; i < idCount; i++) {
+      const id = r.decodeId(r.idBytes())
+      if (seen.has(id)) r.fail('repeated replica id')
+      seen.add(id)
+      ids.push(id)
+    }
+    const count = r.varint()
+    if (count > r.left()) r.fail('truncated vectors')
+    const out: VersionVector[] = []
+    for (let i = 0; i < count; i++) {
+      const n = r.varint(MAX_ENTRIES)
+      if (n * 2 > r.left()) r.fail('truncated vector')
+      const vv: VersionVector = {}
+      for (let j = 0; j < n; j++) {
+        const id = ids[r.varint(ids.length - 1)]
+        if (id === undefined || entryOf(vv, id) !== undefined) r.fail('bad or repeated id index')
+        setEntry(vv, id!, { n: r.counter(), ts: 0 })
+      }
+      out.push(vv)
+    }
+    r.end()
+    return out
   })
 }
 

@@ -20,8 +20,10 @@
  */
 import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type MerkleTree } from '../core/merkle.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
-import { decodeSet, encodeSet } from '../core/record.js'
-import { equalSets } from '../core/clock.js'
+import { decodeSet, decodeVectors, encodeSet, encodeVectors } from '../core/record.js'
+import { descends, equalSets, type VersionSet, type VersionVector } from '../core/clock.js'
+import { CELL_BYTES, Difference, WANT_BYTES, decodeTow, itemHi, itemKey, itemLo, itemTag, tagOfHash, encodeCells, encodeTow, estimateDifference, partitionOfItem, unionCells, unionTow, type SketchSource } from '../core/riblt.js'
+import { MAX_CELLS_PER_MESSAGE, MAX_LIST_ITEMS, MAX_SESSION_CELLS } from '../limits.js'
 import { isPrimary, partitionsOf, type Ring } from '../core/ring.js'
 import { equalBytes, hash } from '../core/hash.js'
 import { isZero } from '../core/merkle-shape.js'
@@ -37,6 +39,25 @@ const PUSH_BATCH = 64
 const RING_MAX_AGE_MS = 10_000
 const PUSH_BYTES = 256 * 1024
 
+/** Records read at once when pushing or comparing. */
+const READ_AHEAD = 256
+/** Cells in the answer to a differing summary: a difference of a few records decodes from them alone. */
+const FIRST_CELLS = 8
+/** Reconciliations this node runs at once (as the side that decodes); the oldest gives way. */
+const MAX_SESSIONS = 8
+
+/** One reconciliation this node decodes: the peer's cells so far, against this node's own. */
+interface Session {
+  peer: NodeId
+  shared: number[]
+  diff: Difference
+  /** Cells asked for so far. */
+  asked: number
+  /** Records this node shares with the peer, and the peer's count. */
+  mine: number
+  theirs: number
+}
+
 /** Group hashes of the level-1 summary, and bytes of each. */
 const GROUPS = 64
 const GROUP_HASH = 6
@@ -50,8 +71,16 @@ export class AntiEntropy {
   private readonly pushing = new Set<string>()
   /** Virtual or wall time until which a session that found differences counts as in progress. */
   private busyUntil = 0
+  /** When this node last sent each peer a summary: two summaries crossing start one exchange, not two. */
+  private readonly summarySent = new Map<NodeId, number>()
+  /** Reconciliations in progress, by "peer/sid". */
+  private readonly sessions = new Map<string, Session>()
 
-  constructor(private readonly ctx: NodeContext) {}
+  private readonly createdAt: number
+
+  constructor(private readonly ctx: NodeContext) {
+    this.createdAt = ctx.env.now()
+  }
 
   get busy(): boolean {
     return this.ctx.env.now() < this.busyUntil
@@ -102,9 +131,23 @@ export class AntiEntropy {
     if (partitionsOf(ring, this.ctx.id).length === 0) return
     const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
     if (peers.length === 0) return
-    const peer = peers[Math.floor(this.ctx.env.random() * peers.length)]!
+    this.start(peers[Math.floor(this.ctx.env.random() * peers.length)]!)
+  }
+
+  /** A peer is reachable again (back from a partition, or online again): compare at once rather than at the next round. */
+  onReachable(peer: NodeId): void {
+    if (this.busy || !this.ctx.running()) return
+    // It counts as a round with that peer: at most one per period, as the timer would (a period too
+    // long to come turns anti-entropy off, and this with it).
+    if (this.ctx.env.now() - (this.summarySent.get(peer) ?? this.createdAt) < this.ctx.config.antiEntropyMs) return
+    if (partitionsOf(this.ring(), this.ctx.id).length === 0) return
+    this.start(peer)
+  }
+
+  private start(peer: NodeId): void {
     const shared = this.shared(peer)
     if (shared.length === 0) return
+    this.summarySent.set(peer, this.ctx.env.now())
     this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h: hash(this.groups(shared)).slice(0, 16) })
   }
 
@@ -115,8 +158,15 @@ export class AntiEntropy {
     const groups = this.groups(shared)
     if (level === 0) {
       if (equalBytes(hash(groups).subarray(0, 16), h)) return
+      // Both sides sent a summary at about the same time: the one with the smaller id answers.
+      const sent = this.summarySent.get(from)
+      if (sent !== undefined && this.ctx.env.now() - sent < this.ctx.config.antiEntropyMs && this.ctx.id > from) return
       this.markBusy()
-      this.ctx.send(from, { t: 'ae-sum', sid, level: 1, h: groups })
+      // The difference is decoded by the peer from cells of both sides (riblt.ts): these first few,
+      // then as many as the tug-of-war estimate says it needs.
+      const sources = this.sources(shared)
+      const n = sources.reduce((sum, s) => sum + s.size, 0)
+      this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n })
       return
     }
     const differ = (p: number): boolean => {
@@ -127,6 +177,182 @@ export class AntiEntropy {
     if (parts.length === 0) return
     this.markBusy()
     this.ctx.send(from, { t: 'ae-roots', sid, parts })
+  }
+
+  /** The reconciliation sources of the shared partitions: each one's sketch and its entry hashes. */
+  private sources(shared: number[]): Array<SketchSource & { size: number }> {
+    return shared.map((p) => {
+      const tree = this.ctx.store.tree(p)
+      return { sketch: tree.sketch!, hashes: () => tree.hashes(), size: tree.size }
+    })
+  }
+
+  /**
+   * The peer's cells: subtracted from this node's own cells of the same range and peeled. Decoded,
+   * the difference goes back as keys with their vectors and the items this node lacks (onDiff).
+   * Not decoded, more cells are asked for: as many as the estimate says are needed the first time,
+   * half again as many after that. A difference too large for cells to pay (one side holds nothing,
+   * or more cells than records) is walked with the hash trees instead.
+   */
+  onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number): void {
+    const id = `${from}/${sid}`
+    let s = this.sessions.get(id)
+    if (at === 0) {
+      if (s || tow === undefined || theirs === undefined) return
+      const shared = this.shared(from)
+      if (shared.length === 0) return
+      const sources = this.sources(shared)
+      const mine = sources.reduce((sum, x) => sum + x.size, 0)
+      s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs }
+      if (mine === 0 || theirs === 0) return this.walk(from, sid, shared)
+      this.sessions.set(id, s)
+      while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!)
+      this.markBusy()
+      s.diff.add(cells, unionCells(sources, 0, s.asked))
+      if (!s.diff.done) {
+        const estimate = estimateDifference(unionTow(sources), decodeTow(tow, () => {
+          throw new TypeError('tow')
+        }))
+        return this.askMore(s, sid, Math.ceil(1.45 * estimate) + 8)
+      }
+    } else {
+      if (!s || at !== s.diff.size || at + cells.length / CELL_BYTES > s.asked) return
+      this.markBusy()
+      s.diff.add(cells, unionCells(this.sources(s.shared), at, at + cells.length / CELL_BYTES))
+      if (s.diff.inconsistent) {
+        // The sides changed while cells were in flight: the next round starts afresh.
+        this.sessions.delete(id)
+        return
+      }
+      if (!s.diff.done) {
+        if (s.diff.size < s.asked) return // more of what was asked is on its way
+        return this.askMore(s, sid, Math.ceil(1.25 * s.asked))
+      }
+    }
+    this.sessions.delete(id)
+    this.finish(s, sid).catch(() => {})
+  }
+
+  /** Asks for cells up to `target`, or hands a difference that large to the tree walk. */
+  private askMore(s: Session, sid: number, target: number): void {
+    // Past about one cell per record the cells cost more than the trees' listings would.
+    if (target > MAX_SESSION_CELLS || target > s.mine + s.theirs + 64) {
+      this.sessions.delete(`${s.peer}/${sid}`)
+      return this.walk(s.peer, sid, s.shared)
+    }
+    for (let from = s.asked; from < target; from += MAX_CELLS_PER_MESSAGE) {
+      this.ctx.send(s.peer, { t: 'ae-more', sid, from, to: Math.min(target, from + MAX_CELLS_PER_MESSAGE) })
+    }
+    s.asked = target
+  }
+
+  /** Starts the hash-tree walk: this node's group hashes, which the peer answers with the roots of differing groups. */
+  private walk(peer: NodeId, sid: number, shared: number[]): void {
+    this.markBusy()
+    this.ctx.send(peer, { t: 'ae-sum', sid, level: 1, h: this.groups(shared) })
+  }
+
+  /** Cells [from, to) of the partitions this node shares with the asker. */
+  onMore(from: NodeId, sid: number, at: number, to: number): void {
+    const shared = this.shared(from)
+    if (shared.length === 0) return
+    this.markBusy()
+    this.ctx.send(from, { t: 'ae-sym', sid, from: at, cells: encodeCells(unionCells(this.sources(shared), at, to)) })
+  }
+
+  /**
+   * A decoded difference: this node's items the peer lacks become keys with their vectors' counters
+   * (so the peer can tell who has seen what without the records), the peer's items become `want`.
+   */
+  private async finish(s: Session, sid: number): Promise<void> {
+    const shared = new Set(s.shared)
+    const byPartition = (items: Array<[number, number]>): Map<number, Set<number>> => {
+      const out = new Map<number, Set<number>>()
+      for (const [lo, hi] of items) {
+        const p = partitionOfItem(hi)
+        if (!shared.has(p)) continue // a wrong decode, or a ring the peer sees differently
+        let set = out.get(p)
+        if (!set) out.set(p, (set = new Set()))
+        set.add(itemKey(lo, hi))
+      }
+      return out
+    }
+    const keys: Uint8Array[] = []
+    for (const [p, items] of byPartition(s.diff.mine)) {
+      for (const e of this.ctx.store.tree(p).entriesWhere((h) => items.has(itemKey(itemLo(h), itemHi(p, h))))) keys.push(e.key.slice())
+    }
+    const want: Array<[number, number]> = s.diff.theirs.filter(([, hi]) => shared.has(partitionOfItem(hi)))
+    if (keys.length === 0 && want.length === 0) return
+    const vvs: VersionVector[] = []
+    const found: Uint8Array[] = []
+    const sets = await this.readAll(keys)
+    if (!this.ctx.running()) return
+    keys.forEach((key, i) => {
+      const set = sets[i]
+      if (!set) return
+      found.push(key)
+      vvs.push(set.vv)
+    })
+    for (let i = 0; i < Math.max(found.length, want.length); i += MAX_LIST_ITEMS) {
+      const w = want.slice(i, i + MAX_LIST_ITEMS)
+      const bytes = new Uint8Array(WANT_BYTES * w.length)
+      const view = new DataView(bytes.buffer)
+      w.forEach(([, hi], j) => view.setInt32(WANT_BYTES * j, hi))
+      this.markBusy()
+      this.ctx.send(s.peer, { t: 'ae-diff', sid, keys: found.slice(i, i + MAX_LIST_ITEMS), vv: encodeVectors(vvs.slice(i, i + MAX_LIST_ITEMS)), want: bytes })
+    }
+  }
+
+  /**
+   * The peer's decoded difference. For each key it listed: this node pushes its record where it has
+   * seen events the peer has not (the peer merges, and sends back its merge if it had more too), and
+   * pulls where only the peer has; for each item it wants, the record goes as it is.
+   */
+  async onDiff(from: NodeId, keys: Uint8Array[], vvBytes: Uint8Array, want: Uint8Array): Promise<void> {
+    const shared = new Set(this.shared(from))
+    if (shared.size === 0) return
+    this.markBusy()
+    const vvs = decodeVectors(vvBytes)
+    const wanted = new Map<number, Set<number>>()
+    const view = new DataView(want.buffer, want.byteOffset, want.byteLength)
+    for (let at = 0; at < want.length; at += WANT_BYTES) {
+      const hi = view.getInt32(at)
+      const p = partitionOfItem(hi)
+      if (!shared.has(p)) continue
+      let set = wanted.get(p)
+      if (!set) wanted.set(p, (set = new Set()))
+      set.add(itemTag(hi))
+    }
+    const push: Uint8Array[] = []
+    const pull: Uint8Array[] = []
+    // The keys listed are decided here, whatever this node's item for them says.
+    const listed = new Set(keys.map(toId))
+    const sets = await this.readAll(keys)
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!
+      if (!shared.has(this.ctx.store.partitionOf(key))) continue
+      const set = sets[i]
+      const theirs = vvs[i]!
+      if (!set) pull.push(key)
+      else if (!descends(set.vv, theirs) && descends(theirs, set.vv)) pull.push(key)
+      // Only this node has seen more, both have, or neither (same events, different bytes): push,
+      // and the peer sends back its merge where it differs.
+      else push.push(key)
+    }
+    for (const [p, items] of wanted) {
+      for (const e of this.ctx.store.tree(p).entriesWhere((h) => items.has(tagOfHash(h)))) if (!listed.has(toId(e.key))) push.push(e.key.slice())
+    }
+    for (let i = 0; i < pull.length; i += 1024) this.ctx.send(from, { t: 'ae-pull', sid: 0, keys: pull.slice(i, i + 1024) })
+    if (push.length) this.pushLater(from, push, 'ae-push')
+  }
+
+  /** Reads records READ_AHEAD at a time, concurrently: one long chain of reads would take as many turns. */
+  private async readAll(keys: Uint8Array[]): Promise<Array<VersionSet | undefined>> {
+    const out: Array<VersionSet | undefined> = []
+    for (let i = 0; i < keys.length && this.ctx.running(); i += READ_AHEAD) {
+      out.push(...(await Promise.all(keys.slice(i, i + READ_AHEAD).map((k) => this.ctx.store.readRecord(k)))))
+    }
+    return out
   }
 
   onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
@@ -239,17 +465,22 @@ export class AntiEntropy {
       }
       this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: batch.length, bytes: size })
     }
-    for (const key of keys) {
+    for (let i = 0; i < keys.length; i += READ_AHEAD) {
       this.markBusy()
-      const set = await this.ctx.store.readRecord(key)
-      if (!set || !this.ctx.running()) continue
-      const item = { key, rec: encodeSet(set) }
-      const size = itemBytes(item)
-      // Flush before the batch would outgrow its budget: a big record then travels alone.
-      if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()
-      items.push(item)
-      bytes += size
-      recBytes += item.rec.length + key.length
+      const chunk = keys.slice(i, i + READ_AHEAD)
+      const sets = await this.readAll(chunk)
+      if (!this.ctx.running()) return
+      chunk.forEach((key, j) => {
+        const set = sets[j]
+        if (!set) return
+        const item = { key, rec: encodeSet(set) }
+        const size = itemBytes(item)
+        // Flush before the batch would outgrow its budget: a big record then travels alone.
+        if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()
+        items.push(item)
+        bytes += size
+        recBytes += item.rec.length + key.length
+      })
     }
     flush()
   }

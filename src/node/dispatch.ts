@@ -84,6 +84,15 @@ export class Dispatcher {
       case 'ae-sum':
         node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h)
         return
+      case 'ae-sym':
+        node.antiEntropy.onSym(from, msg.sid, msg.from, msg.cells, msg.tow, msg.n)
+        return
+      case 'ae-more':
+        node.antiEntropy.onMore(from, msg.sid, msg.from, msg.to)
+        return
+      case 'ae-diff':
+        node.antiEntropy.onDiff(from, msg.keys, msg.vv, msg.want).catch(() => this.node.rejected++)
+        return
       case 'ae-push': {
         const bytes = batchBytes(msg.items)
         if (!node.inbound.reserve(from, bytes)) return
@@ -110,6 +119,9 @@ export class Dispatcher {
         node.send(from, { t: 'fwd-r', rid: msg.rid, ok: false, ctx: '', code: 'NOT_RUNNING', message: 'the node has left' })
         return true
       case 'ae-sum':
+      case 'ae-sym':
+      case 'ae-more':
+      case 'ae-diff':
       case 'ae-roots':
       case 'ae-step':
       case 'ae-pull':

@@ -106,7 +106,7 @@ export class ReplicaStore {
 
   tree(partition: number): MerkleTree {
     let t = this.trees.get(partition)
-    if (!t) this.trees.set(partition, (t = new MerkleTree()))
+    if (!t) this.trees.set(partition, (t = new MerkleTree(partition)))
     return t
   }
 

@@ -171,7 +171,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     counts.sent++
     counts.bytes += msg.length
     const from = slot.id
-    emit({ type: 'send', time: sched.now, from, to, size: msg.length })
+    emit({ type: 'send', time: sched.now, from, to, size: msg.length, data: msg })
     if (!up(slot, life)) return drop(from, to, msg.length, 'not-started')
     const dst = slots.get(to)
     // A real transport cannot talk to itself; dropping here surfaces code that assumes it can.

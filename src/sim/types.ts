@@ -91,6 +91,8 @@ export interface SimMessageEvent {
   from: string
   to: string
   size: number
+  /** On `send`: the message's bytes (shared: do not modify). */
+  data?: Uint8Array
   /**
    * Why a message was dropped: loss, partition, link-down, unknown, self, not-started (sender), down
    * (receiver on arrival); too-large when `send` refused it (the sender got MESSAGE_TOO_LARGE).

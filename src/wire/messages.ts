@@ -5,8 +5,10 @@
  */
 import { Packr } from 'msgpackr'
 import { DynameshError } from '../errors.js'
-import { HARD_MESSAGE_BYTES, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
+import { HARD_MESSAGE_BYTES, MAX_CELLS_PER_MESSAGE, MAX_SESSION_CELLS, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
 import { parseShorts, parseVersions, SHORT_ID_BYTES } from '../core/view.js'
+import { CELL_BYTES, WANT_BYTES, decodeTow } from '../core/riblt.js'
+import { decodeVectors } from '../core/record.js'
 import type { MemberEntry, MemberStatus } from '../core/membership.js'
 import { asNodeId, type NodeId } from '../types.js'
 
@@ -50,6 +52,19 @@ export type Msg =
   | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array }
   /** Anti-entropy records sent for the receiver to merge; it sends back its merge where that differs. */
   | { t: 'ae-push'; sid: number; items: StoreItem[] }
+  /**
+   * Reconciliation cells [from, from + cells / 13) of the sender's shared partitions (core/riblt.ts).
+   * The first (from 0) also carries the sender's tug-of-war sums and how many records it shares.
+   */
+  | { t: 'ae-sym'; sid: number; from: number; cells: Uint8Array; tow?: Uint8Array; n?: number }
+  /** Asks for reconciliation cells [from, to). */
+  | { t: 'ae-more'; sid: number; from: number; to: number }
+  /**
+   * The decoded difference: keys the sender holds in a version the receiver lacks, with the counters
+   * of their version vectors (record.ts encodeVectors, one per key), and the items the receiver
+   * holds and the sender does not (4 bytes each, riblt.ts WANT_BYTES).
+   */
+  | { t: 'ae-diff'; sid: number; keys: Uint8Array[]; vv: Uint8Array; want: Uint8Array }
 
 export type MsgType = Msg['t']
 
@@ -61,8 +76,21 @@ const STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'left']
 const memberTuple = (m: MemberEntry): unknown[] =>
   m.key && m.sig ? [m.id, m.weight, STATUSES.indexOf(m.status), m.version, m.key, m.sig] : [m.id, m.weight, STATUSES.indexOf(m.status), m.version]
 
+/** A stored record on the wire: [key, rec] or [key, rec, hint], field names not repeated per record. */
+const itemTuple = (i: StoreItem): unknown[] => (i.hint === undefined ? [i.key, i.rec] : [i.key, i.rec, i.hint])
+
 /** Encodes a message for the transport. */
-export const encodeMessage = (m: Msg): Uint8Array => packr.pack(m.t === 'g-delta' ? { ...m, members: m.members.map(memberTuple) } : m)
+export function encodeMessage(m: Msg): Uint8Array {
+  switch (m.t) {
+    case 'g-delta':
+      return packr.pack({ ...m, members: m.members.map(memberTuple) })
+    case 'store':
+    case 'ae-push':
+      return packr.pack({ ...m, items: m.items.map(itemTuple) })
+    default:
+      return packr.pack(m)
+  }
+}
 
 const fail = (why: string): never => {
   throw new DynameshError('INVALID_MESSAGE', why)
@@ -107,9 +135,10 @@ function member(v: unknown): MemberEntry {
 const isPowerOfTwo = (n: number): boolean => n >= 1 && (n & (n - 1)) === 0
 
 function storeItem(v: unknown): StoreItem {
-  if (!isObj(v)) return fail('item: expected object')
-  const item: StoreItem = { key: bytes(v.key, MAX_KEY_BYTES, 'item.key'), rec: bytes(v.rec, HARD_MESSAGE_BYTES, 'item.rec') }
-  if (v.hint !== undefined) item.hint = asNodeId(str(v.hint, MAX_ID, 'item.hint'))
+  const t = list(v, 'item', 3)
+  if (t.length !== 2 && t.length !== 3) fail('item: expected [key, rec] or [key, rec, hint]')
+  const item: StoreItem = { key: bytes(t[0], MAX_KEY_BYTES, 'item.key'), rec: bytes(t[1], HARD_MESSAGE_BYTES, 'item.rec') }
+  if (t.length === 3) item.hint = asNodeId(str(t[2], MAX_ID, 'item.hint'))
   return item
 }
 
@@ -207,6 +236,32 @@ export function decodeMessage(data: Uint8Array): Msg {
     }
     case 'ae-push':
       return { t: 'ae-push', sid: int(v.sid, 'sid'), items: list(v.items, 'items').map(storeItem) }
+    case 'ae-sym': {
+      const from = int(v.from, 'from', 0, MAX_SESSION_CELLS)
+      const cells = bytes(v.cells, MAX_CELLS_PER_MESSAGE * CELL_BYTES, 'cells')
+      if (cells.length % CELL_BYTES !== 0 || from + cells.length / CELL_BYTES > MAX_SESSION_CELLS) fail('ae-sym: cells')
+      const m: Msg = { t: 'ae-sym', sid: int(v.sid, 'sid'), from, cells }
+      if (v.tow !== undefined) {
+        m.tow = bytes(v.tow, 1024, 'tow')
+        decodeTow(m.tow, (why) => fail(`ae-sym: tow: ${why}`))
+      }
+      if (v.n !== undefined) m.n = int(v.n, 'n')
+      return m
+    }
+    case 'ae-more': {
+      const from = int(v.from, 'from', 0, MAX_SESSION_CELLS)
+      const to = int(v.to, 'to', 0, MAX_SESSION_CELLS)
+      if (to <= from || to - from > MAX_CELLS_PER_MESSAGE) fail('ae-more: range')
+      return { t: 'ae-more', sid: int(v.sid, 'sid'), from, to }
+    }
+    case 'ae-diff': {
+      const keys = list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key'))
+      const vv = bytes(v.vv, HARD_MESSAGE_BYTES, 'vv')
+      if (decodeVectors(vv).length !== keys.length) fail('ae-diff: one vector per key expected')
+      const want = bytes(v.want, MAX_ITEMS * WANT_BYTES, 'want')
+      if (want.length % WANT_BYTES !== 0) fail('ae-diff: want')
+      return { t: 'ae-diff', sid: int(v.sid, 'sid'), keys, vv, want }
+    }
     default:
       return fail('unknown message type')
   }

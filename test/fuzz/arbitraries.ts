@@ -14,9 +14,10 @@ import { compareDots, setEntry, type Sibling, type VersionSet, type VersionVecto
 import type { LeafListing, Probe } from '../../src/core/merkle.js'
 import { DEPTH, FANOUT, HASH_BYTES } from '../../src/core/merkle-shape.js'
 import { encodeListings, encodeProbes } from '../../src/core/merkle-codec.js'
-import { encodeContext, encodeSet, MAX_ID_BYTES } from '../../src/core/record.js'
+import { encodeContext, encodeSet, encodeVectors, MAX_ID_BYTES } from '../../src/core/record.js'
+import { CELL_BYTES, WANT_BYTES, TOW, encodeTow } from '../../src/core/riblt.js'
 import { identityFromSecret, type Identity } from '../../src/identity.js'
-import { MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_WEIGHT } from '../../src/limits.js'
+import { MAX_CELLS_PER_MESSAGE, MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_SESSION_CELLS, MAX_WEIGHT } from '../../src/limits.js'
 import { SHORT_ID_BYTES } from '../../src/core/view.js'
 import { helloMessage } from '../../src/transport/handshake.js'
 import { encodeMessage as encodeSignal, toBase64, type ClientMessage, type ServerMessage, type SignalErrorCode } from '../../src/transport/signal-protocol.js'
@@ -201,6 +202,23 @@ const others = {
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(1), h: bytes(384, 384) }),
   ),
   'ae-push': fc.record({ t: fc.constant('ae-push' as const), sid: rid, items: fc.array(storeItem, { maxLength: 4 }) }),
+  'ae-sym': fc
+    .record({
+      sid: rid,
+      from: fc.oneof(fc.constant(0), fc.nat(MAX_SESSION_CELLS - 64)),
+      cells: fc.nat(40).chain((n) => bytes(CELL_BYTES * n, CELL_BYTES * n)),
+      tow: fc.option(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: TOW, maxLength: TOW }).map(encodeTow), { nil: undefined }),
+      n: fc.option(fc.nat(), { nil: undefined }),
+    })
+    .map(({ tow, n, ...m }): Msg => ({ t: 'ae-sym' as const, ...m, ...(tow === undefined ? {} : { tow }), ...(n === undefined ? {} : { n }) })),
+  'ae-more': fc
+    .tuple(rid, fc.nat(MAX_SESSION_CELLS - 1), fc.integer({ min: 1, max: MAX_CELLS_PER_MESSAGE }))
+    .map(([sid, from, n]): Msg => ({ t: 'ae-more' as const, sid, from, to: Math.min(MAX_SESSION_CELLS, from + n) })),
+  'ae-diff': fc
+    .tuple(rid, fc.array(fc.tuple(fuzzKey, contextVector), { maxLength: 4 }), fc.nat(4))
+    .chain(([sid, kv, w]) =>
+      bytes(WANT_BYTES * w, WANT_BYTES * w).map((want): Msg => ({ t: 'ae-diff' as const, sid, keys: kv.map(([k]) => k), vv: encodeVectors(kv.map(([, v]) => v)), want })),
+    ),
 } satisfies Partial<Record<Msg['t'], fc.Arbitrary<Msg>>>
 
 /** Every tag the generators know; a decoder may know more (new variants are tolerated by the checks). */

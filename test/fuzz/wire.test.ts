@@ -6,8 +6,10 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HARD_MESSAGE_BYTES, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_MEMBER_VERSION, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../../src/limits.js'
+import { HARD_MESSAGE_BYTES, MAX_CELLS_PER_MESSAGE, MAX_SESSION_CELLS, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_MEMBER_VERSION, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_Q, MAX_RECORD_BYTES, MAX_WEIGHT } from '../../src/limits.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
+import { decodeVectors } from '../../src/core/record.js'
+import { CELL_BYTES, WANT_BYTES } from '../../src/core/riblt.js'
 import { hostileWire, message, wireBytes } from './arbitraries.js'
 import { TIMEOUT, decodeOrRefuse, fuzz, plain, runs, seeded } from './config.js'
 
@@ -62,6 +64,14 @@ function wellFormed(m: Msg): boolean {
       return isInt(m.sid) && ((m.level === 0 && isBytes(m.h, 16) && m.h.length === 16) || (m.level === 1 && isBytes(m.h, 384) && m.h.length === 384))
     case 'ae-push':
       return isInt(m.sid) && m.items.length <= MAX_LIST_ITEMS && m.items.every(isItem)
+    case 'ae-sym':
+      return isInt(m.sid) && isInt(m.from, 0, MAX_SESSION_CELLS) && isBytes(m.cells, MAX_CELLS_PER_MESSAGE * CELL_BYTES) && m.cells.length % CELL_BYTES === 0 &&
+        m.from + m.cells.length / CELL_BYTES <= MAX_SESSION_CELLS && (m.tow === undefined || isBytes(m.tow, 1024)) && (m.n === undefined || isInt(m.n))
+    case 'ae-more':
+      return isInt(m.sid) && isInt(m.from, 0, MAX_SESSION_CELLS) && isInt(m.to, m.from + 1, Math.min(MAX_SESSION_CELLS, m.from + MAX_CELLS_PER_MESSAGE))
+    case 'ae-diff':
+      return isInt(m.sid) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && decodeVectors(m.vv).length === m.keys.length &&
+        isBytes(m.want, MAX_LIST_ITEMS * WANT_BYTES) && m.want.length % WANT_BYTES === 0
     default:
       return typeof (m as { t: unknown }).t === 'string'
   }
