@@ -14,8 +14,10 @@
  */
 import { MAX_Q, MAX_WEIGHT } from '../limits.js'
 import type { NodeId } from '../types.js'
-import { hash64 } from './hash.js'
-import { place } from './ring-place.js'
+import { hash, hash64, toBytes } from './hash.js'
+import { memoByString } from './memo.js'
+import { place, posOf, tokenCount } from './ring-place.js'
+import { tokenView, TokenWalk, type TokenView } from './ring-tokens.js'
 
 export { FLOOR_SIGMAS, LOAD_CAP, TOKENS_PER_WEIGHT } from './ring-place.js'
 
@@ -37,12 +39,16 @@ export interface Ring {
   readonly owners: readonly (readonly NodeId[])[]
   /** Same as owners, as indexes into members. */
   readonly ownerIndex: readonly (readonly number[])[]
-  /** Token positions on the 32-bit ring (top 32 bits of the 64-bit hash space), ascending. */
-  readonly tokens: Uint32Array
-  /** tokenOwner[i]: index into members of the member holding tokens[i]. */
-  readonly tokenOwner: Uint32Array
-  /** start[p]: index of the first token at or after partition p's first hash (wrapping). */
-  readonly start: Uint32Array
+  /** The members' tokens on the 32-bit ring, read through an index shared with other rings (ring-tokens.ts). */
+  readonly tokens: TokenView
+  /** Two words summing the members (XOR of a hash of each id and weight): rings that agree share one (sharedRing). */
+  readonly fingerprint: readonly [number, number]
+}
+
+/** A member entering the ring, changing weight (weight set) or leaving it (weight undefined): see nextRing. */
+export interface RingChange {
+  readonly id: NodeId
+  readonly weight?: number | undefined
 }
 
 /** An entry of a sloppy preference list; fallbacks name the down primary they stand in for. */
@@ -71,37 +77,88 @@ export function partitionOfHash(h64: bigint, q: number): number {
 /** The partition of a key: partitionOfHash(hash64(key), q). */
 export const partitionOf = (key: Uint8Array, q: number): number => partitionOfHash(hash64(key), q)
 
+const byId = (a: RingMember, b: RingMember): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+function checkMember(id: unknown, weight: unknown): void {
+  if (typeof id !== 'string') throw new TypeError('member id must be a string')
+  if (typeof weight !== 'number' || !(weight > 0 && weight <= MAX_WEIGHT)) {
+    throw new TypeError(`weight of ${id} must be in (0, ${MAX_WEIGHT}], got ${String(weight)}`)
+  }
+}
+
+/** One frozen copy of each (id, weight) member in the process: rings share them. */
+const memberOf = memoByString(200_000, (k) => {
+  const at = k.lastIndexOf(':')
+  return Object.freeze({ id: k.slice(0, at) as NodeId, weight: Number(k.slice(at + 1)) })
+})
+/** Two words of a hash of a member's id and weight, XORed into a ring's fingerprint. */
+const memberHash = memoByString(200_000, (k) => {
+  const h = hash(toBytes(k)), v = new DataView(h.buffer, h.byteOffset, 8)
+  return [v.getUint32(0), v.getUint32(4)] as const
+})
+const keyOf = (m: RingMember): string => `${m.id}:${m.weight}`
+
+function checkOpts(opts: { q: number; n: number }): void {
+  checkQ(opts.q)
+  if (!Number.isInteger(opts.n) || opts.n < 1) throw new TypeError(`n must be a positive integer, got ${opts.n}`)
+}
+
+/** The ring of members sorted by id and validated; `reuse`: the previous ring's token index, with each member's registration there (-1: none). */
+function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array }): Ring {
+  const counts = Uint32Array.from(sorted, (m) => tokenCount(m.weight))
+  const tokens = tokenView(sorted.map((m) => m.id), counts, reuse)
+  const owners = place(sorted, tokens, q, n)
+  return Object.freeze({
+    q, n, members: Object.freeze(sorted),
+    owners: Object.freeze(owners.map((o) => Object.freeze(o.map((i) => sorted[i]!.id)))),
+    ownerIndex: Object.freeze(owners.map((o) => Object.freeze(o))),
+    tokens, fingerprint: fp,
+  })
+}
+
+function sortedMembers(members: readonly RingMember[]): { sorted: RingMember[]; fp: [number, number] } {
+  let f0 = 0, f1 = 0
+  const sorted = members.map(({ id, weight }) => {
+    checkMember(id, weight)
+    const k = keyOf({ id, weight })
+    const [h0, h1] = memberHash(k)
+    f0 ^= h0; f1 ^= h1
+    return memberOf(k)
+  }).sort(byId)
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.id === sorted[i - 1]!.id) throw new TypeError(`duplicate member id ${sorted[i]!.id}`)
+  }
+  return { sorted, fp: [f0 >>> 0, f1 >>> 0] }
+}
+
 /**
  * Builds the ring for a member set. Deterministic: the same members in any order give the same ring.
  * @throws TypeError when q is not a power of two in [1, MAX_Q], n is not a positive integer, an id
  *   repeats, or a weight is not in (0, MAX_WEIGHT].
  */
 export function buildRing(members: readonly RingMember[], opts: { q: number; n: number }): Ring {
-  const { q, n } = opts
-  checkQ(q)
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`n must be a positive integer, got ${n}`)
-  const sorted = members.map(({ id, weight }) => {
-    if (typeof id !== 'string') throw new TypeError('member id must be a string')
-    if (typeof weight !== 'number' || !(weight > 0 && weight <= MAX_WEIGHT)) {
-      throw new TypeError(`weight of ${id} must be in (0, ${MAX_WEIGHT}], got ${weight}`)
-    }
-    return Object.freeze({ id, weight })
-  }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.id === sorted[i - 1]!.id) throw new TypeError(`duplicate member id ${sorted[i]!.id}`)
-  }
-  const { tokens, tokenOwner, start, owners } = place(sorted, q, n)
-  return Object.freeze({
-    q, n, members: Object.freeze(sorted),
-    owners: Object.freeze(owners.map((o) => Object.freeze(o.map((i) => sorted[i]!.id)))),
-    ownerIndex: Object.freeze(owners.map((o) => Object.freeze(o))),
-    tokens, tokenOwner, start,
-  })
+  checkOpts(opts)
+  const { sorted, fp } = sortedMembers(members)
+  return assemble(sorted, opts.q, opts.n, fp)
 }
 
-/** Recently built rings by membership (see sharedRing). */
+/** Recently built rings by fingerprint (see sharedRing). */
 const recentRings = new Map<string, Ring>()
 const RECENT_RINGS = 16
+
+const sameMembers = (a: readonly RingMember[], b: readonly RingMember[]): boolean =>
+  a.length === b.length && a.every((m, i) => m === b[i] || (m.id === b[i]!.id && m.weight === b[i]!.weight))
+
+/** A recent ring of exactly these members, else `make()`'s, remembered. */
+function recent(q: number, n: number, sorted: readonly RingMember[], fp: readonly [number, number], make: () => Ring): Ring {
+  const key = `${q}/${n}/${sorted.length}/${fp[0]}/${fp[1]}`
+  let ring = recentRings.get(key)
+  if (ring && sameMembers(ring.members, sorted)) recentRings.delete(key)
+  else ring = make()
+  recentRings.set(key, ring)
+  if (recentRings.size > RECENT_RINGS) recentRings.delete(recentRings.keys().next().value!)
+  return ring
+}
 
 /**
  * buildRing, through a small cache shared by every node in the process: rings are pure and frozen,
@@ -109,13 +166,52 @@ const RECENT_RINGS = 16
  * simulation of a thousand nodes builds each distinct ring once instead of once per node.
  */
 export function sharedRing(members: readonly RingMember[], opts: { q: number; n: number }): Ring {
-  const key = `${opts.q}/${opts.n}/` + [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => `${m.id}:${m.weight}`).join(',')
-  let ring = recentRings.get(key)
-  if (ring) recentRings.delete(key)
-  else ring = buildRing(members, opts)
-  recentRings.set(key, ring)
-  if (recentRings.size > RECENT_RINGS) recentRings.delete(recentRings.keys().next().value!)
-  return ring
+  checkOpts(opts)
+  const { sorted, fp } = sortedMembers(members)
+  return recent(opts.q, opts.n, sorted, fp, () => assemble(sorted, opts.q, opts.n, fp))
+}
+
+/**
+ * The ring of `prev`'s members after `changes` (later changes of one id win): the same ring
+ * buildRing would give for that member set, without sorting or hashing the members that stayed,
+ * and through prev's token index. Cost O(members + changes·log) plus the placement itself, which
+ * on a large ring walks only a few tokens per partition. Shared with other nodes as sharedRing does.
+ * @throws TypeError on a weight not in (0, MAX_WEIGHT].
+ */
+export function nextRing(prev: Ring, changes: readonly RingChange[]): Ring {
+  const last = new Map<string, RingChange>()
+  for (const c of changes) {
+    if (c.weight !== undefined) checkMember(c.id, c.weight)
+    last.set(c.id, c)
+  }
+  const ups = [...last.values()].filter((c) => c.weight !== undefined).map((c) => memberOf(keyOf(c as RingMember))).sort(byId)
+  let f0 = prev.fingerprint[0], f1 = prev.fingerprint[1]
+  const flip = (m: RingMember): void => {
+    const [h0, h1] = memberHash(keyOf(m))
+    f0 ^= h0; f1 ^= h1
+  }
+  const sorted: RingMember[] = []
+  const old = prev.members, oldRegs = prev.tokens.regs, regs: number[] = []
+  let changed = false
+  for (let i = 0, j = 0; i < old.length || j < ups.length;) {
+    const a = old[i], b = ups[j]
+    if (a !== undefined && (b === undefined || a.id < b.id)) {
+      if (last.has(a.id)) { flip(a); changed = true } // leaves
+      else { sorted.push(a); regs.push(oldRegs[i]!) }
+      i++
+    } else if (a !== undefined && b !== undefined && a.id === b.id) {
+      if (a.weight !== b.weight) { flip(a); flip(b); changed = true }
+      sorted.push(b); regs.push(oldRegs[i]!)
+      i++; j++
+    } else {
+      flip(b!); changed = true
+      sorted.push(b!); regs.push(-1)
+      j++
+    }
+  }
+  if (!changed) return prev
+  const fp = [f0 >>> 0, f1 >>> 0] as const
+  return recent(prev.q, prev.n, sorted, fp, () => assemble(sorted, prev.q, prev.n, fp, { index: prev.tokens.index, regs: Int32Array.from(regs) }))
 }
 
 const checkPartition = (ring: Ring, p: number): void => {
@@ -124,12 +220,9 @@ const checkPartition = (ring: Ring, p: number): void => {
 
 /** Distinct members clockwise from partition p's first hash, skipping (and marking) `seen`; -1 at the end. */
 function walker(ring: Ring, p: number, seen: Uint8Array): () => number {
-  const nt = ring.tokens.length
-  let t = ring.start[p] ?? 0, left = nt
+  const walk = new TokenWalk(ring.tokens, posOf(p, ring.q))
   return () => {
-    while (left-- > 0) {
-      const i = ring.tokenOwner[t]!
-      t = t + 1 === nt ? 0 : t + 1
+    for (let i = walk.next(); i >= 0; i = walk.next()) {
       if (!seen[i]) { seen[i] = 1; return i }
     }
     return -1

@@ -23,7 +23,7 @@
  */
 import { inRing, internEntry, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
 import { bucketsFor, MemberView, parseShorts, parseVersions } from '../core/view.js'
-import type { RingMember } from '../core/ring.js'
+import { nextRing, sharedRing, type Ring, type RingMember } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
 import { equalBytes } from '../core/hash.js'
 import { MAX_MEMBER_VERSION } from '../limits.js'
@@ -55,6 +55,8 @@ export class Gossip {
   /** Peers whose last exchange asked for this node's own entry (see confirm). */
   private readonly wantedSelf = new Set<NodeId>()
   private readonly settleWaiters = new Map<NodeId, Array<(agreed: boolean) => void>>()
+  /** Members whose entries or expiry changed since ring() last answered. */
+  private readonly ringTouched = new Set<NodeId>()
 
   constructor(
     private readonly ctx: NodeContext,
@@ -96,6 +98,20 @@ export class Gossip {
 
   ringMembers(): RingMember[] {
     return ringMembersOf(this.view.values(), this.expired)
+  }
+
+  /**
+   * The ring of this view: `prev` (what this method returned last) with the members that changed
+   * since, which costs what changed rather than a sort of the whole view; built anew without one.
+   */
+  ring(prev: Ring | undefined, opts: { q: number; n: number }): Ring {
+    const touched = [...this.ringTouched]
+    this.ringTouched.clear()
+    if (!prev || prev.q !== opts.q || prev.n !== opts.n) return sharedRing(this.ringMembers(), opts)
+    return nextRing(prev, touched.map((id) => {
+      const m = this.view.get(id)
+      return { id, weight: m && inRing(m) && !this.expired.has(id) ? m.weight : undefined }
+    }))
   }
 
   /** Every member worth gossiping with: known members that have not left, and seeds (in no particular order). */
@@ -297,6 +313,7 @@ export class Gossip {
 
   private set(e: MemberEntry): void {
     this.view.set(e)
+    this.ringTouched.add(e.id)
     this.track(e)
   }
 
@@ -329,12 +346,14 @@ export class Gossip {
       if (!m || id === this.ctx.id || m.status === 'left' || this.expired.has(id)) continue
       if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
       this.expired.add(id)
+      this.ringTouched.add(id)
       changed.push({ ...m, status: 'left' })
       ringChanged ||= inRing(m)
     }
     for (const id of this.expired) {
       if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
+      this.ringTouched.add(id)
       const m = this.view.get(id)!
       changed.push(m)
       ringChanged ||= inRing(m)

@@ -6,7 +6,7 @@ import type { NodeInspection, ClusterInfo, DynameshNode, GetOptions, GetResult, 
 import { contextOf, isDeleted, merge, values, type VersionSet } from '../core/clock.js'
 import { FailureDetector } from '../core/detector.js'
 import { decodeContext, encodeContext } from '../core/record.js'
-import { sharedRing, type Ring } from '../core/ring.js'
+import type { Ring } from '../core/ring.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import { hash, toHex } from '../core/hash.js'
 import type { Cancel, Env, NodeId, SimulationHooks } from '../types.js'
@@ -97,7 +97,7 @@ export class Node implements DynameshNode, NodeContext {
     })
     this.gossip = new Gossip(this, parts.seeds, (changed, ringChanged) => this.onMembers(changed, ringChanged), (entries) => saveMembers(this.store, entries))
     this.gossip.load(parts.members)
-    this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+    this.currentRing = this.gossip.ring(undefined, { q: this.config.q, n: this.config.n })
     this.laggingRing = this.currentRing
     this.antiEntropy = new AntiEntropy(this)
     this.store.onChange = (key, hintFor) => this.emit({ type: 'change', key, ...(hintFor ? { hintFor: hintFor as NodeId } : {}) })
@@ -123,7 +123,7 @@ export class Node implements DynameshNode, NodeContext {
   private freshRing(): Ring {
     if (this.ringStale) {
       this.ringStale = false
-      this.currentRing = sharedRing(this.gossip.ringMembers(), { q: this.config.q, n: this.config.n })
+      this.currentRing = this.gossip.ring(this.currentRing, { q: this.config.q, n: this.config.n })
     }
     return this.currentRing
   }

@@ -2,8 +2,8 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { hash64, toBytes, toHex, hash } from '../../src/core/hash.js'
 import {
-  FLOOR_SIGMAS, LOAD_CAP, buildRing, isPrimary, partitionOf, partitionOfHash, partitionsOf, preferenceList,
-  type Ring, type RingMember,
+  FLOOR_SIGMAS, LOAD_CAP, buildRing, isPrimary, nextRing, partitionOf, partitionOfHash, partitionsOf, preferenceList,
+  sharedRing, type Ring, type RingChange, type RingMember,
 } from '../../src/core/ring.js'
 import { asNodeId, type NodeId } from '../../src/types.js'
 
@@ -99,13 +99,65 @@ describe('buildRing', () => {
         const r1 = buildRing(ids.map((id) => ({ id, weight: w(id) })), { q: Q, n: N })
         const r2 = buildRing(shuffled.map((id) => ({ id, weight: w(id) })), { q: Q, n: N })
         expect(r2.owners).toEqual(r1.owners)
-        expect(r2.tokens).toEqual(r1.tokens)
+        expect(r2.fingerprint).toEqual(r1.fingerprint)
       }), { ...fcOpts, numRuns: 40 })
   })
   it('computes the same ring as every other build (placement is part of the wire protocol)', () => {
     // Peers running different builds must agree; changing this digest changes every cluster's placement.
     const r = buildRing(Array.from({ length: 12 }, (_, i) => ({ id: asNodeId(`node-${i}`), weight: 1 + (i % 3) })), { q: Q, n: N })
     expect(toHex(hash(toBytes(r.owners.map((o) => o.join(',')).join(';')))).slice(0, 16)).toMatchInlineSnapshot(`"9c3bfc227b62ce41"`)
+  })
+})
+
+describe('large rings and nextRing', () => {
+  const peers = (k: number, from = 0): RingMember[] =>
+    Array.from({ length: k }, (_, i) => ({ id: asNodeId(`peer-${from + i}`), weight: 0.5 + ((from + i) % 4) / 2 }))
+  const digest = (r: Ring): string => toHex(hash(toBytes(r.owners.map((o) => o.join(',')).join(';')))).slice(0, 16)
+
+  it('a large ring, read through the shared token index, is the ring a flat build gives', () => {
+    // The digest is that of the flat build (one sorted token array per ring) this index replaced.
+    const r = buildRing(peers(400), { q: Q, n: N })
+    expect(r.tokens.index.bits).toBeGreaterThan(0)
+    expect(digest(r)).toMatchInlineSnapshot(`"03395e0ad86aa5f1"`)
+  })
+  it('nextRing gives the ring buildRing gives for the changed member set', () => {
+    const ids = Array.from({ length: 24 }, (_, i) => asNodeId(`m${i}`))
+    const change = fc.record({ k: fc.nat({ max: 23 }), w: fc.constantFrom(undefined, 0.5, 1, 2) })
+    fc.assert(fc.property(fc.array(fc.array(change, { maxLength: 5 }), { minLength: 1, maxLength: 6 }), (batches) => {
+      const now = new Map<NodeId, number>(ids.slice(0, 8).map((id) => [id, 1]))
+      let r = buildRing([...now].map(([id, weight]) => ({ id, weight })), { q: 64, n: N })
+      for (const batch of batches) {
+        const changes: RingChange[] = batch.map(({ k, w }) => ({ id: ids[k]!, weight: w }))
+        for (const c of changes) if (c.weight === undefined) now.delete(c.id); else now.set(c.id, c.weight)
+        r = nextRing(r, changes)
+        const full = buildRing([...now].map(([id, weight]) => ({ id, weight })), { q: 64, n: N })
+        expect(r.members).toEqual(full.members)
+        expect(r.owners).toEqual(full.owners)
+        expect(r.fingerprint).toEqual(full.fingerprint)
+        for (let p = 0; p < 64; p += 9) expect(preferenceList(r, p, 6, (id) => id !== ids[3])).toEqual(preferenceList(full, p, 6, (id) => id !== ids[3]))
+      }
+    }), { ...fcOpts, numRuns: 40 })
+  })
+  it('nextRing on a large ring: joins, a leave and a weight change, through the shared index', () => {
+    let r = buildRing(peers(300), { q: Q, n: N })
+    const now = new Map(peers(300).map((m) => [m.id, m.weight]))
+    const steps: RingChange[][] = [peers(5, 300), [{ id: asNodeId('peer-7') }, { id: asNodeId('peer-8'), weight: 3 }], peers(1, 305)]
+    for (const changes of steps) {
+      for (const c of changes) if (c.weight === undefined) now.delete(c.id); else now.set(c.id, c.weight)
+      r = nextRing(r, changes)
+      expect(r.tokens.index.bits).toBeGreaterThan(0)
+      expect(r.owners).toEqual(buildRing([...now].map(([id, weight]) => ({ id, weight })), { q: Q, n: N }).owners)
+    }
+  })
+  it('nextRing without a change is the same ring; rings that agree are one', () => {
+    const r = buildRing(peers(12), { q: Q, n: N })
+    expect(nextRing(r, [])).toBe(r)
+    expect(nextRing(r, [{ id: asNodeId('peer-3'), weight: peers(12)[3]!.weight }, { id: asNodeId('absent') }])).toBe(r)
+    const a = nextRing(sharedRing(peers(12), { q: Q, n: N }), peers(1, 12))
+    const b = nextRing(sharedRing(peers(12), { q: Q, n: N }), peers(1, 12))
+    expect(b).toBe(a)
+    expect(sharedRing(peers(13), { q: Q, n: N })).toBe(a)
+    expect(() => nextRing(r, [{ id: asNodeId('x'), weight: 0 }])).toThrow(TypeError)
   })
 })
 
