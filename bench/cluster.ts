@@ -33,6 +33,7 @@ import { generateIdentity } from '../src/identity.js'
 import { createWebRtcTransport } from '../src/transport/webrtc.js'
 import { wrtc } from '../src/transport/wrtc.js'
 import { CONTEXT_HEADER, Proc, TestCluster } from '../test/cluster/procs.js'
+import { medianRtt } from '../test/cluster/rtt.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -321,29 +322,9 @@ async function dataChannelRtt(signalUrl: string): Promise<number> {
   const a = mk()
   const b = mk()
   b.onMessage((from, msg) => b.send(from, msg))
-  let waiting: (() => void) | undefined
-  a.onMessage(() => waiting?.())
   await Promise.all([a.start(), b.start()])
-  const ping = new Uint8Array(100)
-  const once = (): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('ping timed out')), 10_000)
-      waiting = () => {
-        clearTimeout(t)
-        waiting = undefined
-        resolve()
-      }
-      a.send(b.id, ping)
-    })
   try {
-    for (let i = 0; i < 50; i++) await once() // connect and warm up
-    const rtts: number[] = []
-    for (let i = 0; i < PINGS; i++) {
-      const s = performance.now()
-      await once()
-      rtts.push(performance.now() - s)
-    }
-    return median(rtts)
+    return await medianRtt(a, b.id, PINGS)
   } finally {
     await Promise.all([a.stop(), b.stop()])
   }

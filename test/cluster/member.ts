@@ -25,6 +25,7 @@ import { generateIdentity } from '../../src/identity.js'
 import { createWebRtcTransport } from '../../src/transport/webrtc.js'
 import { webRtcDefaults } from '../../src/transport/wrtc.js'
 import type { NodeId } from '../../src/types.js'
+import { medianRtt } from './rtt.js'
 
 interface Config {
   signal: string
@@ -97,30 +98,9 @@ async function puts(keys: string[], bytes: number): Promise<{ lat: number[]; err
 /** Median 100-byte round trip from a bare transport of this process to an echoing one. */
 async function ping(room: string, to: NodeId, count: number): Promise<{ median: number }> {
   const t = createWebRtcTransport({ signalUrl: cfg.signal, room, identity: generateIdentity(), ...webRtcDefaults(), loopbackOnly: true })
-  let waiting: (() => void) | undefined
-  t.onMessage(() => waiting?.())
   await t.start()
-  const msg = new Uint8Array(100)
-  const once = (): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('ping timed out')), 10_000)
-      waiting = () => {
-        clearTimeout(timer)
-        waiting = undefined
-        resolve()
-      }
-      t.send(to, msg)
-    })
   try {
-    for (let i = 0; i < 50; i++) await once() // connect and warm up
-    const rtts: number[] = []
-    for (let i = 0; i < count; i++) {
-      const s = performance.now()
-      await once()
-      rtts.push(performance.now() - s)
-    }
-    rtts.sort((a, b) => a - b)
-    return { median: rtts[Math.floor(rtts.length / 2)]! }
+    return { median: await medianRtt(t, to, count) }
   } finally {
     await t.stop()
   }
