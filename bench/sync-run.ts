@@ -21,6 +21,8 @@ export interface SyncResult {
   wallMs: number
   /** key + value + 16-byte digest per record that had to move. */
   floor: number
+  /** Both replicas ended with the same Merkle roots: everything that differed was reconciled. */
+  converged: boolean
   /** Bytes by message type, largest first: "type bytes". */
   top: string
   byType: Record<string, number>
@@ -143,6 +145,7 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
       if (!q) inFlight.set(link, (q = []))
       q.push(dd)
       maxDepth = Math.max(maxDepth, dd)
+      if (process.env.SYNC_TRACE) console.log('send', ev.time, ev.from, ev.to, tag, ev.size, 'depth', dd)
     } else {
       const dd = inFlight.get(link)?.shift() ?? 1
       if (ev.type !== 'deliver') return
@@ -167,9 +170,11 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   const byType: Record<string, number> = {}
   for (const [t, b] of log.slice(0, messages)) byType[t] = (byType[t] ?? 0) + b
   const top = Object.entries(byType).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([t, b]) => `${t} ${b}`).join(', ')
+  const roots = (id: string): string => JSON.stringify(node(id).inspect().roots)
+  const converged = roots('a') === roots('b')
   for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
   await net.stop()
-  return { bytes, syncBytes: bytes - gossipBytes(byType), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+  return { converged, bytes, syncBytes: bytes - gossipBytes(byType), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
 }
 
 /**

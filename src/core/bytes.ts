@@ -100,6 +100,24 @@ export class Reader {
   }
 }
 
+/** A list of safe integers >= 0 as concatenated varints. */
+export function encodeVarints(ns: readonly number[]): Uint8Array {
+  const w = new Writer(ns.reduce((n, v) => n + varintSize(v), 0))
+  for (const v of ns) w.varint(v)
+  return w.done()
+}
+
+/** Parses `encodeVarints` output: at most `maxCount` numbers, each at most `max`, or `fail`. */
+export function decodeVarints(b: Uint8Array, fail: (why: string) => never, maxCount: number, max = Number.MAX_SAFE_INTEGER): number[] {
+  const r = new Reader(b, fail)
+  const out: number[] = []
+  while (r.left() > 0) {
+    if (out.length === maxCount) fail(`more than ${maxCount} numbers`)
+    out.push(r.varint(max))
+  }
+  return out
+}
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const SEXTET = new Int8Array(128).fill(-1)
 for (let i = 0; i < 64; i++) SEXTET[ALPHABET.charCodeAt(i)] = i

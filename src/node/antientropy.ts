@@ -24,6 +24,7 @@ import { decodeSet, decodeVectors, encodeSet, encodeVectors } from '../core/reco
 import { descends, equalSets, type VersionSet, type VersionVector } from '../core/clock.js'
 import { CELL_BYTES, Difference, WANT_BYTES, decodeTow, itemHi, itemKey, itemLo, itemTag, tagOfHash, encodeCells, encodeTow, estimateDifference, partitionOfItem, unionCells, unionTow, type SketchSource } from '../core/riblt.js'
 import { MAX_CELLS_PER_MESSAGE, MAX_LIST_ITEMS, MAX_SESSION_CELLS } from '../limits.js'
+import { decodeVarints, encodeVarints } from '../core/bytes.js'
 import { isPrimary, partitionsOf, type Ring } from '../core/ring.js'
 import { equalBytes, hash } from '../core/hash.js'
 import { isZero } from '../core/merkle-shape.js'
@@ -58,6 +59,19 @@ interface Session {
   theirs: number
 }
 
+/** A summary sent this recently and not answered yet is still crossing the network. */
+const CROSSING_MS = 1000
+/**
+ * Cells to ask for when about `d` items differ: ~1.4 per item decode a large difference, a small one
+ * needs relatively more, and the estimate is off by ~18% (riblt.ts): a margin of 3 sqrt(d).
+ */
+const cellsFor = (d: number): number => Math.ceil(1.4 * d + 3 * Math.sqrt(d)) + FIRST_CELLS
+const count = (sources: Array<{ size: number }>): number => sources.reduce((n, s) => n + s.size, 0)
+/** Sums and places were checked by the wire decoder; failing here is a bug. */
+const checked = (why: string): never => {
+  throw new TypeError(`checked field: ${why}`)
+}
+
 /** Group hashes of the level-1 summary, and bytes of each. */
 const GROUPS = 64
 const GROUP_HASH = 6
@@ -71,8 +85,10 @@ export class AntiEntropy {
   private readonly pushing = new Set<string>()
   /** Virtual or wall time until which a session that found differences counts as in progress. */
   private busyUntil = 0
-  /** When this node last sent each peer a summary: two summaries crossing start one exchange, not two. */
-  private readonly summarySent = new Map<NodeId, number>()
+  /** When this node last sent each peer a summary, and whether with sums: two crossing start one exchange, not two. */
+  private readonly summarySent = new Map<NodeId, { at: number; sums: boolean }>()
+  /** Keys this node listed in its last ae-diffs, by "peer/sid", for pulls by place. */
+  private readonly listed = new Map<string, Uint8Array[]>()
   /** Reconciliations in progress, by "peer/sid". */
   private readonly sessions = new Map<string, Session>()
 
@@ -139,34 +155,54 @@ export class AntiEntropy {
     if (this.busy || !this.ctx.running()) return
     // It counts as a round with that peer: at most one per period, as the timer would (a period too
     // long to come turns anti-entropy off, and this with it).
-    if (this.ctx.env.now() - (this.summarySent.get(peer) ?? this.createdAt) < this.ctx.config.antiEntropyMs) return
+    if (this.ctx.env.now() - (this.summarySent.get(peer)?.at ?? this.createdAt) < this.ctx.config.antiEntropyMs) return
     if (partitionsOf(this.ring(), this.ctx.id).length === 0) return
-    this.start(peer)
+    // Both sides usually notice at about the same time: only the one with the smaller id sends its
+    // sums (their summaries cross, and the one with sums is answered).
+    this.start(peer, this.ctx.id < peer)
   }
 
-  private start(peer: NodeId): void {
+  /**
+   * Sends `peer` the summary of what they share. `expectDiffer` (the peer was away): with it go this
+   * node's tug-of-war sums and record count, so a differing peer can answer with all the cells the
+   * difference needs at once, a round trip sooner; a routine round sends the 16 bytes alone.
+   */
+  private start(peer: NodeId, expectDiffer = false): void {
     const shared = this.shared(peer)
     if (shared.length === 0) return
-    this.summarySent.set(peer, this.ctx.env.now())
-    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h: hash(this.groups(shared)).slice(0, 16) })
+    this.summarySent.set(peer, { at: this.ctx.env.now(), sums: expectDiffer })
+    const h = hash(this.groups(shared)).slice(0, 16)
+    if (!expectDiffer) return this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h })
+    const sources = this.sources(shared)
+    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, tow: encodeTow(unionTow(sources)), n: count(sources) })
   }
 
   /** A summary: equal ends the exchange; a differing top hash is answered with the group hashes, differing groups with their roots. */
-  onSum(from: NodeId, sid: number, level: number, h: Uint8Array): void {
+  onSum(from: NodeId, sid: number, level: number, h: Uint8Array, tow?: Uint8Array, theirs?: number): void {
     const shared = this.shared(from)
     if (shared.length === 0) return
     const groups = this.groups(shared)
     if (level === 0) {
       if (equalBytes(hash(groups).subarray(0, 16), h)) return
-      // Both sides sent a summary at about the same time: the one with the smaller id answers.
+      // Both sides sent a summary at about the same time (this one's still unanswered): one exchange
+      // is enough. The summary with sums is answered; between equals, the one of the larger id.
       const sent = this.summarySent.get(from)
-      if (sent !== undefined && this.ctx.env.now() - sent < this.ctx.config.antiEntropyMs && this.ctx.id > from) return
+      if (sent !== undefined && this.ctx.env.now() - sent.at < CROSSING_MS) {
+        const theirsWins = tow !== undefined && !sent.sums ? true : tow === undefined && sent.sums ? false : this.ctx.id < from
+        if (!theirsWins) return
+      }
       this.markBusy()
-      // The difference is decoded by the peer from cells of both sides (riblt.ts): these first few,
-      // then as many as the tug-of-war estimate says it needs.
+      // The difference is decoded by the peer from cells of both sides (riblt.ts). Given its sums:
+      // as many cells as the estimate says the difference needs (none when one side holds nothing:
+      // the peer walks the trees). Otherwise a few, with this node's sums for the peer to estimate.
       const sources = this.sources(shared)
-      const n = sources.reduce((sum, s) => sum + s.size, 0)
-      this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n })
+      const n = count(sources)
+      if (tow !== undefined && theirs !== undefined) {
+        const cells = n === 0 || theirs === 0 ? 0 : Math.min(MAX_CELLS_PER_MESSAGE, cellsFor(estimateDifference(unionTow(sources), decodeTow(tow, checked))))
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, cells)), n })
+      } else {
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n })
+      }
       return
     }
     const differ = (p: number): boolean => {
@@ -198,11 +234,11 @@ export class AntiEntropy {
     const id = `${from}/${sid}`
     let s = this.sessions.get(id)
     if (at === 0) {
-      if (s || tow === undefined || theirs === undefined) return
+      if (s || theirs === undefined) return
       const shared = this.shared(from)
       if (shared.length === 0) return
       const sources = this.sources(shared)
-      const mine = sources.reduce((sum, x) => sum + x.size, 0)
+      const mine = count(sources)
       s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs }
       if (mine === 0 || theirs === 0) return this.walk(from, sid, shared)
       this.sessions.set(id, s)
@@ -210,10 +246,9 @@ export class AntiEntropy {
       this.markBusy()
       s.diff.add(cells, unionCells(sources, 0, s.asked))
       if (!s.diff.done) {
-        const estimate = estimateDifference(unionTow(sources), decodeTow(tow, () => {
-          throw new TypeError('tow')
-        }))
-        return this.askMore(s, sid, Math.ceil(1.45 * estimate) + 8)
+        // The peer sent what it judged enough (tow absent), or a few cells and its sums to judge by.
+        if (tow === undefined) return this.askMore(s, sid, Math.ceil(1.25 * s.asked) + FIRST_CELLS)
+        return this.askMore(s, sid, cellsFor(estimateDifference(unionTow(sources), decodeTow(tow, checked))))
       }
     } else {
       if (!s || at !== s.diff.size || at + cells.length / CELL_BYTES > s.asked) return
@@ -285,6 +320,9 @@ export class AntiEntropy {
     if (keys.length === 0 && want.length === 0) return
     const vvs: VersionVector[] = []
     const found: Uint8Array[] = []
+    // The peer pulls among these by their places.
+    this.listed.set(`${s.peer}/${sid}`, found)
+    while (this.listed.size > MAX_SESSIONS) this.listed.delete(this.listed.keys().next().value!)
     const sets = await this.readAll(keys)
     if (!this.ctx.running()) return
     keys.forEach((key, i) => {
@@ -299,7 +337,7 @@ export class AntiEntropy {
       const view = new DataView(bytes.buffer)
       w.forEach(([, hi], j) => view.setInt32(WANT_BYTES * j, hi))
       this.markBusy()
-      this.ctx.send(s.peer, { t: 'ae-diff', sid, keys: found.slice(i, i + MAX_LIST_ITEMS), vv: encodeVectors(vvs.slice(i, i + MAX_LIST_ITEMS)), want: bytes })
+      this.ctx.send(s.peer, { t: 'ae-diff', sid, at: i, keys: found.slice(i, i + MAX_LIST_ITEMS), vv: encodeVectors(vvs.slice(i, i + MAX_LIST_ITEMS)), want: bytes })
     }
   }
 
@@ -308,7 +346,7 @@ export class AntiEntropy {
    * seen events the peer has not (the peer merges, and sends back its merge if it had more too), and
    * pulls where only the peer has; for each item it wants, the record goes as it is.
    */
-  async onDiff(from: NodeId, keys: Uint8Array[], vvBytes: Uint8Array, want: Uint8Array): Promise<void> {
+  async onDiff(from: NodeId, sid: number, at: number, keys: Uint8Array[], vvBytes: Uint8Array, want: Uint8Array): Promise<void> {
     const shared = new Set(this.shared(from))
     if (shared.size === 0) return
     this.markBusy()
@@ -324,7 +362,7 @@ export class AntiEntropy {
       set.add(itemTag(hi))
     }
     const push: Uint8Array[] = []
-    const pull: Uint8Array[] = []
+    const pull: number[] = []
     // The keys listed are decided here, whatever this node's item for them says.
     const listed = new Set(keys.map(toId))
     const sets = await this.readAll(keys)
@@ -333,8 +371,8 @@ export class AntiEntropy {
       if (!shared.has(this.ctx.store.partitionOf(key))) continue
       const set = sets[i]
       const theirs = vvs[i]!
-      if (!set) pull.push(key)
-      else if (!descends(set.vv, theirs) && descends(theirs, set.vv)) pull.push(key)
+      if (!set) pull.push(at + i)
+      else if (!descends(set.vv, theirs) && descends(theirs, set.vv)) pull.push(at + i)
       // Only this node has seen more, both have, or neither (same events, different bytes): push,
       // and the peer sends back its merge where it differs.
       else push.push(key)
@@ -342,7 +380,7 @@ export class AntiEntropy {
     for (const [p, items] of wanted) {
       for (const e of this.ctx.store.tree(p).entriesWhere((h) => items.has(tagOfHash(h)))) if (!listed.has(toId(e.key))) push.push(e.key.slice())
     }
-    for (let i = 0; i < pull.length; i += 1024) this.ctx.send(from, { t: 'ae-pull', sid: 0, keys: pull.slice(i, i + 1024) })
+    for (let i = 0; i < pull.length; i += MAX_LIST_ITEMS) this.ctx.send(from, { t: 'ae-pull', sid, keys: [], idx: encodeVarints(pull.slice(i, i + MAX_LIST_ITEMS)) })
     if (push.length) this.pushLater(from, push, 'ae-push')
   }
 
@@ -419,9 +457,12 @@ export class AntiEntropy {
     if (pushKeys.length) this.pushLater(from, pushKeys, 'ae-push')
   }
 
-  onPull(from: NodeId, keys: Uint8Array[]): void {
+  /** Sends the records asked for: listed, or by their places in this node's ae-diff of that session. */
+  onPull(from: NodeId, sid: number, keys: Uint8Array[], idx?: Uint8Array): void {
     this.markBusy()
-    this.pushLater(from, keys, 'store')
+    const listed = idx === undefined ? undefined : this.listed.get(`${from}/${sid}`)
+    const byPlace = listed === undefined || idx === undefined ? [] : decodeVarints(idx, checked, MAX_LIST_ITEMS).flatMap((i) => (i < listed.length ? [listed[i]!] : []))
+    this.pushLater(from, [...keys, ...byPlace], 'store')
   }
 
   /** Merges pushed records; where this node had versions the pusher lacks, sends its merge back. */

@@ -79,10 +79,10 @@ export class Dispatcher {
         node.antiEntropy.onStep(from, msg.sid, msg.parts)
         return
       case 'ae-pull':
-        node.antiEntropy.onPull(from, msg.keys)
+        node.antiEntropy.onPull(from, msg.sid, msg.keys, msg.idx)
         return
       case 'ae-sum':
-        node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h)
+        node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h, msg.tow, msg.n)
         return
       case 'ae-sym':
         node.antiEntropy.onSym(from, msg.sid, msg.from, msg.cells, msg.tow, msg.n)
@@ -91,7 +91,7 @@ export class Dispatcher {
         node.antiEntropy.onMore(from, msg.sid, msg.from, msg.to)
         return
       case 'ae-diff':
-        node.antiEntropy.onDiff(from, msg.keys, msg.vv, msg.want).catch(() => this.node.rejected++)
+        node.antiEntropy.onDiff(from, msg.sid, msg.at, msg.keys, msg.vv, msg.want).catch(() => this.node.rejected++)
         return
       case 'ae-push': {
         const bytes = batchBytes(msg.items)

@@ -9,6 +9,7 @@ import { HARD_MESSAGE_BYTES, MAX_CELLS_PER_MESSAGE, MAX_SESSION_CELLS, MAX_GOSSI
 import { parseShorts, parseVersions, SHORT_ID_BYTES } from '../core/view.js'
 import { CELL_BYTES, WANT_BYTES, decodeTow } from '../core/riblt.js'
 import { decodeVectors } from '../core/record.js'
+import { decodeVarints } from '../core/bytes.js'
 import type { MemberEntry, MemberStatus } from '../core/membership.js'
 import { asNodeId, type NodeId } from '../types.js'
 
@@ -47,9 +48,14 @@ export type Msg =
   | { t: 'fwd-r'; rid: number; ok: boolean; ctx: string; code: string; message: string }
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
   | { t: 'ae-step'; sid: number; parts: Array<[number, Uint8Array, Uint8Array]> }
-  | { t: 'ae-pull'; sid: number; keys: Uint8Array[] }
-  /** Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 64 group hashes of 6 bytes. */
-  | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array }
+  /** Keys asked for: listed, or (`idx`, varints) by their places in the asker's ae-diff of the same `sid`. */
+  | { t: 'ae-pull'; sid: number; keys: Uint8Array[]; idx?: Uint8Array }
+  /**
+   * Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 64 group hashes
+   * of 6 bytes. A level-0 summary to a peer that was away also carries the sender's tug-of-war sums
+   * and record count (core/riblt.ts), so the answer can hold every cell needed.
+   */
+  | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array; tow?: Uint8Array; n?: number }
   /** Anti-entropy records sent for the receiver to merge; it sends back its merge where that differs. */
   | { t: 'ae-push'; sid: number; items: StoreItem[] }
   /**
@@ -60,11 +66,11 @@ export type Msg =
   /** Asks for reconciliation cells [from, to). */
   | { t: 'ae-more'; sid: number; from: number; to: number }
   /**
-   * The decoded difference: keys the sender holds in a version the receiver lacks, with the counters
+   * The decoded difference (`at`: the place of the first key among all the session's): keys the sender holds in a version the receiver lacks, with the counters
    * of their version vectors (record.ts encodeVectors, one per key), and the items the receiver
    * holds and the sender does not (4 bytes each, riblt.ts WANT_BYTES).
    */
-  | { t: 'ae-diff'; sid: number; keys: Uint8Array[]; vv: Uint8Array; want: Uint8Array }
+  | { t: 'ae-diff'; sid: number; at: number; keys: Uint8Array[]; vv: Uint8Array; want: Uint8Array }
 
 export type MsgType = Msg['t']
 
@@ -143,6 +149,17 @@ function storeItem(v: unknown): StoreItem {
 }
 
 const part = (v: unknown): number => int(v, 'partition', 0, MAX_Q)
+
+/** The optional tug-of-war sums and record count of anti-entropy summaries and first cells. */
+function towAndCount(v: Record<string, unknown>): { tow?: Uint8Array; n?: number } {
+  const out: { tow?: Uint8Array; n?: number } = {}
+  if (v.tow !== undefined) {
+    out.tow = bytes(v.tow, 1024, 'tow')
+    decodeTow(out.tow, (why) => fail(`tow: ${why}`))
+  }
+  if (v.n !== undefined) out.n = int(v.n, 'n')
+  return out
+}
 const optCode = (v: unknown): { err?: string } => (v === undefined || v === '' ? {} : { err: str(v, MAX_CODE, 'err') })
 
 /** Decodes and validates one message; throws DynameshError('INVALID_MESSAGE') on anything else. */
@@ -226,13 +243,21 @@ export function decodeMessage(data: Uint8Array): Msg {
           return [part(pp), bytes(probes, HARD_MESSAGE_BYTES, 'probes'), bytes(leaves, HARD_MESSAGE_BYTES, 'leaves')] as [number, Uint8Array, Uint8Array]
         }),
       }
-    case 'ae-pull':
-      return { t: 'ae-pull', sid: int(v.sid, 'sid'), keys: list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key')) }
+    case 'ae-pull': {
+      const m: Msg = { t: 'ae-pull', sid: int(v.sid, 'sid'), keys: list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key')) }
+      if (v.idx !== undefined) {
+        m.idx = bytes(v.idx, MAX_ITEMS * 8, 'idx')
+        decodeVarints(m.idx, (why) => fail(`ae-pull: idx: ${why}`), MAX_ITEMS)
+      }
+      return m
+    }
     case 'ae-sum': {
       const level = int(v.level, 'level', 0, 1)
       const h = bytes(v.h, 384, 'h')
       if (h.length !== (level === 0 ? 16 : 384)) fail('ae-sum: hash length')
-      return { t: 'ae-sum', sid: int(v.sid, 'sid'), level, h }
+      const m: Msg = { t: 'ae-sum', sid: int(v.sid, 'sid'), level, h, ...towAndCount(v) }
+      if (level === 1 && (m.tow !== undefined || m.n !== undefined)) fail('ae-sum: sums only at level 0')
+      return m
     }
     case 'ae-push':
       return { t: 'ae-push', sid: int(v.sid, 'sid'), items: list(v.items, 'items').map(storeItem) }
@@ -240,13 +265,7 @@ export function decodeMessage(data: Uint8Array): Msg {
       const from = int(v.from, 'from', 0, MAX_SESSION_CELLS)
       const cells = bytes(v.cells, MAX_CELLS_PER_MESSAGE * CELL_BYTES, 'cells')
       if (cells.length % CELL_BYTES !== 0 || from + cells.length / CELL_BYTES > MAX_SESSION_CELLS) fail('ae-sym: cells')
-      const m: Msg = { t: 'ae-sym', sid: int(v.sid, 'sid'), from, cells }
-      if (v.tow !== undefined) {
-        m.tow = bytes(v.tow, 1024, 'tow')
-        decodeTow(m.tow, (why) => fail(`ae-sym: tow: ${why}`))
-      }
-      if (v.n !== undefined) m.n = int(v.n, 'n')
-      return m
+      return { t: 'ae-sym', sid: int(v.sid, 'sid'), from, cells, ...towAndCount(v) }
     }
     case 'ae-more': {
       const from = int(v.from, 'from', 0, MAX_SESSION_CELLS)
@@ -260,7 +279,7 @@ export function decodeMessage(data: Uint8Array): Msg {
       if (decodeVectors(vv).length !== keys.length) fail('ae-diff: one vector per key expected')
       const want = bytes(v.want, MAX_ITEMS * WANT_BYTES, 'want')
       if (want.length % WANT_BYTES !== 0) fail('ae-diff: want')
-      return { t: 'ae-diff', sid: int(v.sid, 'sid'), keys, vv, want }
+      return { t: 'ae-diff', sid: int(v.sid, 'sid'), at: int(v.at, 'at'), keys, vv, want }
     }
     default:
       return fail('unknown message type')

@@ -16,6 +16,7 @@ import { DEPTH, FANOUT, HASH_BYTES } from '../../src/core/merkle-shape.js'
 import { encodeListings, encodeProbes } from '../../src/core/merkle-codec.js'
 import { encodeContext, encodeSet, encodeVectors, MAX_ID_BYTES } from '../../src/core/record.js'
 import { CELL_BYTES, WANT_BYTES, TOW, encodeTow } from '../../src/core/riblt.js'
+import { encodeVarints } from '../../src/core/bytes.js'
 import { identityFromSecret, type Identity } from '../../src/identity.js'
 import { MAX_CELLS_PER_MESSAGE, MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_SESSION_CELLS, MAX_WEIGHT } from '../../src/limits.js'
 import { SHORT_ID_BYTES } from '../../src/core/view.js'
@@ -183,6 +184,8 @@ const storeItem: fc.Arbitrary<StoreItem> = fc
 const optErr = <T extends object>(m: T, err: string | undefined): T => (err === undefined ? m : { ...m, err })
 const partIndex = fc.oneof(fc.nat(255), fc.nat(MAX_Q))
 
+const towSums = fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: TOW, maxLength: TOW }).map(encodeTow)
+
 /** The variants other than gossip, one arbitrary each, keyed by tag (a variant added to Msg later is simply not generated yet). */
 const others = {
   get: fc.record({ t: fc.constant('get' as const), rid, key: fuzzKey }),
@@ -196,9 +199,13 @@ const others = {
   'fwd-r': fc.record({ t: fc.constant('fwd-r' as const), rid, ok: fc.boolean(), ctx: contextString, code: fc.oneof(fc.constant(''), errCode), message: fc.string({ maxLength: 1024 }) }),
   'ae-roots': fc.record({ t: fc.constant('ae-roots' as const), sid: rid, parts: fc.array(fc.tuple(partIndex, bytes(0, 16)), { maxLength: 6 }) }),
   'ae-step': fc.record({ t: fc.constant('ae-step' as const), sid: rid, parts: fc.array(fc.tuple(partIndex, encodedProbes, encodedListings), { maxLength: 3 }) }),
-  'ae-pull': fc.record({ t: fc.constant('ae-pull' as const), sid: rid, keys: fc.array(fuzzKey, { maxLength: 6 }) }),
+  'ae-pull': fc.oneof(
+    fc.record({ t: fc.constant('ae-pull' as const), sid: rid, keys: fc.array(fuzzKey, { maxLength: 6 }) }),
+    fc.record({ t: fc.constant('ae-pull' as const), sid: rid, keys: fc.constant<Uint8Array[]>([]), idx: fc.array(fc.oneof(fc.nat(300), fc.nat()), { maxLength: 8 }).map(encodeVarints) }),
+  ),
   'ae-sum': fc.oneof(
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(0), h: bytes(16, 16) }),
+    fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(0), h: bytes(16, 16), tow: towSums, n: fc.nat() }),
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(1), h: bytes(384, 384) }),
   ),
   'ae-push': fc.record({ t: fc.constant('ae-push' as const), sid: rid, items: fc.array(storeItem, { maxLength: 4 }) }),
@@ -207,7 +214,7 @@ const others = {
       sid: rid,
       from: fc.oneof(fc.constant(0), fc.nat(MAX_SESSION_CELLS - 64)),
       cells: fc.nat(40).chain((n) => bytes(CELL_BYTES * n, CELL_BYTES * n)),
-      tow: fc.option(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { minLength: TOW, maxLength: TOW }).map(encodeTow), { nil: undefined }),
+      tow: fc.option(towSums, { nil: undefined }),
       n: fc.option(fc.nat(), { nil: undefined }),
     })
     .map(({ tow, n, ...m }): Msg => ({ t: 'ae-sym' as const, ...m, ...(tow === undefined ? {} : { tow }), ...(n === undefined ? {} : { n }) })),
@@ -215,9 +222,9 @@ const others = {
     .tuple(rid, fc.nat(MAX_SESSION_CELLS - 1), fc.integer({ min: 1, max: MAX_CELLS_PER_MESSAGE }))
     .map(([sid, from, n]): Msg => ({ t: 'ae-more' as const, sid, from, to: Math.min(MAX_SESSION_CELLS, from + n) })),
   'ae-diff': fc
-    .tuple(rid, fc.array(fc.tuple(fuzzKey, contextVector), { maxLength: 4 }), fc.nat(4))
-    .chain(([sid, kv, w]) =>
-      bytes(WANT_BYTES * w, WANT_BYTES * w).map((want): Msg => ({ t: 'ae-diff' as const, sid, keys: kv.map(([k]) => k), vv: encodeVectors(kv.map(([, v]) => v)), want })),
+    .tuple(rid, fc.nat(100_000), fc.array(fc.tuple(fuzzKey, contextVector), { maxLength: 4 }), fc.nat(4))
+    .chain(([sid, at, kv, w]) =>
+      bytes(WANT_BYTES * w, WANT_BYTES * w).map((want): Msg => ({ t: 'ae-diff' as const, sid, at, keys: kv.map(([k]) => k), vv: encodeVectors(kv.map(([, v]) => v)), want })),
     ),
 } satisfies Partial<Record<Msg['t'], fc.Arbitrary<Msg>>>
 

@@ -59,9 +59,10 @@ function wellFormed(m: Msg): boolean {
     case 'ae-step':
       return isInt(m.sid) && m.parts.length <= MAX_Q && m.parts.every(([p, a, b]) => isInt(p, 0, MAX_Q) && isBytes(a, HARD_MESSAGE_BYTES) && isBytes(b, HARD_MESSAGE_BYTES))
     case 'ae-pull':
-      return isInt(m.sid) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES))
+      return isInt(m.sid) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && (m.idx === undefined || isBytes(m.idx, MAX_LIST_ITEMS * 8))
     case 'ae-sum':
-      return isInt(m.sid) && ((m.level === 0 && isBytes(m.h, 16) && m.h.length === 16) || (m.level === 1 && isBytes(m.h, 384) && m.h.length === 384))
+      return isInt(m.sid) && ((m.level === 0 && isBytes(m.h, 16) && m.h.length === 16 && (m.tow === undefined || isBytes(m.tow, 1024)) && (m.n === undefined || isInt(m.n))) ||
+        (m.level === 1 && isBytes(m.h, 384) && m.h.length === 384 && m.tow === undefined && m.n === undefined))
     case 'ae-push':
       return isInt(m.sid) && m.items.length <= MAX_LIST_ITEMS && m.items.every(isItem)
     case 'ae-sym':
@@ -70,7 +71,7 @@ function wellFormed(m: Msg): boolean {
     case 'ae-more':
       return isInt(m.sid) && isInt(m.from, 0, MAX_SESSION_CELLS) && isInt(m.to, m.from + 1, Math.min(MAX_SESSION_CELLS, m.from + MAX_CELLS_PER_MESSAGE))
     case 'ae-diff':
-      return isInt(m.sid) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && decodeVectors(m.vv).length === m.keys.length &&
+      return isInt(m.sid) && isInt(m.at) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && decodeVectors(m.vv).length === m.keys.length &&
         isBytes(m.want, MAX_LIST_ITEMS * WANT_BYTES) && m.want.length % WANT_BYTES === 0
     default:
       return typeof (m as { t: unknown }).t === 'string'
