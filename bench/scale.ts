@@ -152,15 +152,21 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
   // every step at 10,000. So each node's 'member' events keep a mirror of its view, which says when
   // to read the real one (the answer always comes from cluster()); every few steps all pending views
   // are read anyway, in case a change came without an event.
-  interface Mirror { status: Map<string, string>; up: number }
+  // One byte per (node, member): at 10,000 nodes a map per node would itself be 10^8 entries.
+  const STATUS = ['', 'joining', 'up', 'leaving', 'left']
+  const indexOf = new Map(ids.map((id, i) => [id, i]))
+  interface Mirror { status: Uint8Array; known: number; up: number }
   const mirrors = new Map<DynameshNode, Mirror>()
   const changed = new Set<DynameshNode>()
   const track = (node: DynameshNode): void => {
-    const mirror: Mirror = { status: new Map(), up: 0 }
+    const mirror: Mirror = { status: new Uint8Array(n), known: 0, up: 0 }
     const set = (id: string, st: string): void => {
-      const was = mirror.status.get(id)
-      mirror.up += (st === 'up' ? 1 : 0) - (was === 'up' ? 1 : 0)
-      mirror.status.set(id, st)
+      const i = indexOf.get(id)
+      if (i === undefined) return
+      const was = mirror.status[i]!, now = STATUS.indexOf(st)
+      mirror.known += (was === 0 ? 1 : 0)
+      mirror.up += (now === 2 ? 1 : 0) - (was === 2 ? 1 : 0)
+      mirror.status[i] = now
     }
     mirrors.set(node, mirror)
     node.on('member', (ev) => {
@@ -169,8 +175,8 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
     })
     for (const m of timed(() => node.cluster().members)) set(m.id, m.status)
   }
-  const mirrorAllUp = (node: DynameshNode): boolean => mirrors.get(node)!.status.size === n && mirrors.get(node)!.up === n
-  const mirrorLeft = (id: string) => (node: DynameshNode): boolean => mirrors.get(node)!.status.get(id) === 'left'
+  const mirrorAllUp = (node: DynameshNode): boolean => mirrors.get(node)!.known === n && mirrors.get(node)!.up === n
+  const mirrorLeft = (id: string) => (node: DynameshNode): boolean => mirrors.get(node)!.status[indexOf.get(id)!] === 4
   /**
    * Steps `stepMs` of virtual time at a time from `from` until every watcher's view passes `done`;
    * a view is read when its mirror says `likely` (after a change), and every `sweep` steps. Returns

@@ -17,8 +17,11 @@ import { MAX_GOSSIP_BUCKETS, MAX_MEMBER_VERSION } from '../limits.js'
 export const SHORT_ID_BYTES = 6
 const FINE_BITS = Math.log2(MAX_GOSSIP_BUCKETS)
 
-interface Slot {
-  entry: MemberEntry
+/**
+ * What a view needs of an entry, computed once per entry object and shared by every view holding it
+ * (a simulation's thousand views hold the same interned entries): a view keeps only the entries.
+ */
+interface Info {
   /** First bytes of hash(id): the short id, whose top bits pick the bucket. */
   short: Uint8Array
   shortHex: string
@@ -27,6 +30,19 @@ interface Slot {
   h0: number
   h1: number
   check: number
+}
+
+const infos = new WeakMap<MemberEntry, Info>()
+
+function infoOf(e: MemberEntry): Info {
+  let info = infos.get(e)
+  if (!info) {
+    const id = idInfoOf(e.id)
+    const [h0, h1, check] = entryHashOf(`${e.id}\n${e.weight}\n${e.status}\n${e.version}`)
+    info = { short: id.short, shortHex: id.shortHex, bucket: id.bucket, h0, h1, check }
+    infos.set(e, info)
+  }
+  return info
 }
 
 /** One line of a peer's version list. */
@@ -44,10 +60,9 @@ export function bucketsFor(size: number): number {
 }
 
 export class MemberView {
-  private readonly slots = new Map<string, Slot>()
-  private readonly byShort = new Map<string, NodeId>()
-  /** Every slot, ordered by fine bucket (entries never leave a view, so this only grows). */
-  private readonly ordered: Slot[] = []
+  private readonly slots = new Map<string, MemberEntry>()
+  /** Every entry, ordered by fine bucket (entries never leave a view, so this only grows). */
+  private readonly ordered: MemberEntry[] = []
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
@@ -58,26 +73,32 @@ export class MemberView {
   }
 
   get(id: string): MemberEntry | undefined {
-    return this.slots.get(id)?.entry
+    return this.slots.get(id)
   }
 
-  *values(): Generator<MemberEntry> {
-    for (const s of this.slots.values()) yield s.entry
+  values(): IterableIterator<MemberEntry> {
+    return this.slots.values()
   }
 
   /** Puts `entry` in place of any entry of the same id (no version check: see `offer`). */
   set(entry: MemberEntry): void {
     const old = this.slots.get(entry.id)
-    if (old) this.xor(old)
-    const slot = old ?? newSlot(entry)
-    slot.entry = entry
-    ;[slot.h0, slot.h1, slot.check] = entryHashOf(`${entry.id}\n${entry.weight}\n${entry.status}\n${entry.version}`)
-    this.slots.set(entry.id, slot)
-    if (!old) {
-      this.ordered.splice(this.firstAtOrAfter(slot.bucket + 1), 0, slot)
-      this.byShort.set(slot.shortHex, entry.id)
+    const info = infoOf(entry)
+    if (old) {
+      this.xor(infoOf(old))
+      this.ordered[this.indexOf(old, info.bucket)] = entry
+    } else {
+      this.ordered.splice(this.firstAtOrAfter(info.bucket + 1), 0, entry)
     }
-    this.xor(slot)
+    this.slots.set(entry.id, entry)
+    this.xor(info)
+  }
+
+  /** Index in `ordered` of an entry held, in fine bucket `bucket`. */
+  private indexOf(e: MemberEntry, bucket: number): number {
+    let i = this.firstAtOrAfter(bucket)
+    while (this.ordered[i] !== e) i++
+    return i
   }
 
   /** True when `entry` would replace what the view holds of its id (or the view has none). */
@@ -86,9 +107,15 @@ export class MemberView {
     return !mine || supersedes(entry, mine)
   }
 
-  /** The id a peer's short id names here, if any. */
+  /** The id a peer's short id names here, if any (a scan of its fine bucket: a few entries). */
   idOfShort(shortHex: string): NodeId | undefined {
-    return this.byShort.get(shortHex)
+    const bucket = parseInt(shortHex.slice(0, 4), 16) >>> (16 - FINE_BITS)
+    for (let i = this.firstAtOrAfter(bucket); i < this.ordered.length; i++) {
+      const info = infoOf(this.ordered[i]!)
+      if (info.bucket !== bucket) break
+      if (info.shortHex === shortHex) return this.ordered[i]!.id
+    }
+    return undefined
   }
 
   /** 8 bytes summarising the whole view (kept until the view changes: do not modify). */
@@ -130,19 +157,23 @@ export class MemberView {
     let hi = this.ordered.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (this.ordered[mid]!.bucket < bucket) lo = mid + 1
+      if (infoOf(this.ordered[mid]!).bucket < bucket) lo = mid + 1
       else hi = mid
     }
     return lo
   }
 
-  /** Slots in the given buckets at resolution `nb`. */
-  private slotsIn(nb: number, buckets: readonly number[]): Slot[] {
+  /** Entries in the given buckets at resolution `nb`, with their infos. */
+  private slotsIn(nb: number, buckets: readonly number[]): Array<{ entry: MemberEntry; info: Info }> {
     const span = MAX_GOSSIP_BUCKETS / nb
-    const out: Slot[] = []
+    const out: Array<{ entry: MemberEntry; info: Info }> = []
     for (const c of buckets) {
       const end = (c + 1) * span
-      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length && this.ordered[i]!.bucket < end; i++) out.push(this.ordered[i]!)
+      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length; i++) {
+        const entry = this.ordered[i]!, info = infoOf(entry)
+        if (info.bucket >= end) break
+        out.push({ entry, info })
+      }
     }
     return out
   }
@@ -151,11 +182,11 @@ export class MemberView {
   versions(nb: number, buckets: readonly number[]): Uint8Array {
     const slots = this.slotsIn(nb, buckets)
     const w = new Writer(slots.reduce((n, s) => n + SHORT_ID_BYTES + 2 + varintSize(s.entry.version), 0))
-    for (const s of slots) {
-      w.bytes(s.short)
-      w.u8(s.check >>> 8)
-      w.u8(s.check & 0xff)
-      w.varint(s.entry.version)
+    for (const { entry, info } of slots) {
+      w.bytes(info.short)
+      w.u8(info.check >>> 8)
+      w.u8(info.check & 0xff)
+      w.varint(entry.version)
     }
     return w.done()
   }
@@ -169,8 +200,7 @@ export class MemberView {
     const remaining = new Map(theirs.map((l) => [l.short, l]))
     const give: MemberEntry[] = []
     const want: string[] = []
-    for (const s of this.slotsIn(nb, buckets)) {
-      const e = s.entry
+    for (const { entry: e, info: s } of this.slotsIn(nb, buckets)) {
       const t = remaining.get(s.shortHex)
       remaining.delete(s.shortHex)
       if (!t || t.version < e.version) give.push(e)
@@ -191,7 +221,7 @@ export class MemberView {
     return out
   }
 
-  private xor(s: Slot): void {
+  private xor(s: Info): void {
     const i = s.bucket * 2
     this.sums[i] = this.sums[i]! ^ s.h0
     this.sums[i + 1] = this.sums[i + 1]! ^ s.h1
@@ -201,8 +231,11 @@ export class MemberView {
   }
 }
 
-/** Short ids by id, shared by every view in the process. */
-const shortIdOf = memoByString(100_000, (id) => hash(toBytes(id)).slice(0, SHORT_ID_BYTES))
+/** Short ids by id (bytes, hex, fine bucket), shared by every view in the process. */
+const idInfoOf = memoByString(100_000, (id) => {
+  const short = hash(toBytes(id)).slice(0, SHORT_ID_BYTES)
+  return { short, shortHex: toHex(short), bucket: ((short[0]! << 8) | short[1]!) >>> (16 - FINE_BITS) }
+})
 
 /** The two sum words and the check of an entry's hash, by its fields, shared by every view in the process. */
 const entryHashOf = memoByString(200_000, (fields) => {
@@ -210,12 +243,6 @@ const entryHashOf = memoByString(200_000, (fields) => {
   const dv = new DataView(h.buffer, h.byteOffset, 10)
   return [dv.getUint32(0), dv.getUint32(4), dv.getUint16(8)] as const
 })
-
-function newSlot(entry: MemberEntry): Slot {
-  const short = shortIdOf(entry.id)
-  const bucket = ((short[0]! << 8) | short[1]!) >>> (16 - FINE_BITS)
-  return { entry, short, shortHex: toHex(short), bucket, h0: 0, h1: 0, check: 0 }
-}
 
 const fromHex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)))
 

@@ -57,6 +57,7 @@ export class Gossip {
   private readonly settleWaiters = new Map<NodeId, Array<(agreed: boolean) => void>>()
   /** Members whose entries or expiry changed since ring() last answered. */
   private readonly ringTouched = new Set<NodeId>()
+  private sortedMembers: readonly MemberEntry[] | undefined
 
   constructor(
     private readonly ctx: NodeContext,
@@ -85,11 +86,12 @@ export class Gossip {
     for (const e of entries) if (this.view.wouldTake(e)) this.set(e)
   }
 
-  /** The view as this node sees it, by id: members it expired locally show as left. */
-  members(): MemberEntry[] {
-    return [...this.view.values()]
+  /** The view as this node sees it, by id: members it expired locally show as left (kept until the view or an expiry changes). */
+  members(): readonly MemberEntry[] {
+    this.sortedMembers ??= [...this.view.values()]
       .map((m) => (this.expired.has(m.id) && m.status !== 'left' ? { ...m, status: 'left' as const } : m))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return this.sortedMembers
   }
 
   status(id: NodeId): MemberStatus | undefined {
@@ -314,6 +316,7 @@ export class Gossip {
   private set(e: MemberEntry): void {
     this.view.set(e)
     this.ringTouched.add(e.id)
+    this.sortedMembers = undefined
     this.track(e)
   }
 
@@ -347,6 +350,7 @@ export class Gossip {
       if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
       this.expired.add(id)
       this.ringTouched.add(id)
+      this.sortedMembers = undefined
       changed.push({ ...m, status: 'left' })
       ringChanged ||= inRing(m)
     }
@@ -354,6 +358,7 @@ export class Gossip {
       if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
       this.ringTouched.add(id)
+      this.sortedMembers = undefined
       const m = this.view.get(id)!
       changed.push(m)
       ringChanged ||= inRing(m)

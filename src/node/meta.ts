@@ -72,7 +72,15 @@ const copyEntry = (m: MemberEntry): MemberEntry => {
 
 /** Stores the given entries (those that changed), each under its own key, in one batch. */
 export const saveMembers = (storage: Batcher, members: readonly MemberEntry[]): Promise<void> =>
-  members.length === 0 ? Promise.resolve() : storage.batch(members.map((m) => ({ type: 'put', key: memberKey(m.id), value: packr.pack(m) })))
+  members.length === 0 ? Promise.resolve() : storage.batch(members.map((m) => ({ type: 'put', key: memberKey(m.id), value: packed(m) })))
+
+/** Encodings by entry: entries are immutable and shared (interned), so each is encoded once per process, not once per node storing it. */
+const encodings = new WeakMap<MemberEntry, Uint8Array>()
+function packed(m: MemberEntry): Uint8Array {
+  let b = encodings.get(m)
+  if (!b) encodings.set(m, (b = Uint8Array.from(packr.pack(m))))
+  return b
+}
 
 /** Storage key of a member's entry (the same few ids are stored over and over: encoded once). */
 const memberKey = memoByString(100_000, (id) => metaKey(`member/${id}`))

@@ -22,7 +22,23 @@ function simSign(secret: Uint8Array, key: Uint8Array, message: Uint8Array): Uint
  * same entries, and the stand-in is a pure function, so each is computed once per process.
  */
 const expectedSigs = new WeakMap<Uint8Array, (k: string) => Uint8Array>()
+/**
+ * The same by message object, per secret and claimed id: the signed bytes of an entry are one shared
+ * array per entry in the process (membership.ts's signedPart), so most checks end here without
+ * turning the message into a string.
+ */
+const byMessage = new WeakMap<Uint8Array, WeakMap<Uint8Array, { claimed: string; sig: Uint8Array }>>()
 function expectedSig(secret: Uint8Array, claimed: string, message: Uint8Array): Uint8Array {
+  let seen = byMessage.get(secret)
+  if (!seen) byMessage.set(secret, (seen = new WeakMap()))
+  const hit = seen.get(message)
+  if (hit && hit.claimed === claimed) return hit.sig
+  const sig = expectedSigSlow(secret, claimed, message)
+  seen.set(message, { claimed, sig })
+  return sig
+}
+
+function expectedSigSlow(secret: Uint8Array, claimed: string, message: Uint8Array): Uint8Array {
   let of = expectedSigs.get(secret)
   if (!of) {
     of = memoByString(200_000, (k) => {
