@@ -14,6 +14,7 @@
  *   hangup      opens connections and hangs up right after its HELLO frame, or right after a request
  *               (a gossip asking for a reply), over and over
  *   observer    prints the peers the signaling server announces
+ * (Data frames are kind 0, or kind 3 for a batch of small messages, framing.ts.)
  * Lines on stdout: `READY {...}`, `RECV {...}` for every message a target sends it (at once, so they
  * survive a crash), `PHASE name`, `DONE {...}`.
  */
@@ -54,7 +55,7 @@ DataPeer.prototype.send = function (this: DataPeer, frame: Uint8Array) {
   if (tamper === 'corrupt') return originalSend.call(this, randomBytes(1 + Math.floor(Math.random() * 3000)))
   originalSend.call(this, frame)
   const kind = (frame[0] ?? 0) & 0x7f
-  if ((tamper === 'hangup-hello' && kind === 1) || (tamper === 'hangup-data' && kind === 0)) this.destroy()
+  if ((tamper === 'hangup-hello' && kind === 1) || (tamper === 'hangup-data' && (kind === 0 || kind === 3))) this.destroy()
 } as typeof originalSend
 
 function transport(identity: Identity, recvTag: string): WebRtcTransport {
