@@ -193,11 +193,13 @@ export interface TokenView {
 /**
  * The token view of members (sorted by id) with the given token counts: through the shared index
  * when the ring is large and makes up a good part of it, else through a flat index of its own.
- * `reuse`: an index that may be kept (the previous ring's), with each member's reg there (-1: not known).
+ * `reuse`: an index that may be kept (the previous ring's), with each member's reg there (-1: not
+ * known; the array is taken over).
  */
-export function tokenView(ids: readonly string[], counts: Uint32Array, reuse?: { index: TokenIndex; regs: Int32Array }): TokenView {
+export function tokenView(ids: (i: number) => string, counts: Uint32Array, reuse?: { index: TokenIndex; regs: Int32Array }): TokenView {
+  const m = counts.length
   let total = 0
-  for (let i = 0; i < counts.length; i++) total += counts[i]!
+  for (let i = 0; i < m; i++) total += counts[i]!
   let index = reuse?.index
   if (index === undefined || index.bits === 0 || index !== shared) {
     if (total < FLAT_BELOW) index = undefined
@@ -208,17 +210,18 @@ export function tokenView(ids: readonly string[], counts: Uint32Array, reuse?: {
     }
   }
   if (index === undefined) {
-    const flat = TokenIndex.flat(ids, counts)
-    const regs = Int32Array.from(ids, (_, i) => i)
+    const flat = TokenIndex.flat(Array.from({ length: m }, (_, i) => ids(i)), counts)
+    const regs = new Int32Array(m)
+    for (let i = 0; i < m; i++) regs[i] = i
     return { index: flat, table: regs.slice(), regs, counts, total }
   }
-  const regs = reuse?.index === index ? reuse.regs : new Int32Array(ids.length).fill(-1)
-  for (let i = 0; i < ids.length; i++) {
-    if (regs[i]! < 0) regs[i] = index.regOf(ids[i]!)
+  const regs = reuse?.index === index ? reuse.regs : new Int32Array(m).fill(-1)
+  for (let i = 0; i < m; i++) {
+    if (regs[i]! < 0) regs[i] = index.regOf(ids(i))
     index.ensure(regs[i]!, counts[i]!)
   }
   const table = new Int32Array(index.registered).fill(-1)
-  for (let i = 0; i < ids.length; i++) table[regs[i]!] = i
+  for (let i = 0; i < m; i++) table[regs[i]!] = i
   return { index, table, regs, counts, total }
 }
 

@@ -103,17 +103,27 @@ function checkOpts(opts: { q: number; n: number }): void {
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new TypeError(`n must be a positive integer, got ${opts.n}`)
 }
 
-/** The ring of members sorted by id and validated; `reuse`: the previous ring's token index, with each member's registration there (-1: none). */
-function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array }): Ring {
-  const counts = Uint32Array.from(sorted, (m) => tokenCount(m.weight))
-  const tokens = tokenView(sorted.map((m) => m.id), counts, reuse)
+/**
+ * The ring of members sorted by id and validated. `reuse`: the previous ring's token index, with
+ * each member's registration there (-1: none) and token count (-1: by its weight).
+ */
+function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array; counts: Int32Array }): Ring {
+  const m = sorted.length
+  const counts = new Uint32Array(m)
+  for (let i = 0; i < m; i++) {
+    const c = reuse?.counts[i] ?? -1
+    counts[i] = c >= 0 ? c : tokenCount(sorted[i]!.weight)
+  }
+  const tokens = tokenView((i) => sorted[i]!.id, counts, reuse)
   const owners = place(sorted, tokens, q, n)
-  return Object.freeze({
-    q, n, members: Object.freeze(sorted),
-    owners: Object.freeze(owners.map((o) => Object.freeze(o.map((i) => sorted[i]!.id)))),
-    ownerIndex: Object.freeze(owners.map((o) => Object.freeze(o))),
-    tokens, fingerprint: fp,
-  })
+  const ids: (readonly NodeId[])[] = new Array(q)
+  for (let p = 0; p < q; p++) {
+    const o = owners[p]!, x: NodeId[] = new Array(o.length)
+    for (let k = 0; k < o.length; k++) x[k] = sorted[o[k]!]!.id
+    ids[p] = Object.freeze(x)
+    Object.freeze(o)
+  }
+  return Object.freeze({ q, n, members: Object.freeze(sorted), owners: Object.freeze(ids), ownerIndex: Object.freeze(owners), tokens, fingerprint: fp })
 }
 
 function sortedMembers(members: readonly RingMember[]): { sorted: RingMember[]; fp: [number, number] } {
@@ -146,8 +156,14 @@ export function buildRing(members: readonly RingMember[], opts: { q: number; n: 
 const recentRings = new Map<string, Ring>()
 const RECENT_RINGS = 16
 
-const sameMembers = (a: readonly RingMember[], b: readonly RingMember[]): boolean =>
-  a.length === b.length && a.every((m, i) => m === b[i] || (m.id === b[i]!.id && m.weight === b[i]!.weight))
+function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!
+    if (x !== y && (x.id !== y.id || x.weight !== y.weight)) return false
+  }
+  return true
+}
 
 /** A recent ring of exactly these members, else `make()`'s, remembered. */
 function recent(q: number, n: number, sorted: readonly RingMember[], fp: readonly [number, number], make: () => Ring): Ring {
@@ -190,28 +206,35 @@ export function nextRing(prev: Ring, changes: readonly RingChange[]): Ring {
     const [h0, h1] = memberHash(keyOf(m))
     f0 ^= h0; f1 ^= h1
   }
-  const sorted: RingMember[] = []
-  const old = prev.members, oldRegs = prev.tokens.regs, regs: number[] = []
-  let changed = false
+  const old = prev.members, oldRegs = prev.tokens.regs, oldCounts = prev.tokens.counts
+  const size = old.length + ups.length
+  const sorted: RingMember[] = [], regs = new Int32Array(size), counts = new Int32Array(size)
+  let changed = false, k = 0
+  const keep = (m: RingMember, i: number, same: boolean): void => {
+    sorted.push(m)
+    regs[k] = i < 0 ? -1 : oldRegs[i]!
+    counts[k++] = same ? oldCounts[i]! : -1
+  }
   for (let i = 0, j = 0; i < old.length || j < ups.length;) {
     const a = old[i], b = ups[j]
     if (a !== undefined && (b === undefined || a.id < b.id)) {
       if (last.has(a.id)) { flip(a); changed = true } // leaves
-      else { sorted.push(a); regs.push(oldRegs[i]!) }
+      else keep(a, i, true)
       i++
     } else if (a !== undefined && b !== undefined && a.id === b.id) {
-      if (a.weight !== b.weight) { flip(a); flip(b); changed = true }
-      sorted.push(b); regs.push(oldRegs[i]!)
+      const same = a.weight === b.weight
+      if (!same) { flip(a); flip(b); changed = true }
+      keep(b, i, same)
       i++; j++
     } else {
       flip(b!); changed = true
-      sorted.push(b!); regs.push(-1)
+      keep(b!, -1, false)
       j++
     }
   }
   if (!changed) return prev
   const fp = [f0 >>> 0, f1 >>> 0] as const
-  return recent(prev.q, prev.n, sorted, fp, () => assemble(sorted, prev.q, prev.n, fp, { index: prev.tokens.index, regs: Int32Array.from(regs) }))
+  return recent(prev.q, prev.n, sorted, fp, () => assemble(sorted, prev.q, prev.n, fp, { index: prev.tokens.index, regs: regs.subarray(0, k), counts: counts.subarray(0, k) }))
 }
 
 const checkPartition = (ring: Ring, p: number): void => {

@@ -63,6 +63,8 @@ export class MemberView {
   private readonly slots = new Map<string, MemberEntry>()
   /** Every entry, ordered by fine bucket (entries never leave a view, so this only grows). */
   private readonly ordered: MemberEntry[] = []
+  /** The fine bucket of each entry in `ordered` (searched without looking the entries' infos up). */
+  private readonly orderedBucket: number[] = []
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
@@ -88,7 +90,9 @@ export class MemberView {
       this.xor(infoOf(old))
       this.ordered[this.indexOf(old, info.bucket)] = entry
     } else {
-      this.ordered.splice(this.firstAtOrAfter(info.bucket + 1), 0, entry)
+      const at = this.firstAtOrAfter(info.bucket + 1)
+      this.ordered.splice(at, 0, entry)
+      this.orderedBucket.splice(at, 0, info.bucket)
     }
     this.slots.set(entry.id, entry)
     this.xor(info)
@@ -110,10 +114,8 @@ export class MemberView {
   /** The id a peer's short id names here, if any (a scan of its fine bucket: a few entries). */
   idOfShort(shortHex: string): NodeId | undefined {
     const bucket = parseInt(shortHex.slice(0, 4), 16) >>> (16 - FINE_BITS)
-    for (let i = this.firstAtOrAfter(bucket); i < this.ordered.length; i++) {
-      const info = infoOf(this.ordered[i]!)
-      if (info.bucket !== bucket) break
-      if (info.shortHex === shortHex) return this.ordered[i]!.id
+    for (let i = this.firstAtOrAfter(bucket); i < this.ordered.length && this.orderedBucket[i] === bucket; i++) {
+      if (infoOf(this.ordered[i]!).shortHex === shortHex) return this.ordered[i]!.id
     }
     return undefined
   }
@@ -157,7 +159,7 @@ export class MemberView {
     let hi = this.ordered.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (infoOf(this.ordered[mid]!).bucket < bucket) lo = mid + 1
+      if (this.orderedBucket[mid]! < bucket) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -169,10 +171,9 @@ export class MemberView {
     const out: Array<{ entry: MemberEntry; info: Info }> = []
     for (const c of buckets) {
       const end = (c + 1) * span
-      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length; i++) {
-        const entry = this.ordered[i]!, info = infoOf(entry)
-        if (info.bucket >= end) break
-        out.push({ entry, info })
+      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length && this.orderedBucket[i]! < end; i++) {
+        const entry = this.ordered[i]!
+        out.push({ entry, info: infoOf(entry) })
       }
     }
     return out
