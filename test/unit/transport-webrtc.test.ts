@@ -21,6 +21,7 @@ import {
 } from '../../src/transport/webrtc.js'
 import { wrtc } from '../../src/transport/wrtc.js'
 import { transportSuite } from '../suites/transport.js'
+import { DataPeer } from '../../src/transport/peer.js'
 import { seededBytes } from '../../src/sim/random.js'
 
 let rooms = 0
@@ -112,6 +113,31 @@ describe('webrtc transport', () => {
     await waitFor(() => inbox[1]!.length === 1000, 15_000, '1000 messages')
     expect(inbox[1]!.every((m, i) => m.msg[0] === bytes(4096, i)[0])).toBe(true)
 
+  })
+
+  it('sends the small messages of one turn as batch frames, in order, with a large message between them', async () => {
+    const { ts, inbox } = await cluster(2)
+    const [a, b] = [ts[0]!, ts[1]!]
+    a.send(b.id, Uint8Array.of(0))
+    await waitFor(() => inbox[1]!.length === 1, 5000, 'connection')
+    const kinds: number[] = []
+    const send = DataPeer.prototype.send
+    DataPeer.prototype.send = function (this: DataPeer, frame: Uint8Array) {
+      kinds.push(frame[0]! & 0x7f)
+      send.call(this, frame)
+    }
+    try {
+      const sent: Uint8Array[] = []
+      for (let i = 0; i < 300; i++) sent.push(i === 150 ? bytes(40_000, i) : bytes(200 + i, i))
+      for (const m of sent) a.send(b.id, m)
+      await waitFor(() => inbox[1]!.length === 301, 10_000, '300 messages')
+      expect(inbox[1]!.slice(1).every((m, i) => equalBytes(m.msg, sent[i]!))).toBe(true)
+      // 298 small messages in batch frames of up to 16 KiB; the 40 KB one in three chunks (kind 0).
+      expect(kinds.filter((k) => k === 3).length).toBeLessThan(30)
+      expect(kinds.filter((k) => k === 0).length).toBe(3)
+    } finally {
+      DataPeer.prototype.send = send
+    }
   })
 
   it('bounds the queue of a connection that is not open yet: the excess is dropped and counted', async () => {
