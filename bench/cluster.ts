@@ -365,6 +365,14 @@ async function main(): Promise<void> {
     }))
     console.log(`# preloaded ${KEYS} keys in ${((performance.now() - p0) / 1000).toFixed(1)} s (${failed} failed)`)
 
+    // What the peers spend with no client traffic (gossip, anti-entropy, handoff), to read the CPU per op against.
+    const idle0 = cpuNow(c)
+    const i0 = performance.now()
+    await new Promise((r) => setTimeout(r, 3000))
+    const idle1 = cpuNow(c)
+    const idleMsPerS = idle1.peers.reduce((n, x, i) => n + x - idle0.peers[i]!, 0) / ((performance.now() - i0) / 1000)
+    console.log(`# idle: the peers use ${idleMsPerS.toFixed(0)} ms of CPU per second in all with no client traffic`)
+
     await runWorkload(c, 'workload A (50% get / 50% put)', 0.5, Number(args.seed) + 1)
     await runWorkload(c, 'workload B (95% get / 5% put)', 0.95, Number(args.seed) + 2)
 
