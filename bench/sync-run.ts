@@ -3,6 +3,8 @@
  * asserts their byte bounds): two nodes, N = 2, R = W = 1, 11-byte keys, 100-byte values.
  */
 import { performance } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { createNode, memoryStorage, type DynameshNode } from '../src/index.js'
 import { createSimNetwork } from '../src/sim/index.js'
 
@@ -16,7 +18,10 @@ export interface SyncResult {
   messages: number
   /** Longest chain of messages each sent in reaction to the previous one, halved. */
   roundTrips: number
+  /** CPU of this process (both nodes, the simulator) from heal to the last work. */
   cpuMs: number
+  /** The same until settle returned (its quiet period included). */
+  cpuSettledMs: number
   /** Wall time from heal (or wipe) to the last version stored. */
   wallMs: number
   /** key + value + 16-byte digest per record that had to move. */
@@ -34,6 +39,9 @@ export const keyOf = (i: number): string => `k${String(i).padStart(KEY_BYTES - 1
 const FLOOR_PER_RECORD = KEY_BYTES + VALUE_BYTES + 16
 
 type SimNode = DynameshNode & { idle(): boolean }
+
+setFlagsFromString('--expose-gc')
+const collectGarbage = runInNewContext('gc') as () => void
 
 /** Message types a quiet pair keeps sending: membership gossip and anti-entropy summaries. */
 const BACKGROUND = new Set(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'ae-sum'])
@@ -87,7 +95,7 @@ export async function populate(n: number, seed = 1): Promise<Snapshot> {
 }
 
 /** Runs one scenario on a fresh simulated network, from the snapshot, and reports what catching up cost. */
-export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<SyncResult> {
+export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1, hooks: { window?: () => Promise<void> } = {}): Promise<SyncResult> {
   if (snap.n !== c.n) throw new TypeError('snapshot of another n')
   const net = createSimNetwork({ seed, latencyMs: [1, 5] })
   const make = async (id: 'a' | 'b'): Promise<SimNode> => {
@@ -128,6 +136,13 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   // The window closes with the last message that carried catch-up work: what follows is the
   // background (gossip digests, anti-entropy summaries that found nothing) of a quiet pair.
   const log: Array<[string, number]> = []
+  // CPU and wall time up to the last work: a message that carried it, or a version stored.
+  let cpuAtWork: NodeJS.CpuUsage | undefined
+  let lastChange = performance.now()
+  const workDone = (): void => {
+    cpuAtWork = process.cpuUsage()
+    lastChange = performance.now()
+  }
   let sent = 0
   const unobserve = net.observe((ev) => {
     const link = `${ev.from}>${ev.to}:${ev.size}`
@@ -138,6 +153,7 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
       if (!BACKGROUND.has(tag)) {
         bytes = sent
         messages = log.length
+        workDone()
       }
       const last = lastDelivery.get(ev.from)
       const dd = last && last.time === ev.time ? last.depth + 1 : 1
@@ -153,10 +169,12 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
       lastDelivery.set(ev.to, { time: ev.time, depth: last && last.time === ev.time ? Math.max(last.depth, dd) : dd })
     }
   })
+  // The garbage of building the two replicas is not the catch-up's: collect it first (a replica that
+  // has been running has long done so).
+  collectGarbage()
+  await hooks.window?.()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  // Filled when the last version reached a node (the quiet period that settle waits out is not work).
-  let lastChange = t0
   const watch = (): void => {
     for (const id of ['a', 'b']) node(id).on('change', () => void (lastChange = performance.now()))
   }
@@ -164,8 +182,9 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   else net.heal()
   watch()
   await net.settle({ quietMs: 5000 })
-  const wallMs = lastChange - t0
+  const wallMs = Math.max(0, lastChange - t0)
   const cpu = process.cpuUsage(cpu0)
+  const cpuWork = cpuAtWork === undefined ? { user: 0, system: 0 } : { user: cpuAtWork.user - cpu0.user, system: cpuAtWork.system - cpu0.system }
   unobserve()
   const byType: Record<string, number> = {}
   for (const [t, b] of log.slice(0, messages)) byType[t] = (byType[t] ?? 0) + b
@@ -174,7 +193,7 @@ export async function syncCost(c: SyncCase, snap: Snapshot, seed = 1): Promise<S
   const converged = roots('a') === roots('b')
   for (const id of ['a', 'b']) await node(id).stop().catch(() => {})
   await net.stop()
-  return { converged, bytes, syncBytes: bytes - gossipBytes(byType), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
+  return { converged, bytes, syncBytes: bytes - gossipBytes(byType), messages, roundTrips: Math.ceil(maxDepth / 2), cpuMs: (cpuWork.user + cpuWork.system) / 1000, cpuSettledMs: (cpu.user + cpu.system) / 1000, wallMs, floor: moved * FLOOR_PER_RECORD, top, byType }
 }
 
 /**

@@ -32,7 +32,7 @@
 import { compareBytes, equalBytes, hash } from './hash.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from './merkle-codec.js'
 import { DEPTH, FANOUT, HASH_BYTES, copy, isZero } from './merkle-shape.js'
-import { PartitionSketch } from './riblt.js'
+import { PartitionSketch, tagOfHash } from './riblt.js'
 
 export { DEPTH, FANOUT, HASH_BYTES } from './merkle-shape.js'
 export { decodeListings, decodeProbes, encodeListings, encodeProbes, listingBytes, probeBytes, type ListingLimits } from './merkle-codec.js'
@@ -92,10 +92,13 @@ export class MerkleTree {
   readonly #levels: Array<Map<number, TreeNode>> = Array.from({ length: DEPTH }, () => new Map())
   readonly #byKey = new Map<string, Entry>()
   readonly #leaves = new Map<number, Map<string, Entry>>()
+  /** With a sketch: entries by the 16 hash bits an ae-diff names them by (riblt.ts tagOfHash). */
+  readonly #byTag: Map<number, Entry[]> | undefined
 
   /** `partition`: the tree of that partition also keeps its reconciliation sketch current. */
   constructor(partition?: number) {
     this.sketch = partition === undefined ? undefined : new PartitionSketch(partition)
+    this.#byTag = partition === undefined ? undefined : new Map()
   }
 
   /** Inserts the key or replaces its digest. Both are copied. */
@@ -110,6 +113,7 @@ export class MerkleTree {
       const delta = old.h.slice()
       xorInto(delta, h) // XOR out the old entry hash and XOR in the new one in a single pass
       this.#apply(old.bucket, delta, 0)
+      this.#unindex(old)
       this.#store(id, { key: old.key, digest: copy(digest), h, bucket: old.bucket })
       this.sketch?.toggle(old.h, -1)
       this.sketch?.toggle(h, 1)
@@ -123,9 +127,25 @@ export class MerkleTree {
 
   #store(id: string, e: Entry): void {
     this.#byKey.set(id, e)
+    if (this.#byTag) {
+      const tag = tagOfHash(e.h)
+      const same = this.#byTag.get(tag)
+      if (same) same.push(e)
+      else this.#byTag.set(tag, [e])
+    }
     let leaf = this.#leaves.get(e.bucket)
     if (!leaf) this.#leaves.set(e.bucket, (leaf = new Map()))
     leaf.set(id, e)
+  }
+
+  #unindex(e: Entry): void {
+    if (!this.#byTag) return
+    const tag = tagOfHash(e.h)
+    const same = this.#byTag.get(tag)
+    if (!same) return
+    const rest = same.filter((x) => x !== e)
+    if (rest.length) this.#byTag.set(tag, rest)
+    else this.#byTag.delete(tag)
   }
 
   /** Removes the key; absent keys are ignored. */
@@ -134,6 +154,7 @@ export class MerkleTree {
     const e = this.#byKey.get(id)
     if (!e) return
     this.#byKey.delete(id)
+    this.#unindex(e)
     const leaf = this.#leaves.get(e.bucket)!
     leaf.delete(id)
     if (leaf.size === 0) this.#leaves.delete(e.bucket)
@@ -209,6 +230,7 @@ export class MerkleTree {
     t.#root.n = this.#root.n
     this.#levels.forEach((level, k) => level.forEach((node, i) => t.#levels[k]!.set(i, { h: node.h.slice(), n: node.n })))
     for (const [id, e] of this.#byKey) t.#byKey.set(id, e)
+    this.#byTag?.forEach((same, tag) => t.#byTag?.set(tag, [...same]))
     this.#leaves.forEach((leaf, b) => t.#leaves.set(b, new Map(leaf)))
     return t
   }
@@ -223,11 +245,12 @@ export class MerkleTree {
     for (const e of this.#byKey.values()) yield e.h
   }
 
-  /** The entries whose entry hash passes `match` (no copies: do not mutate). */
-  entriesWhere(match: (h: Uint8Array) => boolean): MerkleEntry[] {
-    const out: MerkleEntry[] = []
-    for (const e of this.#byKey.values()) if (match(e.h)) out.push({ key: e.key, digest: e.digest })
-    return out
+  /**
+   * The entries whose entry hash has bytes 4..6 equal to `tag` (riblt.ts tagOfHash), with their
+   * hashes (no copies: do not mutate). Only for a tree of a partition; others have none.
+   */
+  withTag(tag: number): Array<MerkleEntry & { h: Uint8Array }> {
+    return (this.#byTag?.get(tag) ?? []).map((e) => ({ key: e.key, digest: e.digest, h: e.h }))
   }
 
   /** XORs `delta` into every node on the bucket's path and adjusts counts by `dn`. */

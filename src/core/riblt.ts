@@ -59,8 +59,6 @@ export const itemLo = (h: Uint8Array): number => ((h[0]! << 24) | (h[1]! << 16) 
 export const itemHi = (p: number, h: Uint8Array): number => ((p << 16) | (h[4]! << 8) | h[5]!) | 0
 /** The partition an item belongs to. */
 export const partitionOfItem = (hi: number): number => hi >>> 16
-/** An item's 48 hash bits as one number: tells items of one partition apart. */
-export const itemKey = (lo: number, hi: number): number => (lo >>> 0) * 65536 + (hi & 0xffff)
 /** 16 of an item's hash bits (the low half of `hi`), which find its record among its partition's with few false matches. */
 export const itemTag = (hi: number): number => hi & 0xffff
 /** The tag of entry hash `h`. */

@@ -18,11 +18,11 @@
  * listings. A quiet exchange costs one small message; d differences cost about d listings and
  * records plus the probes above them. Why this design: docs/sync.md.
  */
-import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type MerkleTree } from '../core/merkle.js'
+import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type MerkleEntry, type MerkleTree } from '../core/merkle.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
 import { decodeSet, decodeVectors, encodeSet, encodeVectors } from '../core/record.js'
 import { descends, equalSets, type VersionSet, type VersionVector } from '../core/clock.js'
-import { CELL_BYTES, Difference, WANT_BYTES, decodeTow, itemHi, itemKey, itemLo, itemTag, tagOfHash, encodeCells, encodeTow, estimateDifference, partitionOfItem, unionCells, unionTow, type SketchSource } from '../core/riblt.js'
+import { CELL_BYTES, Difference, WANT_BYTES, decodeTow, itemLo, itemTag, encodeCells, encodeTow, estimateDifference, partitionOfItem, unionCells, unionTow, type SketchSource } from '../core/riblt.js'
 import { MAX_CELLS_PER_MESSAGE, MAX_LIST_ITEMS, MAX_SESSION_CELLS } from '../limits.js'
 import { decodeVarints, encodeVarints } from '../core/bytes.js'
 import { isPrimary, partitionsOf, type Ring } from '../core/ring.js'
@@ -87,6 +87,8 @@ export class AntiEntropy {
   private busyUntil = 0
   /** When this node last sent each peer a summary, and whether with sums: two crossing start one exchange, not two. */
   private readonly summarySent = new Map<NodeId, { at: number; sums: boolean }>()
+  /** Each partition's share of the group hashes, with the root it was computed from. */
+  private readonly groupHashes = new Map<number, { root: Uint8Array; h: Uint8Array }>()
   /** Keys this node listed in its last ae-diffs, by "peer/sid", for pulls by place. */
   private readonly listed = new Map<string, Uint8Array[]>()
   /** Reconciliations in progress, by "peer/sid". */
@@ -127,15 +129,25 @@ export class AntiEntropy {
    */
   private groups(shared: number[]): Uint8Array {
     const out = new Uint8Array(GROUPS * GROUP_HASH)
-    const buf = new Uint8Array(4 + 16)
     for (const p of shared) {
-      new DataView(buf.buffer).setUint32(0, p)
-      buf.set(this.ctx.store.tree(p).root(), 4)
-      const h = hash(buf)
+      const h = this.groupPart(p)
       const at = (p % GROUPS) * GROUP_HASH
       for (let i = 0; i < GROUP_HASH; i++) out[at + i]! ^= h[i]!
     }
     return out
+  }
+
+  /** sha256(u32 p | root of p)[0..6), hashed again only when the root changed since last asked. */
+  private groupPart(p: number): Uint8Array {
+    const root = this.ctx.store.tree(p).root()
+    const cached = this.groupHashes.get(p)
+    if (cached && equalBytes(cached.root, root)) return cached.h
+    const buf = new Uint8Array(4 + 16)
+    new DataView(buf.buffer).setUint32(0, p)
+    buf.set(root, 4)
+    const h = hash(buf).subarray(0, GROUP_HASH)
+    this.groupHashes.set(p, { root, h })
+    return h
   }
 
   /** Starts one exchange with a random reachable peer that shares partitions with this node. */
@@ -301,20 +313,12 @@ export class AntiEntropy {
    */
   private async finish(s: Session, sid: number): Promise<void> {
     const shared = new Set(s.shared)
-    const byPartition = (items: Array<[number, number]>): Map<number, Set<number>> => {
-      const out = new Map<number, Set<number>>()
-      for (const [lo, hi] of items) {
-        const p = partitionOfItem(hi)
-        if (!shared.has(p)) continue // a wrong decode, or a ring the peer sees differently
-        let set = out.get(p)
-        if (!set) out.set(p, (set = new Set()))
-        set.add(itemKey(lo, hi))
-      }
-      return out
-    }
     const keys: Uint8Array[] = []
-    for (const [p, items] of byPartition(s.diff.mine)) {
-      for (const e of this.ctx.store.tree(p).entriesWhere((h) => items.has(itemKey(itemLo(h), itemHi(p, h))))) keys.push(e.key.slice())
+    for (const [lo, hi] of s.diff.mine) {
+      const p = partitionOfItem(hi)
+      // A wrong decode, or a ring the peer sees differently, names nothing of this node's.
+      if (!shared.has(p)) continue
+      for (const e of this.ctx.store.tree(p).withTag(itemTag(hi))) if (itemLo(e.h) === lo) keys.push(e.key.slice())
     }
     const want: Array<[number, number]> = s.diff.theirs.filter(([, hi]) => shared.has(partitionOfItem(hi)))
     if (keys.length === 0 && want.length === 0) return
@@ -351,15 +355,11 @@ export class AntiEntropy {
     if (shared.size === 0) return
     this.markBusy()
     const vvs = decodeVectors(vvBytes)
-    const wanted = new Map<number, Set<number>>()
     const view = new DataView(want.buffer, want.byteOffset, want.byteLength)
+    const wanted: MerkleEntry[] = []
     for (let at = 0; at < want.length; at += WANT_BYTES) {
       const hi = view.getInt32(at)
-      const p = partitionOfItem(hi)
-      if (!shared.has(p)) continue
-      let set = wanted.get(p)
-      if (!set) wanted.set(p, (set = new Set()))
-      set.add(itemTag(hi))
+      if (shared.has(partitionOfItem(hi))) wanted.push(...this.ctx.store.tree(partitionOfItem(hi)).withTag(itemTag(hi)))
     }
     const push: Uint8Array[] = []
     const pull: number[] = []
@@ -377,8 +377,11 @@ export class AntiEntropy {
       // and the peer sends back its merge where it differs.
       else push.push(key)
     }
-    for (const [p, items] of wanted) {
-      for (const e of this.ctx.store.tree(p).entriesWhere((h) => items.has(tagOfHash(h)))) if (!listed.has(toId(e.key))) push.push(e.key.slice())
+    for (const e of wanted) {
+      const id = toId(e.key)
+      if (listed.has(id)) continue
+      listed.add(id)
+      push.push(e.key.slice())
     }
     for (let i = 0; i < pull.length; i += MAX_LIST_ITEMS) this.ctx.send(from, { t: 'ae-pull', sid, keys: [], idx: encodeVarints(pull.slice(i, i + MAX_LIST_ITEMS)) })
     if (push.length) this.pushLater(from, push, 'ae-push')
@@ -468,13 +471,20 @@ export class AntiEntropy {
   /** Merges pushed records; where this node had versions the pusher lacks, sends its merge back. */
   async onPush(from: NodeId, items: StoreItem[]): Promise<void> {
     this.markBusy()
-    const back: Uint8Array[] = []
+    // Decoded first, merged in one batch (a whole partition pushed to a wiped replica is many).
+    const valid: Array<{ key: Uint8Array; set: VersionSet }> = []
+    let bad: unknown
     for (const item of items) {
-      const incoming = decodeSet(item.rec)
-      const merged = await this.ctx.store.apply(item.key, incoming)
-      if (!equalSets(merged, incoming)) back.push(item.key)
+      try {
+        valid.push({ key: item.key, set: decodeSet(item.rec) })
+      } catch (e) {
+        bad ??= e
+      }
     }
+    const merged = await this.ctx.store.applyMany(valid)
+    const back = valid.filter((v, i) => !equalSets(merged[i]!, v.set)).map((v) => v.key)
     if (back.length && this.ctx.running()) this.pushLater(from, back, 'store')
+    if (bad !== undefined) throw bad // counted as rejected; the rest was merged
   }
 
   /** Pushes in the background; a record that cannot be read is skipped until the next round. */

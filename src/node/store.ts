@@ -215,6 +215,73 @@ export class ReplicaStore {
     })
   }
 
+  /**
+   * Merges many records at once, as `apply` does each (under each key's lock), with one storage
+   * batch for all that changed: a bulk fill (a wiped replica, a partition pushed whole) pays one
+   * write per batch instead of one per record. Resolves with each key's set, in order.
+   */
+  async applyMany(items: ReadonlyArray<{ key: Uint8Array; set: VersionSet }>): Promise<VersionSet[]> {
+    // One lock per key: a key given twice is merged first (a second lock would wait on this batch).
+    const byKey = new Map<string, { key: Uint8Array; set: VersionSet }>()
+    for (const it of items) {
+      const k = toHex(it.key)
+      const seen = byKey.get(k)
+      byKey.set(k, seen ? { key: seen.key, set: merge(seen.set, it.set) } : it)
+    }
+    const ops: BatchOp[] = []
+    const wrote: Array<{ key: Uint8Array; set: VersionSet; value: Uint8Array; p: number }> = []
+    let waiting = byKey.size
+    let settle!: (err?: unknown) => void
+    const written = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))))
+    written.catch(() => {})
+    const flush = async (): Promise<void> => {
+      try {
+        if (ops.length) {
+          this.checkFence()
+          await this.storage.batch(ops)
+        }
+      } catch (err) {
+        // Whether the batch landed is unknown: the cache forgets the keys rather than guess.
+        for (const w of wrote) this.cache.dropped(toHex(w.key))
+        return settle(err)
+      }
+      for (const w of wrote) {
+        this.cache.wrote(toHex(w.key), w.set, w.value.length)
+        this.tree(w.p).set(w.key.slice(), digestOfEncoded(w.value))
+        this.onChange?.(w.key.slice(), undefined)
+      }
+      settle()
+    }
+    const ready = (): void => {
+      if (--waiting === 0) void flush()
+    }
+    const merged = new Map<string, VersionSet>()
+    await Promise.all(
+      [...byKey].map(([k, { key, set }]) =>
+        this.withLock(key, async () => {
+          let next: VersionSet
+          try {
+            if (this.traced.has(k)) await this.shrinkTrace(key, set)
+            const current = await this.readRecord(key)
+            next = current ? merge(current, set) : set
+            if (!current || !equalSets(current, next)) {
+              const value = encodeSet(next)
+              rememberEncoding(next, value)
+              const p = this.partitionOf(key)
+              ops.push({ type: 'put', key: recordKey(p, key), value })
+              wrote.push({ key, set: next, value, p })
+            } else next = current
+          } finally {
+            ready()
+          }
+          await written
+          merged.set(k, next)
+        }),
+      ),
+    )
+    return items.map((it) => merged.get(toHex(it.key))!)
+  }
+
   private async shrinkTrace(key: Uint8Array, incoming: VersionSet): Promise<void> {
     const trace = await this.readTrace(key)
     if (!trace) return

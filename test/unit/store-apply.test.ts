@@ -1,0 +1,96 @@
+/**
+ * ReplicaStore.applyMany, the bulk merge anti-entropy uses for pushed records: the same result as
+ * `apply` for each key, one storage batch for all that changed, and nothing cached or hashed that
+ * storage did not take.
+ */
+import { describe, expect, it } from 'vitest'
+import { emptySet, equalSets, update, values, type VersionSet } from '../../src/core/clock.js'
+import { decodeSet } from '../../src/core/record.js'
+import { ReplicaStore } from '../../src/node/store.js'
+import { memoryStorage } from '../../src/storage/memory.js'
+import type { Storage } from '../../src/types.js'
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+const text = (s: VersionSet): string[] => values(s).map((v) => new TextDecoder().decode(v)).sort()
+const write = (base: VersionSet, replica: string, value: string, now: number): VersionSet => update(base, base.vv, replica, enc(value), now)
+
+/** A storage that counts batches and can be told to fail the next one. */
+function counted(): { storage: Storage; batches: () => number; failNext: () => void } {
+  const inner = memoryStorage()
+  let batches = 0
+  let fail = false
+  const storage: Storage = {
+    ...inner,
+    get: (k) => inner.get(k),
+    iterate: (r) => inner.iterate(r),
+    close: () => inner.close(),
+    async batch(ops) {
+      batches++
+      if (fail) {
+        fail = false
+        throw new Error('disk full')
+      }
+      return inner.batch(ops)
+    },
+  }
+  return { storage, batches: () => batches, failNext: () => void (fail = true) }
+}
+
+/** Every record storage holds, decoded, by key text. */
+async function held(storage: Storage): Promise<Map<string, VersionSet>> {
+  const out = new Map<string, VersionSet>()
+  for await (const [k, v] of storage.iterate({})) {
+    if (k[0] !== 'r'.charCodeAt(0)) continue
+    out.set(new TextDecoder().decode(k.subarray(k.length - 2)), decodeSet(v))
+  }
+  return out
+}
+
+describe('ReplicaStore.applyMany', () => {
+  it('merges each key as apply would, in one storage batch, and writes nothing that did not change', async () => {
+    const { storage, batches } = counted()
+    const store = new ReplicaStore(storage, 16)
+    const older = write(emptySet, 'a~1', 'old', 1)
+    await store.apply(enc('k1'), older)
+    const same = write(emptySet, 'a~1', 'same', 2)
+    await store.apply(enc('k2'), same)
+    const before = batches()
+
+    const newer = write(older, 'a~1', 'new', 3)
+    const concurrent = write(emptySet, 'b~1', 'other', 4)
+    const items = [
+      { key: enc('k1'), set: newer },
+      { key: enc('k2'), set: same }, // already held: no write
+      { key: enc('k3'), set: concurrent },
+      { key: enc('k3'), set: write(emptySet, 'c~1', 'third', 5) }, // the same key twice: merged
+    ]
+    const merged = await store.applyMany(items)
+    expect(batches() - before).toBe(1)
+    expect(text(merged[0]!)).toEqual(['new'])
+    expect(equalSets(merged[1]!, same)).toBe(true)
+    expect(text(merged[2]!)).toEqual(['other', 'third'])
+    expect(text(merged[3]!)).toEqual(['other', 'third'])
+
+    const disk = await held(storage)
+    expect(text(disk.get('k1')!)).toEqual(['new'])
+    expect(text(disk.get('k3')!)).toEqual(['other', 'third'])
+    for (const k of ['k1', 'k2', 'k3']) expect(text((await store.readRecord(enc(k)))!)).toEqual(text(disk.get(k)!))
+    // The trees hash what storage holds.
+    const reopened = new ReplicaStore(storage, 16)
+    await reopened.open()
+    for (const p of store.heldPartitions()) expect(reopened.tree(p).root()).toEqual(store.tree(p).root())
+  })
+
+  it('a failed batch rejects, and neither the cache nor the trees take what storage did not', async () => {
+    const { storage, failNext } = counted()
+    const store = new ReplicaStore(storage, 16)
+    const first = write(emptySet, 'a~1', 'first', 1)
+    await store.apply(enc('k1'), first)
+    const roots = store.heldPartitions().map((p) => store.tree(p).root())
+    failNext()
+    await expect(store.applyMany([{ key: enc('k1'), set: write(first, 'a~1', 'second', 2) }, { key: enc('k4'), set: write(emptySet, 'a~1', 'x', 3) }])).rejects.toThrow('disk full')
+    expect(text((await store.readRecord(enc('k1')))!)).toEqual(['first'])
+    expect(await store.readRecord(enc('k4'))).toBeUndefined()
+    expect(store.heldPartitions().map((p) => store.tree(p).root())).toEqual(roots)
+  })
+})
