@@ -1,8 +1,10 @@
 /**
- * The byte tools every hand-written binary format here shares (records and contexts in record.ts,
- * Merkle diff messages in merkle-codec.ts): unsigned LEB128 varints, a writer into an exactly sized
- * buffer, a strict bounded reader, and base64url. One copy, so every format rejects the same things
- * (overlong varints, truncation, trailing bytes) the same way. Pure: runs alike in browsers and Node.
+ * The byte tools every hand-written binary format here shares (records, contexts and vectors in
+ * record.ts, Merkle diff messages in merkle-codec.ts, reconciliation sums in riblt.ts, data-channel
+ * frames in transport/framing.ts, keys and signatures in transport/signal-protocol.ts): unsigned
+ * LEB128 varints, a writer into an exactly sized buffer, a strict bounded reader, base64url and
+ * base64. One copy, so every format rejects the same things (overlong varints, truncation, trailing
+ * bytes, non-canonical base64) the same way. Pure: runs alike in browsers and Node.
  */
 
 /** Bytes of the minimal unsigned LEB128 encoding of `v` (a safe integer >= 0). */
@@ -118,36 +120,47 @@ export function decodeVarints(b: Uint8Array, fail: (why: string) => never, maxCo
   return out
 }
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const SEXTET = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) SEXTET[ALPHABET.charCodeAt(i)] = i
+const URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const STD_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+const sextets = (alphabet: string): Int8Array => {
+  const out = new Int8Array(128).fill(-1)
+  for (let i = 0; i < 64; i++) out[alphabet.charCodeAt(i)] = i
+  return out
+}
+const URL_SEXTET = sextets(URL_ALPHABET)
+const STD_SEXTET = sextets(STD_ALPHABET)
 
-/** RFC 4648 section 5 base64url, no padding. Written here: `btoa` and `Buffer` are not on both platforms alike. */
-export function toBase64url(b: Uint8Array): string {
+function encode64(b: Uint8Array, alphabet: string, pad: boolean): string {
   let out = ''
   let i = 0
   for (; i + 2 < b.length; i += 3) {
     const v = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!
-    out += ALPHABET[v >> 18]! + ALPHABET[(v >> 12) & 63]! + ALPHABET[(v >> 6) & 63]! + ALPHABET[v & 63]!
+    out += alphabet[v >> 18]! + alphabet[(v >> 12) & 63]! + alphabet[(v >> 6) & 63]! + alphabet[v & 63]!
   }
   if (i < b.length) {
     const v = (b[i]! << 16) | ((b[i + 1] ?? 0) << 8)
-    out += ALPHABET[v >> 18]! + ALPHABET[(v >> 12) & 63]!
-    if (i + 1 < b.length) out += ALPHABET[(v >> 6) & 63]!
+    out += alphabet[v >> 18]! + alphabet[(v >> 12) & 63]!
+    out += i + 1 < b.length ? alphabet[(v >> 6) & 63]! : pad ? '=' : ''
+    if (pad) out += '='
   }
   return out
 }
 
-/** Strict inverse of `toBase64url`, or undefined: rejects padding, other characters and non-zero spare bits. */
-export function fromBase64url(s: string): Uint8Array | undefined {
-  if (s.length % 4 === 1) return undefined
-  const out = new Uint8Array(Math.floor((s.length * 3) / 4))
+/** Strict inverse of encode64: other characters, wrong padding and non-zero spare bits are refused. */
+function decode64(s: string, sextet: Int8Array, pad: boolean): Uint8Array | undefined {
+  let body = s
+  if (pad) {
+    if (s.length % 4 !== 0) return undefined
+    body = s.endsWith('==') ? s.slice(0, -2) : s.endsWith('=') ? s.slice(0, -1) : s
+  }
+  if (body.length % 4 === 1) return undefined
+  const out = new Uint8Array(Math.floor((body.length * 3) / 4))
   let acc = 0
   let bits = 0
   let o = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    const v = c < 128 ? SEXTET[c]! : -1
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i)
+    const v = c < 128 ? sextet[c]! : -1
     if (v < 0) return undefined
     acc = ((acc << 6) | v) & 0xfff
     bits += 6
@@ -158,4 +171,42 @@ export function fromBase64url(s: string): Uint8Array | undefined {
   }
   if ((acc & ((1 << bits) - 1)) !== 0) return undefined
   return out
+}
+
+/** RFC 4648 section 5 base64url, no padding. Written here: `btoa` and `Buffer` are not on both platforms alike. */
+export const toBase64url = (b: Uint8Array): string => encode64(b, URL_ALPHABET, false)
+
+/** Strict inverse of `toBase64url`, or undefined: rejects padding, other characters and non-zero spare bits. */
+export const fromBase64url = (s: string): Uint8Array | undefined => decode64(s, URL_SEXTET, false)
+
+/** RFC 4648 section 4 base64, padded. */
+export const toBase64 = (b: Uint8Array): string => encode64(b, STD_ALPHABET, true)
+
+/** Strict inverse of `toBase64`, or undefined: only the canonical, padded spelling of some bytes. */
+export const fromBase64 = (s: string): Uint8Array | undefined => decode64(s, STD_SEXTET, true)
+
+/** Writes the minimal unsigned LEB128 of `v` (0 to 2^32 - 1) at `offset` of `out`; returns the offset after it. */
+export function putVarint(out: Uint8Array, offset: number, v: number): number {
+  let x = v >>> 0
+  while (x >= 0x80) {
+    out[offset++] = (x & 0x7f) | 0x80
+    x >>>= 7
+  }
+  out[offset++] = x
+  return offset
+}
+
+/**
+ * Reads a minimal unsigned LEB128 of at most 5 bytes (a u32) at `offset`: [value, offset after], or
+ * undefined when truncated, overlong or too large. For decoders that count garbage instead of throwing.
+ */
+export function getVarint(buf: Uint8Array, offset: number): [value: number, next: number] | undefined {
+  let value = 0
+  for (let i = 0; i < 5; i++) {
+    const b = buf[offset + i]
+    if (b === undefined) return undefined
+    value += (b & 0x7f) * 2 ** (7 * i)
+    if ((b & 0x80) === 0) return (b === 0 && i > 0) || value > 0xffffffff ? undefined : [value, offset + i + 1]
+  }
+  return undefined
 }

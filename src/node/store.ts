@@ -112,7 +112,10 @@ export class ReplicaStore {
 
   /** Partitions for which this node holds at least one record. */
   heldPartitions(): number[] {
-    return [...this.trees.entries()].filter(([, t]) => t.size > 0).map(([p]) => p)
+    // Asked whenever the node is asked whether it is idle: no intermediate arrays.
+    const out: number[] = []
+    for (const [p, t] of this.trees) if (t.size > 0) out.push(p)
+    return out
   }
 
   get recordCount(): number {

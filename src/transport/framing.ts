@@ -24,6 +24,7 @@
  */
 
 import { HARD_MESSAGE_BYTES, MAX_FRAME_BYTES } from '../limits.js'
+import { getVarint, putVarint, varintSize } from '../core/bytes.js'
 
 export { MAX_FRAME_BYTES } from '../limits.js'
 /**
@@ -52,28 +53,6 @@ export interface FramingStats {
 
 /** Most messages one batch carries (a bound on what one frame can make a receiver handle). */
 export const MAX_BATCH_MESSAGES = 256
-
-function writeUvarint(out: Uint8Array, offset: number, value: number): number {
-  let v = value >>> 0
-  while (v >= 0x80) {
-    out[offset++] = (v & 0x7f) | 0x80
-    v >>>= 7
-  }
-  out[offset++] = v
-  return offset
-}
-
-/** Reads a uvarint of at most 5 bytes (u32); undefined when truncated or too long. */
-function readUvarint(buf: Uint8Array, offset: number): [value: number, next: number] | undefined {
-  let value = 0
-  for (let i = 0; i < 5; i++) {
-    const b = buf[offset + i]
-    if (b === undefined) return undefined
-    value += (b & 0x7f) * 2 ** (7 * i)
-    if ((b & 0x80) === 0) return value > 0xffffffff ? undefined : [value, offset + i + 1]
-  }
-  return undefined
-}
 
 /**
  * Splits messages into frames. One framer per connection direction: it numbers chunked
@@ -107,9 +86,9 @@ export class Framer {
     const header = new Uint8Array(MAX_CHUNK_HEADER)
     for (let index = 0; index < count; index++) {
       header[0] = CHUNKED | kind
-      let h = writeUvarint(header, 1, id)
-      h = writeUvarint(header, h, index)
-      h = writeUvarint(header, h, count)
+      let h = putVarint(header, 1, id)
+      h = putVarint(header, h, index)
+      h = putVarint(header, h, count)
       const part = msg.subarray(index * payload, Math.min(msg.length, (index + 1) * payload))
       const frame = new Uint8Array(h + part.length)
       frame.set(header.subarray(0, h), 0)
@@ -168,9 +147,9 @@ export class Reassembler {
       if (frame.length - 1 > this.maxMessageBytes) return this.drop()
       return { kind, data: frame.slice(1) }
     }
-    const idRead = readUvarint(frame, 1)
-    const indexRead = idRead && readUvarint(frame, idRead[1])
-    const countRead = indexRead && readUvarint(frame, indexRead[1])
+    const idRead = getVarint(frame, 1)
+    const indexRead = idRead && getVarint(frame, idRead[1])
+    const countRead = indexRead && getVarint(frame, indexRead[1])
     if (!idRead || !indexRead || !countRead) return this.garbage()
     const [id] = idRead
     const [index] = indexRead
@@ -271,7 +250,7 @@ export class BatchBuilder {
 
   /** True when a message of `length` bytes can travel in a batch (it is not empty and fits one frame). */
   carries(length: number): boolean {
-    return length >= 1 && 1 + uvarintSize(length) + length <= this.maxFrameBytes
+    return length >= 1 && 1 + varintSize(length) + length <= this.maxFrameBytes
   }
 
   /** Messages in the open batch. */
@@ -285,9 +264,9 @@ export class BatchBuilder {
    */
   add(msg: Uint8Array): SealedBatch | undefined {
     if (!this.carries(msg.length)) throw new TypeError('message cannot travel in a batch')
-    const need = uvarintSize(msg.length) + msg.length
+    const need = varintSize(msg.length) + msg.length
     const sealed = this.used + need > this.maxFrameBytes || this.n === MAX_BATCH_MESSAGES ? this.seal() : undefined
-    this.used = writeUvarint(this.buf, this.used, msg.length)
+    this.used = putVarint(this.buf, this.used, msg.length)
     this.buf.set(msg, this.used)
     this.used += msg.length
     this.bytes += msg.length
@@ -313,11 +292,6 @@ export class BatchBuilder {
   }
 }
 
-function uvarintSize(value: number): number {
-  let n = 1
-  for (let v = value >>> 0; v >= 0x80; v >>>= 7) n++
-  return n
-}
 
 /**
  * The messages of a batch payload (views into it), or undefined when it is not exactly one to
@@ -328,10 +302,10 @@ export function splitBatch(data: Uint8Array): Uint8Array[] | undefined {
   let o = 0
   while (o < data.length) {
     if (out.length === MAX_BATCH_MESSAGES) return undefined
-    const read = readUvarint(data, o)
+    const read = getVarint(data, o)
     if (!read) return undefined
     const [len, start] = read
-    if (len === 0 || start - o !== uvarintSize(len) || len > data.length - start) return undefined
+    if (len === 0 || start - o !== varintSize(len) || len > data.length - start) return undefined
     out.push(data.subarray(start, start + len))
     o = start + len
   }

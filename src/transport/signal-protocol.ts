@@ -13,19 +13,19 @@
  * server → client  {type:'error', code, message, to?}
  * ```
  *
- * Isomorphic: no Node imports (base64 via the `btoa`/`atob` globals both runtimes have).
+ * Isomorphic: no Node imports (base64 from core/bytes.ts, as every format here).
  * The only thing checked inside `data` is how deep it nests (MAX_SIGNAL_DEPTH), so the relay can
  * write it out again.
  */
 import type { NodeId } from '../types.js'
 import { asNodeId } from '../types.js'
+import { fromBase64 as fromBase64Padded, toBase64 as toBase64Padded } from '../core/bytes.js'
 import { ID_HEX_LENGTH } from '../identity.js'
 
 /** Rooms: 1..64 characters of `[A-Za-z0-9._-]`. */
 export const ROOM_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 
 const ID_PATTERN = new RegExp(`^[0-9a-f]{${ID_HEX_LENGTH}}$`)
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 
 /** Bytes of the challenge nonce. */
 export const NONCE_BYTES = 32
@@ -95,28 +95,14 @@ export const isNodeIdString = (v: unknown): v is NodeId => typeof v === 'string'
 /** True for a valid room name. */
 export const isRoom = (v: unknown): v is string => typeof v === 'string' && ROOM_PATTERN.test(v)
 
-/** Standard base64 of bytes. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += String.fromCharCode(b)
-  return btoa(s)
-}
+/** Standard base64 of bytes (core/bytes.ts). */
+export const toBase64 = (bytes: Uint8Array): string => toBase64Padded(bytes)
 
 /** Bytes of canonical, padded base64, or undefined when `s` is not that (or not `length` bytes). */
 export function fromBase64(s: unknown, length?: number): Uint8Array | undefined {
-  if (typeof s !== 'string' || s.length > 1024 || !BASE64_PATTERN.test(s)) return undefined
-  let bin: string
-  try {
-    bin = atob(s)
-  } catch {
-    return undefined
-  }
-  if (length !== undefined && bin.length !== length) return undefined
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  // atob ignores the spare bits of the last character ('Xf==' and 'XQ==' are both 0x5d): only the
-  // canonical spelling is accepted, so each key, signature and credential has exactly one.
-  return toBase64(out) === s ? out : undefined
+  if (typeof s !== 'string' || s.length > 1024) return undefined
+  const out = fromBase64Padded(s)
+  return out === undefined || (length !== undefined && out.length !== length) ? undefined : out
 }
 
 /** The bytes a client signs to answer a challenge: UTF-8 of `dynamesh-signal|<nonce>|<room>`. */
