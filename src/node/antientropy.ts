@@ -1,22 +1,23 @@
 /**
- * Merkle anti-entropy (Dynamo paper section 4.7). Periodically a node picks one peer it shares
- * partitions with and sends one 16-byte summary of all the partitions they share; only when it
- * differs do the sides narrow it down: 64 group hashes, then the roots of the partitions in
- * differing groups, then per differing partition child hashes level by level (a subtree of at most
- * SMALL_SUBTREE entries is listed at once instead: adaptive depth), then only the records that differ:
+ * Anti-entropy (Dynamo paper section 4.7). Periodically, and at once when a peer is reachable again,
+ * a node sends a peer it shares partitions with one 16-byte summary of all they share. Equal ends
+ * it. Otherwise the difference is decoded from rateless reconciliation cells (core/riblt.ts), which
+ * cost about 1.4 x 13 bytes per differing (key, version) whatever the number of keys:
  *
- *   A                                   B
- *   ae-sum {level 0: 16 B} ----------->  differs
- *                          <-----------  ae-sum {level 1: 64 group hashes of 6 B}
- *   ae-roots {p: root, p in differing groups} ----->  roots differ for p
- *                          <-----------  ae-step {p: probes of the root's children, or a listing}
- *   ... ae-step until listings ...
- *   compare: ae-push (records to merge) ---->, ae-pull (keys A lacks) ---->
- *                          <-----------  store (B's merge where it had more; records pulled)
+ *   A                                              B
+ *   ae-sum {16 B; after a reconnect + A's sums} -->  differs
+ *                                  <-------------  ae-sym {cells 0..k: as many as the sums say, or
+ *                                                  8 and B's sums to estimate from}
+ *   (peel B's cells against A's own; short of cells: ae-more {from, to} --> ae-sym)
+ *   ae-diff {keys A holds in other versions, with their vectors' counters; items A lacks} -->
+ *                                  <-------------  ae-push (B's records A has not seen all of)
+ *                                  <-------------  ae-pull (by place in the ae-diff: A has more)
+ *   store (records pulled; A's merge where a pushed record had less) -->
  *
- * A partition one side holds nothing of is pushed whole at once (a wiped or new replica), without
- * listings. A quiet exchange costs one small message; d differences cost about d listings and
- * records plus the probes above them. Why this design: docs/sync.md.
+ * Each record crosses once where one side is newer, twice where both wrote. A difference too large
+ * for cells to pay (more cells than records, or one side holding nothing) is walked with the
+ * partitions' hash trees instead (ae-sum level 1 → ae-roots → ae-step listings → ae-push/ae-pull),
+ * and a partition one side holds nothing of is pushed whole. Why this design: docs/sync.md.
  */
 import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type MerkleEntry, type MerkleTree } from '../core/merkle.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
