@@ -88,15 +88,18 @@ const interned = new Map<string, MemberEntry>()
 /**
  * One shared copy of each verified entry in the process: entries are immutable, and a simulation's
  * thousand nodes (or a tab's repeated gossip) would otherwise each keep their own copy of the same
- * entry with its key and signature. Only for entries already verified; `e` itself when new.
+ * entry with its key and signature. Only for entries already verified; a copy of `e` when new.
  */
 export function internEntry(e: MemberEntry): MemberEntry {
   const k = `${e.id}\n${e.weight}\n${e.status}\n${e.version}`
   const c = interned.get(k)
   if (c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig)) return c
   if (interned.size >= 200_000) interned.clear()
-  interned.set(k, e)
-  return e
+  // Own copies of the key and signature: a decoded entry's are views into the whole message it came
+  // in (up to a thousand entries), which the process would otherwise keep for this one entry.
+  const own: MemberEntry = e.key && e.sig ? { ...e, key: e.key.slice(), sig: e.sig.slice() } : e
+  interned.set(k, own)
+  return own
 }
 
 const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a === b || (!!a && !!b && equalBytes(a, b))
