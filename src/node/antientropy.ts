@@ -21,7 +21,8 @@
  */
 import { SMALL_SUBTREE, answerProbes, compareLeaves, listNode, startDiff, type MerkleEntry, type MerkleTree } from '../core/merkle.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from '../core/merkle-codec.js'
-import { decodeSet, decodeVectors, encodeSet, encodeVectors } from '../core/record.js'
+import { decodeSet, decodeVectors, encodeVectors } from '../core/record.js'
+import { encodeOnce, rememberEncoding } from './cache.js'
 import { descends, equalSets, type VersionSet, type VersionVector } from '../core/clock.js'
 import { CELL_BYTES, Difference, WANT_BYTES, decodeTow, itemLo, itemTag, encodeCells, encodeTow, estimateDifference, partitionOfItem, unionCells, unionTow, type SketchSource } from '../core/riblt.js'
 import { MAX_CELLS_PER_MESSAGE, MAX_LIST_ITEMS, MAX_SESSION_CELLS } from '../limits.js'
@@ -477,7 +478,9 @@ export class AntiEntropy {
     let bad: unknown
     for (const item of items) {
       try {
-        valid.push({ key: item.key, set: decodeSet(item.rec) })
+        const set = decodeSet(item.rec)
+        rememberEncoding(set, item.rec)
+        valid.push({ key: item.key, set })
       } catch (e) {
         bad ??= e
       }
@@ -525,7 +528,7 @@ export class AntiEntropy {
       chunk.forEach((key, j) => {
         const set = sets[j]
         if (!set) return
-        const item = { key, rec: encodeSet(set) }
+        const item = { key, rec: encodeOnce(set) }
         const size = itemBytes(item)
         // Flush before the batch would outgrow its budget: a big record then travels alone.
         if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()

@@ -25,7 +25,7 @@ import { partitionOf } from '../core/ring.js'
 import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
-import { RecordCache, rememberEncoding } from './cache.js'
+import { RecordCache, encodeOnce, rememberEncoding } from './cache.js'
 import { hintKey, hintsRange, parseHintKey, parseRecordKey, partitionRange, recordKey, recordsRange } from './keys.js'
 
 /** `'s' | key -> trace` (see above): next to records ('r'), hints ('h') and metadata ('m/') of keys.ts. */
@@ -268,8 +268,7 @@ export class ReplicaStore {
             const current = await this.readRecord(key)
             next = current ? merge(current, set) : set
             if (!current || !equalSets(current, next)) {
-              const value = encodeSet(next)
-              rememberEncoding(next, value)
+              const value = encodeOnce(next) // a record new here keeps the bytes it came in
               const p = this.partitionOf(key)
               ops.push({ type: 'put', key: recordKey(p, key), value })
               wrote.push({ key, set: next, value, p })
