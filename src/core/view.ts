@@ -61,10 +61,11 @@ export function bucketsFor(size: number): number {
 
 export class MemberView {
   private readonly slots = new Map<string, MemberEntry>()
-  /** Every entry, ordered by fine bucket (entries never leave a view, so this only grows). */
-  private readonly ordered: MemberEntry[] = []
-  /** The fine bucket of each entry in `ordered` (searched without looking the entries' infos up). */
-  private readonly orderedBucket: number[] = []
+  /**
+   * Every entry by fine bucket, in the order it arrived (entries never leave a view, so these only
+   * grow): one array per bucket, so a new member costs a push, not a move of the whole view.
+   */
+  private readonly byBucket: Array<MemberEntry[] | undefined> = new Array<MemberEntry[] | undefined>(MAX_GOSSIP_BUCKETS).fill(undefined)
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
@@ -88,21 +89,13 @@ export class MemberView {
     const info = infoOf(entry)
     if (old) {
       this.xor(infoOf(old))
-      this.ordered[this.indexOf(old, info.bucket)] = entry
+      const b = this.byBucket[info.bucket]!
+      b[b.indexOf(old)] = entry
     } else {
-      const at = this.firstAtOrAfter(info.bucket + 1)
-      this.ordered.splice(at, 0, entry)
-      this.orderedBucket.splice(at, 0, info.bucket)
+      (this.byBucket[info.bucket] ??= []).push(entry)
     }
     this.slots.set(entry.id, entry)
     this.xor(info)
-  }
-
-  /** Index in `ordered` of an entry held, in fine bucket `bucket`. */
-  private indexOf(e: MemberEntry, bucket: number): number {
-    let i = this.firstAtOrAfter(bucket)
-    while (this.ordered[i] !== e) i++
-    return i
   }
 
   /** True when `entry` would replace what the view holds of its id (or the view has none). */
@@ -114,9 +107,7 @@ export class MemberView {
   /** The id a peer's short id names here, if any (a scan of its fine bucket: a few entries). */
   idOfShort(shortHex: string): NodeId | undefined {
     const bucket = parseInt(shortHex.slice(0, 4), 16) >>> (16 - FINE_BITS)
-    for (let i = this.firstAtOrAfter(bucket); i < this.ordered.length && this.orderedBucket[i] === bucket; i++) {
-      if (infoOf(this.ordered[i]!).shortHex === shortHex) return this.ordered[i]!.id
-    }
+    for (const e of this.byBucket[bucket] ?? []) if (infoOf(e).shortHex === shortHex) return e.id
     return undefined
   }
 
@@ -153,28 +144,12 @@ export class MemberView {
     return out
   }
 
-  /** Index of the first slot whose fine bucket is at least `bucket`. */
-  private firstAtOrAfter(bucket: number): number {
-    let lo = 0
-    let hi = this.ordered.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.orderedBucket[mid]! < bucket) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
   /** Entries in the given buckets at resolution `nb`, with their infos. */
   private slotsIn(nb: number, buckets: readonly number[]): Array<{ entry: MemberEntry; info: Info }> {
     const span = MAX_GOSSIP_BUCKETS / nb
     const out: Array<{ entry: MemberEntry; info: Info }> = []
     for (const c of buckets) {
-      const end = (c + 1) * span
-      for (let i = this.firstAtOrAfter(c * span); i < this.ordered.length && this.orderedBucket[i]! < end; i++) {
-        const entry = this.ordered[i]!
-        out.push({ entry, info: infoOf(entry) })
-      }
+      for (let b = c * span; b < (c + 1) * span; b++) for (const entry of this.byBucket[b] ?? []) out.push({ entry, info: infoOf(entry) })
     }
     return out
   }
