@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createNode, memoryStorage, type DynameshNode } from '../src/index.js'
+import type { Storage } from '../src/types.js'
 import { createSimNetwork } from '../src/sim/index.js'
 
 export type SyncCase = { n: number; d: number; initial?: false } | { n: number; initial: true; d?: undefined }
@@ -74,7 +75,9 @@ const options = { n: 2, r: 1, w: 1 }
 export async function populate(n: number, seed = 1): Promise<Snapshot> {
   const net = createSimNetwork({ seed, latencyMs: [1, 5] })
   const storages = { a: memoryStorage(), b: memoryStorage() }
-  const nodes = { a: await createNode({ storage: storages.a, ...net.join('a'), ...options }), b: await createNode({ storage: storages.b, ...net.join('b'), ...options }) }
+  // The scenarios start from nodes that stopped cleanly: their disks outlive stop().
+  const disk = (s: Storage): Storage => ({ get: (k) => s.get(k), batch: (ops) => s.batch(ops), iterate: (r) => s.iterate(r), close: async () => {} })
+  const nodes = { a: await createNode({ storage: disk(storages.a), ...net.join('a'), ...options }), b: await createNode({ storage: disk(storages.b), ...net.join('b'), ...options }) }
   await net.settle({ quietMs: 3000 })
   for (let i = 0; i < n; i += 100) {
     const puts: Array<Promise<unknown>> = []
@@ -87,11 +90,10 @@ export async function populate(n: number, seed = 1): Promise<Snapshot> {
     for await (const kv of s.iterate({})) out.push(kv)
     return out
   }
-  const snap: Snapshot = { n, storages: { a: await dump(storages.a), b: await dump(storages.b) } }
   await nodes.a.stop()
   await nodes.b.stop()
   await net.stop()
-  return snap
+  return { n, storages: { a: await dump(storages.a), b: await dump(storages.b) } }
 }
 
 /** Runs one scenario on a fresh simulated network, from the snapshot, and reports what catching up cost. */

@@ -9,8 +9,9 @@
  *   A → B  g-delta  those entries
  *
  * Every period a node starts one such exchange with a random member (every fourth period with a
- * suspected one, which is how a node that came back is noticed; every eighth with a peer the
- * transport introduces, which heals a split view). A starting node greets a few random peers (its
+ * suspected one, which is how a node that came back is noticed, every other one with a suspected
+ * member it holds hints for; every eighth with a peer the transport introduces, which heals a split
+ * view). A starting node greets a few random peers (its
  * seeds only when it knows nobody else), not everyone: the rest learn of it epidemically, in about
  * log2(n) periods.
  *
@@ -137,9 +138,14 @@ export class Gossip {
       const introduced = (this.ctx.transport.peers?.() ?? []).filter((p) => p !== this.ctx.id)
       if (introduced.length > 0) return random(introduced)
     }
-    if (this.ticks % 4 === 0) {
+    if (this.ticks % 2 === 0) {
       const suspects = this.ctx.detector.suspected().filter((id) => this.pool.has(id))
-      if (suspects.length > 0) return random(suspects)
+      // Hints wait for their owner: a suspected member this node holds hints for is tried every
+      // other period, so its return is noticed (and the hints delivered) within seconds.
+      const owed = this.ctx.store.hintOwners()
+      const waitedFor = suspects.filter((id) => owed.has(id))
+      if (waitedFor.length > 0) return random(waitedFor)
+      if (this.ticks % 4 === 0 && suspects.length > 0) return random(suspects)
     }
     // A random member this node believes reachable: a few draws find one unless most are suspected.
     for (let i = 0; i < 8; i++) {

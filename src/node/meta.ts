@@ -10,30 +10,38 @@ import { memoByString } from '../core/memo.js'
 
 /**
  * `incarnation` is new for every fresh storage, so a node whose disk was lost never reuses the dots
- * of its former self; `epoch` moves on whenever records or hints leave this node, so the dots it
- * stamps afterwards cannot collide with dots that left with them.
+ * of its former self; `epoch` moves on whenever what this node stamped may be missing from its
+ * storage: after a run that did not stop cleanly (a crash or a power loss can lose acknowledged
+ * writes that were not yet on disk, and the counters read back from what survived would stamp the
+ * same dots again). `open` is true while a node runs on this storage; a clean stop clears it.
  */
 export interface Meta {
   incarnation: string
   epoch: number
+  open?: boolean
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 const SELF = metaKey('self')
 const MEMBERS_RANGE = { gte: metaKey('member/'), lt: metaKey('member0') }
 
+/** The storage's metadata for a node starting on it, marked open; a new epoch when the last run did not stop cleanly. */
 export async function loadMeta(storage: Storage, id: string, env: Env): Promise<Meta> {
   const raw = await storage.get(SELF)
+  let meta: Meta | undefined
   if (raw) {
     try {
       const m = packr.unpack(raw) as Meta
-      if (typeof m.incarnation === 'string' && Number.isInteger(m.epoch)) return m
+      if (typeof m.incarnation === 'string' && Number.isInteger(m.epoch)) meta = { incarnation: m.incarnation, epoch: m.open === false ? m.epoch : m.epoch + 1 }
     } catch {
       // Unreadable metadata: start a new incarnation rather than risk reusing dots.
     }
   }
-  const suffix = Math.floor(env.random() * 0xffffffff).toString(16).padStart(8, '0')
-  const meta = { incarnation: `${id.slice(0, 16)}~${suffix}`, epoch: 0 }
+  if (!meta) {
+    const suffix = Math.floor(env.random() * 0xffffffff).toString(16).padStart(8, '0')
+    meta = { incarnation: `${id.slice(0, 16)}~${suffix}`, epoch: 0 }
+  }
+  meta.open = true
   await saveMeta(storage, meta)
   return meta
 }

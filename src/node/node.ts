@@ -241,8 +241,11 @@ export class Node implements DynameshNode, NodeContext {
 
   async stop(): Promise<void> {
     if (!this.isRunning) return
+    // Clean only with no write of this node's in flight: one that was stamped may or may not land.
+    const clean = this.inflight.size === 0
     this.halt()
     await this.transport.stop()
+    if (clean) await saveMeta(this.store.raw, { ...this.meta, open: false }).catch(() => {})
     await this.store.raw.close()
   }
 

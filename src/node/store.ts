@@ -219,68 +219,56 @@ export class ReplicaStore {
   }
 
   /**
-   * Merges many records at once, as `apply` does each (under each key's lock), with one storage
-   * batch for all that changed: a bulk fill (a wiped replica, a partition pushed whole) pays one
-   * write per batch instead of one per record. Resolves with each key's set, in order.
+   * Merges many records at once, as `apply` does each, with one storage batch for all that changed:
+   * a bulk fill (a wiped replica, a partition pushed whole) pays one write per batch instead of one
+   * per record. The keys' locks are taken in one order (by key), so two bulk merges never wait on
+   * each other. Resolves with each key's set, in order.
    */
   async applyMany(items: ReadonlyArray<{ key: Uint8Array; set: VersionSet }>): Promise<VersionSet[]> {
-    // One lock per key: a key given twice is merged first (a second lock would wait on this batch).
+    // One lock per key: a key given twice is merged first.
     const byKey = new Map<string, { key: Uint8Array; set: VersionSet }>()
     for (const it of items) {
       const k = toHex(it.key)
       const seen = byKey.get(k)
       byKey.set(k, seen ? { key: seen.key, set: merge(seen.set, it.set) } : it)
     }
-    const ops: BatchOp[] = []
-    const wrote: Array<{ key: Uint8Array; set: VersionSet; value: Uint8Array; p: number }> = []
-    let waiting = byKey.size
-    let settle!: (err?: unknown) => void
-    const written = new Promise<void>((resolve, reject) => (settle = (err) => (err === undefined ? resolve() : reject(err))))
-    written.catch(() => {})
-    const flush = async (): Promise<void> => {
-      try {
-        if (ops.length) {
-          this.checkFence()
-          await this.storage.batch(ops)
+    const order = [...byKey.keys()].sort()
+    const merged = new Map<string, VersionSet>()
+    const run = async (): Promise<void> => {
+      const ops: BatchOp[] = []
+      const wrote: Array<{ key: Uint8Array; set: VersionSet; value: Uint8Array; p: number }> = []
+      for (const k of order) {
+        const { key, set } = byKey.get(k)!
+        if (this.traced.has(k)) await this.shrinkTrace(key, set)
+        const current = await this.readRecord(key)
+        const next = current ? merge(current, set) : set
+        if (current && equalSets(current, next)) {
+          merged.set(k, current)
+          continue
         }
+        const value = encodeOnce(next) // a record new here keeps the bytes it came in
+        const p = this.partitionOf(key)
+        ops.push({ type: 'put', key: recordKey(p, key), value })
+        wrote.push({ key, set: next, value, p })
+        merged.set(k, next)
+      }
+      if (ops.length === 0) return
+      this.checkFence()
+      try {
+        await this.storage.batch(ops)
       } catch (err) {
         // Whether the batch landed is unknown: the cache forgets the keys rather than guess.
         for (const w of wrote) this.cache.dropped(toHex(w.key))
-        return settle(err)
+        throw err
       }
       for (const w of wrote) {
         this.cache.wrote(toHex(w.key), w.set, w.value.length)
         this.tree(w.p).set(w.key.slice(), digestOfEncoded(w.value))
         this.onChange?.(w.key.slice(), undefined)
       }
-      settle()
     }
-    const ready = (): void => {
-      if (--waiting === 0) void flush()
-    }
-    const merged = new Map<string, VersionSet>()
-    await Promise.all(
-      [...byKey].map(([k, { key, set }]) =>
-        this.withLock(key, async () => {
-          let next: VersionSet
-          try {
-            if (this.traced.has(k)) await this.shrinkTrace(key, set)
-            const current = await this.readRecord(key)
-            next = current ? merge(current, set) : set
-            if (!current || !equalSets(current, next)) {
-              const value = encodeOnce(next) // a record new here keeps the bytes it came in
-              const p = this.partitionOf(key)
-              ops.push({ type: 'put', key: recordKey(p, key), value })
-              wrote.push({ key, set: next, value, p })
-            } else next = current
-          } finally {
-            ready()
-          }
-          await written
-          merged.set(k, next)
-        }),
-      ),
-    )
+    const locked = (i: number): Promise<void> => (i === order.length ? run() : this.withLock(byKey.get(order[i]!)!.key, () => locked(i + 1)))
+    await locked(0)
     return items.map((it) => merged.get(toHex(it.key))!)
   }
 

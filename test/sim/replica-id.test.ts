@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest'
 import { preferenceList, type Ring } from '../../src/core/ring.js'
 import { decodeContext } from '../../src/core/record.js'
-import { undeliveredHints } from '../../src/sim/index.js'
+import { createSimNetwork, undeliveredHints } from '../../src/sim/index.js'
+import { createNode, memoryStorage, type DynameshNode } from '../../src/index.js'
+import type { Storage } from '../../src/types.js'
 import { cluster, ownersOf, partitionOfKey, texts, type Cluster } from './cluster.js'
 
 /** The key's owner (N = 1) and the node that stands in for it while it is down. */
@@ -44,4 +46,36 @@ describe('replica ids across handoffs', () => {
       await c.stop()
     })
   }
+})
+
+describe('replica ids across restarts', () => {
+  it('a clean stop keeps the id; a crash starts a new epoch, so dots lost with unsynced writes are never stamped again', async () => {
+    const net = createSimNetwork({ seed: 43 })
+    const disk = memoryStorage()
+    // Survives stop(), as a disk does.
+    const kept: Storage = { get: (k) => disk.get(k), batch: (ops) => disk.batch(ops), iterate: (r) => disk.iterate(r), close: async () => {} }
+    await createNode({ storage: kept, ...net.join('a'), n: 1, r: 1, w: 1 })
+    await net.settle({ quietMs: 1000 })
+    const node = (): DynameshNode => net.node('a') as DynameshNode
+    const idsOf = async (): Promise<string[]> => Object.keys(decodeContext((await node().get('k')).context)).sort()
+    const rewrite = async (v: string): Promise<void> => void (await node().put('k', v, { context: (await node().get('k')).context }))
+    await node().put('k', 'v1')
+    const first = await idsOf()
+    expect(first).toHaveLength(1)
+
+    await node().stop()
+    await net.restart('a')
+    await rewrite('v2')
+    expect(await idsOf()).toEqual(first) // numbered on under the same id
+
+    net.crash('a')
+    await net.restart('a')
+    await rewrite('v3')
+    const after = await idsOf()
+    expect(after).toHaveLength(2) // the old id (seen) and the new epoch's
+    expect(after).toEqual(expect.arrayContaining(first))
+    expect(texts((await node().get('k')).values)).toEqual(['v3'])
+    await node().stop()
+    await net.stop()
+  })
 })

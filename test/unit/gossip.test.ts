@@ -44,6 +44,7 @@ function world() {
       env: { now: () => now, setTimer: () => () => {}, random },
       config: { weight: 1, removeAfterMs: opts.removeAfterMs ?? 60_000, gossipMs: 1000 },
       transport: { ...(auth ? { auth } : {}), peers: () => [] },
+      store: { hintOwners: () => new Set<string>() },
       detector,
       isUp: (x: NodeId) => x === id || detector.isUp(x),
       send: (to: NodeId, msg: Msg) => {
