@@ -77,8 +77,11 @@ export interface NodeStats {
   rejected: number
   /** Messages the transport refused to carry for their size (MESSAGE_TOO_LARGE); each key is reported once by a `too-large` event. */
   tooLarge: number
-  /** Inbound work dropped by the per-peer limits: messages past the per-second budget, stores past the byte budget. */
-  overloaded: { rate: number; queued: number }
+  /**
+   * Inbound work dropped by the per-peer limits: messages past the per-second budget, stores past
+   * the byte budget, hints refused because their owner had MAX_HINTS_PER_OWNER already.
+   */
+  overloaded: { rate: number; queued: number; hints: number }
 }
 
 export interface NodeOptions {

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   STORAGE_FAILED: 'the storage failed',
   UNAUTHORIZED: 'the signaling server refused the identity',
   UNAVAILABLE: 'the peer, server or client went away',
-  OVERLOADED: 'a peer sent more than a node accepts from one peer (messages per second, bytes being stored); the excess was dropped and counted',
+  OVERLOADED: 'a peer sent more than a node accepts from one peer (messages per second, bytes being stored), or more hints for one owner than a node holds; the excess was dropped and counted',
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

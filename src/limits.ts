@@ -104,6 +104,13 @@ export const MAX_CELLS_PER_MESSAGE = 8192
 /** Reconciliation cells one anti-entropy session may ask for; a larger difference is walked with the hash trees. */
 export const MAX_SESSION_CELLS = 65_536
 
+/**
+ * Hints one node holds for one owner: past it a further key for that owner is refused (OVERLOADED,
+ * counted in stats().overloaded.hints) and the coordinator looks for another fallback, so a member
+ * cannot fill another's disk with hints for an owner that never returns.
+ */
+export const MAX_HINTS_PER_OWNER = 100_000
+
 /** Items in one list field of a message (store items, pulled keys). */
 export const MAX_LIST_ITEMS = 10_000
 

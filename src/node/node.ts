@@ -363,7 +363,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   async stats(): Promise<NodeStats> {
-    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected + this.gossip.refused, tooLarge: this.refusals.count, overloaded: { ...this.inbound.dropped } }
+    return { hints: this.store.hints, records: this.store.recordCount, sent: structuredClone(this.sent), rejected: this.rejected + this.gossip.refused, tooLarge: this.refusals.count, overloaded: { ...this.inbound.dropped, hints: this.store.hintsRefused } }
   }
 
   inspect(): NodeInspection {

@@ -22,6 +22,7 @@ import { covers, entryOf, equalSets, merge, emptySet, type VersionSet } from '..
 import { decodeSet, digestOfEncoded, encodeSet } from '../core/record.js'
 import { MerkleTree } from '../core/merkle.js'
 import { partitionOf } from '../core/ring.js'
+import { MAX_HINTS_PER_OWNER } from '../limits.js'
 import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
@@ -68,9 +69,14 @@ export class ReplicaStore {
   /** Told of every record or hint this store writes (a new version reached this node). */
   onChange: ((key: Uint8Array, hintFor: string | undefined) => void) | undefined
 
+  /** Hints held per owner, and hints refused because an owner had MAX_HINTS_PER_OWNER already. */
+  private readonly hintsByOwner = new Map<string, number>()
+  hintsRefused = 0
+
   constructor(
     private readonly storage: Storage,
     readonly q: number,
+    private readonly maxHintsPerOwner = MAX_HINTS_PER_OWNER,
   ) {}
 
   /**
@@ -283,6 +289,7 @@ export class ReplicaStore {
   }
 
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {
+    if (hintFor !== undefined) this.checkHintRoom(hintFor, key)
     const value = encodeSet(set)
     rememberEncoding(set, value)
     this.checkFence()
@@ -340,11 +347,23 @@ export class ReplicaStore {
       if (!owners.has(owner)) {
         owners.add(owner)
         this.hintCount++
+        this.hintsByOwner.set(owner, (this.hintsByOwner.get(owner) ?? 0) + 1)
       }
     } else if (owners?.delete(owner)) {
       this.hintCount--
+      const left = (this.hintsByOwner.get(owner) ?? 1) - 1
+      if (left > 0) this.hintsByOwner.set(owner, left)
+      else this.hintsByOwner.delete(owner)
       if (owners.size === 0) this.hintIndex.delete(k)
     }
+  }
+
+  /** Refuses a new key for `owner` once it has its share of hints (an update of a held hint passes). */
+  private checkHintRoom(owner: string, key: Uint8Array): void {
+    if ((this.hintsByOwner.get(owner) ?? 0) < this.maxHintsPerOwner) return
+    if (this.hintIndex.get(toHex(key))?.has(owner)) return
+    this.hintsRefused++
+    throw new DynameshError('OVERLOADED', `already ${this.maxHintsPerOwner} hints for ${owner}`)
   }
 
   /** Every hint held, grouped by owner. */
@@ -360,10 +379,8 @@ export class ReplicaStore {
   }
 
   /** Owners this node holds hints for. */
-  hintOwners(): Set<string> {
-    const out = new Set<string>()
-    for (const owners of this.hintIndex.values()) for (const o of owners) out.add(o)
-    return out
+  hintOwners(): ReadonlySet<string> {
+    return new Set(this.hintsByOwner.keys())
   }
 
   /**

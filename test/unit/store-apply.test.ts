@@ -94,3 +94,27 @@ describe('ReplicaStore.applyMany', () => {
     expect(store.heldPartitions().map((p) => store.tree(p).root())).toEqual(roots)
   })
 })
+
+describe('hints held per owner', () => {
+  it('past the cap a new key for that owner is refused OVERLOADED and counted; updates and other owners still pass', async () => {
+    const store = new ReplicaStore(memoryStorage(), 16, 3)
+    const v = (s: string): VersionSet => write(emptySet, 'f~1', s, 1)
+    for (const k of ['h1', 'h2', 'h3']) await store.apply(enc(k), v(k), 'owner-x')
+    await expect(store.apply(enc('h4'), v('h4'), 'owner-x')).rejects.toMatchObject({ code: 'OVERLOADED' })
+    expect(store.hintsRefused).toBe(1)
+    expect(store.hints).toBe(3)
+    // A newer version of a held hint is not a new hint.
+    await store.apply(enc('h1'), write(v('h1'), 'f~1', 'h1b', 2), 'owner-x')
+    expect(text((await store.readHint('owner-x', enc('h1')))!)).toEqual(['h1b'])
+    // Another owner has its own share, and records are not hints.
+    await store.apply(enc('h4'), v('h4'), 'owner-y')
+    await store.apply(enc('h5'), v('h5'))
+    expect([...store.hintOwners()].sort()).toEqual(['owner-x', 'owner-y'])
+    // Delivered hints make room again.
+    const held = (await store.allHints()).get('owner-x')!
+    await store.deleteHints(held.slice(0, 1), 'f~1')
+    await store.apply(enc('h6'), v('h6'), 'owner-x')
+    expect(store.hints).toBe(4)
+    expect(store.hintsRefused).toBe(1)
+  })
+})
