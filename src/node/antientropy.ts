@@ -67,7 +67,7 @@ const CROSSING_MS = 1000
  * Cells to ask for when about `d` items differ: ~1.4 per item decode a large difference, a small one
  * needs relatively more, and the estimate is off by ~18% (riblt.ts): a margin of 3 sqrt(d).
  */
-const cellsFor = (d: number): number => Math.ceil(1.4 * d + 3 * Math.sqrt(d)) + FIRST_CELLS
+const cellsFor = (d: number): number => Math.ceil(1.4 * d + 3 * Math.sqrt(d)) + 4
 const count = (sources: Array<{ size: number }>): number => sources.reduce((n, s) => n + s.size, 0)
 /** Sums and places were checked by the wire decoder; failing here is a bug. */
 const checked = (why: string): never => {
@@ -91,6 +91,8 @@ export class AntiEntropy {
   private readonly summarySent = new Map<NodeId, { at: number; sums: boolean }>()
   /** Each partition's share of the group hashes, with the root it was computed from. */
   private readonly groupHashes = new Map<number, { root: Uint8Array; h: Uint8Array }>()
+  /** When this node last compared with each peer because it was reachable again. */
+  private readonly reconnected = new Map<NodeId, number>()
   /** Keys this node listed in its last ae-diffs, by "peer/sid", for pulls by place. */
   private readonly listed = new Map<string, Uint8Array[]>()
   /** Reconciliations in progress, by "peer/sid". */
@@ -167,13 +169,16 @@ export class AntiEntropy {
   /** A peer is reachable again (back from a partition, or online again): compare at once rather than at the next round. */
   onReachable(peer: NodeId): void {
     if (this.busy || !this.ctx.running()) return
-    // It counts as a round with that peer: at most one per period, as the timer would (a period too
+    // At most one such comparison per period and peer, none in a node's first period (a period too
     // long to come turns anti-entropy off, and this with it).
-    if (this.ctx.env.now() - (this.summarySent.get(peer)?.at ?? this.createdAt) < this.ctx.config.antiEntropyMs) return
+    const now = this.ctx.env.now()
+    if (now - (this.reconnected.get(peer) ?? this.createdAt) < this.ctx.config.antiEntropyMs) return
+    // Both sides notice at about the same time: the one with the smaller id starts (with its sums);
+    // the other's next round is the fallback should it be the only one that noticed.
+    if (this.ctx.id > peer) return
+    this.reconnected.set(peer, now)
     if (partitionsOf(this.ring(), this.ctx.id).length === 0) return
-    // Both sides usually notice at about the same time: only the one with the smaller id sends its
-    // sums (their summaries cross, and the one with sums is answered).
-    this.start(peer, this.ctx.id < peer)
+    this.start(peer, true)
   }
 
   /**
