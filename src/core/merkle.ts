@@ -91,6 +91,7 @@ export class MerkleTree {
   /** #levels[k - 1] holds the non-empty nodes of level k (1..DEPTH). */
   readonly #levels: Array<Map<number, TreeNode>> = Array.from({ length: DEPTH }, () => new Map())
   readonly #byKey = new Map<string, Entry>()
+  #changes = 0
   readonly #leaves = new Map<number, Map<string, Entry>>()
   /** With a sketch: entries by the 16 hash bits an ae-diff names them by (riblt.ts tagOfHash). */
   readonly #byTag: Map<number, Entry[]> | undefined
@@ -165,6 +166,11 @@ export class MerkleTree {
   /** The key's current digest (a copy), if present. */
   get(key: Uint8Array): Uint8Array | undefined {
     return this.#byKey.get(keyId(key))?.digest.slice()
+  }
+
+  /** How many times the hashes changed: equal counts of one tree mean an equal root, without copying it. */
+  get changes(): number {
+    return this.#changes
   }
 
   /** The root hash: 16 bytes, all zero when empty. */
@@ -255,6 +261,7 @@ export class MerkleTree {
 
   /** XORs `delta` into every node on the bucket's path and adjusts counts by `dn`. */
   #apply(bucket: number, delta: Uint8Array, dn: number): void {
+    this.#changes++
     xorInto(this.#root.h, delta)
     this.#root.n += dn
     for (let k = 1; k <= DEPTH; k++) {

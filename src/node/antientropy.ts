@@ -89,8 +89,8 @@ export class AntiEntropy {
   private busyUntil = 0
   /** When this node last sent each peer a summary, and whether with sums: two crossing start one exchange, not two. */
   private readonly summarySent = new Map<NodeId, { at: number; sums: boolean }>()
-  /** Each partition's share of the group hashes, with the root it was computed from. */
-  private readonly groupHashes = new Map<number, { root: Uint8Array; h: Uint8Array }>()
+  /** Each partition's share of the group hashes, with the tree and change count it was computed from. */
+  private readonly groupHashes = new Map<number, { tree: MerkleTree; changes: number; h: Uint8Array }>()
   /** When this node last compared with each peer because it was reachable again. */
   private readonly reconnected = new Map<NodeId, number>()
   /** Keys this node listed in its last ae-diffs, by "peer/sid", for pulls by place. */
@@ -141,16 +141,16 @@ export class AntiEntropy {
     return out
   }
 
-  /** sha256(u32 p | root of p)[0..6), hashed again only when the root changed since last asked. */
+  /** sha256(u32 p | root of p)[0..6), hashed again only when the tree changed since last asked. */
   private groupPart(p: number): Uint8Array {
-    const root = this.ctx.store.tree(p).root()
+    const tree = this.ctx.store.tree(p)
     const cached = this.groupHashes.get(p)
-    if (cached && equalBytes(cached.root, root)) return cached.h
+    if (cached && cached.tree === tree && cached.changes === tree.changes) return cached.h
     const buf = new Uint8Array(4 + 16)
     new DataView(buf.buffer).setUint32(0, p)
-    buf.set(root, 4)
+    buf.set(tree.root(), 4)
     const h = hash(buf).subarray(0, GROUP_HASH)
-    this.groupHashes.set(p, { root, h })
+    this.groupHashes.set(p, { tree, changes: tree.changes, h })
     return h
   }
 
