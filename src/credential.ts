@@ -10,7 +10,9 @@
  * A credential does not expire; to shut a member out, start over with a new cluster key.
  */
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { concatBytes } from './core/hash.js'
+import { concatBytes, equalBytes, toHex } from './core/hash.js'
+import { verifyId, type Identity } from './identity.js'
+import type { MemberAuth } from './types.js'
 
 const TAG = new TextEncoder().encode('dynamesh-credential')
 
@@ -51,6 +53,31 @@ export function verifyCredential(clusterPublicKey: Uint8Array, memberKey: Uint8A
     return ed25519.verify(credential, concatBytes(TAG, memberKey), clusterPublicKey)
   } catch {
     return false
+  }
+}
+
+/**
+ * How a peer signs and checks member entries (Transport.auth): with its identity, and in a closed
+ * cluster (a cluster public key given) carrying its credential and admitting only entries whose
+ * credential the cluster key signed. Each member key's credential is checked once.
+ */
+export function memberAuth(identity: Identity, clusterPublicKey?: Uint8Array, credential?: Uint8Array): MemberAuth {
+  const auth: MemberAuth = { publicKey: identity.publicKey, sign: (m) => identity.sign(m), verify: verifyId }
+  if (!clusterPublicKey) return auth
+  const admitted = new Map<string, Uint8Array>()
+  return {
+    ...auth,
+    ...(credential ? { credential } : {}),
+    admits(key, cred) {
+      if (!cred) return false
+      const k = toHex(key)
+      const known = admitted.get(k)
+      if (known) return equalBytes(known, cred)
+      if (!verifyCredential(clusterPublicKey, key, cred)) return false
+      if (admitted.size >= 100_000) admitted.clear()
+      admitted.set(k, cred.slice())
+      return true
+    },
   }
 }
 

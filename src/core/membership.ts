@@ -26,6 +26,8 @@ export interface MemberEntry {
   version: number
   key?: Uint8Array
   sig?: Uint8Array
+  /** In a closed cluster: the cluster key's signature over `key` (credential.ts), the member's admission. */
+  cred?: Uint8Array
 }
 
 /** Tie-break order when two entries carry the same version: later lifecycle states win. */
@@ -93,11 +95,11 @@ const interned = new Map<string, MemberEntry>()
 export function internEntry(e: MemberEntry): MemberEntry {
   const k = `${e.id}\n${e.weight}\n${e.status}\n${e.version}`
   const c = interned.get(k)
-  if (c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig)) return c
+  if (c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig) && sameBytes(c.cred, e.cred)) return c
   if (interned.size >= 200_000) interned.clear()
   // Own copies of the key and signature: a decoded entry's are views into the whole message it came
   // in (up to a thousand entries), which the process would otherwise keep for this one entry.
-  const own: MemberEntry = e.key && e.sig ? { ...e, key: e.key.slice(), sig: e.sig.slice() } : e
+  const own: MemberEntry = e.key && e.sig ? { ...e, key: e.key.slice(), sig: e.sig.slice(), ...(e.cred ? { cred: e.cred.slice() } : {}) } : e
   interned.set(k, own)
   return own
 }

@@ -15,7 +15,8 @@
  * seeds only when it knows nobody else), not everyone: the rest learn of it epidemically, in about
  * log2(n) periods.
  *
- * Entries are written only by the member they describe, signed with its key (Transport.auth);
+ * Entries are written only by the member they describe, signed with its key (Transport.auth), and
+ * in a closed cluster carry the member's credential, without which they are refused;
  * an entry that does not verify is refused and counted, and each (id, version) is verified once: an
  * entry no newer than the view's is ignored before any check. "Left" is said by the member itself
  * (leave()), or decided here, locally, after `removeAfterMs` of absence: such a member is out of this
@@ -335,12 +336,17 @@ export class Gossip {
   private authentic(e: MemberEntry): boolean {
     const auth = this.ctx.transport.auth
     if (!auth) return true
-    return e.key !== undefined && e.sig !== undefined && auth.verify(e.id, e.key, signedPart(e), e.sig)
+    if (e.key === undefined || e.sig === undefined) return false
+    if (auth.admits && !auth.admits(e.key, e.cred)) return false
+    return auth.verify(e.id, e.key, signedPart(e), e.sig)
   }
 
   private signed(e: MemberEntry): MemberEntry {
     const auth = this.ctx.transport.auth
-    return auth ? { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) } : e
+    if (!auth) return e
+    const out: MemberEntry = { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) }
+    if (auth.credential) out.cred = auth.credential
+    return out
   }
 
   /**

@@ -69,12 +69,14 @@ const wellFormed = (m: MemberEntry): boolean =>
   Number.isInteger(m.version) &&
   typeof m.weight === 'number' &&
   STATUSES.includes(m.status) &&
-  (m.key === undefined || (m.key instanceof Uint8Array && m.sig instanceof Uint8Array))
+  (m.key === undefined || (m.key instanceof Uint8Array && m.sig instanceof Uint8Array)) &&
+  (m.cred === undefined || m.cred instanceof Uint8Array)
 
 /** Plain copies: key and signature as Uint8Array (not a Buffer view into the stored value). */
 const copyEntry = (m: MemberEntry): MemberEntry => {
   const e: MemberEntry = { id: asNodeId(m.id), weight: m.weight, status: m.status, version: m.version }
   if (m.key && m.sig) Object.assign(e, { key: new Uint8Array(m.key), sig: new Uint8Array(m.sig) })
+  if (m.key && m.sig && m.cred) e.cred = new Uint8Array(m.cred)
   return e
 }
 

@@ -34,7 +34,8 @@
  * announced: a down is a real hint that the peer went away. `peers()` lists the reachable ids;
  * `connections()` shows the data channels themselves.
  */
-import { verifyId, type Identity } from '../identity.js'
+import type { Identity } from '../identity.js'
+import { memberAuth } from '../credential.js'
 import type { NodeId, Transport } from '../types.js'
 import { BatchBuilder, DEFAULT_MAX_MESSAGE_BYTES, Framer, Reassembler, splitBatch } from './framing.js'
 import { DynameshError, isDynameshError } from '../errors.js'
@@ -577,7 +578,7 @@ export function createWebRtcTransport(opts: WebRtcTransportOptions): WebRtcTrans
   return {
     id,
     /** Member entries are signed with the identity the data-channel handshake proves. */
-    auth: { publicKey: opts.identity.publicKey, sign: (m) => opts.identity.sign(m), verify: verifyId },
+    auth: memberAuth(opts.identity, opts.clusterKey, opts.credential),
     /**
      * Joins signaling. Resolves once welcomed, or, if the server is unreachable, after the signal
      * client's start timeout (it keeps retrying in the background; existing connections and

@@ -41,4 +41,11 @@ export interface MemberAuth {
   sign(message: Uint8Array): Uint8Array
   /** True when `sig` over `message` verifies under `key`, and `key` proves `id`. */
   verify(id: string, key: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean
+  /** In a closed cluster: this node's credential, carried in its member entry. */
+  readonly credential?: Uint8Array
+  /**
+   * In a closed cluster: true when `cred` admits the member of public key `key`. Entries of members
+   * it does not admit are refused, so a member cannot bring in members of its own making.
+   */
+  admits?(key: Uint8Array, cred: Uint8Array | undefined): boolean
 }

@@ -79,8 +79,12 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 const STATUSES: readonly MemberStatus[] = ['joining', 'up', 'leaving', 'left']
 
 /** A member on the wire: a tuple, not a map, so field names are not repeated for every member. */
-const memberTuple = (m: MemberEntry): unknown[] =>
-  m.key && m.sig ? [m.id, m.weight, STATUSES.indexOf(m.status), m.version, m.key, m.sig] : [m.id, m.weight, STATUSES.indexOf(m.status), m.version]
+const memberTuple = (m: MemberEntry): unknown[] => {
+  const t: unknown[] = [m.id, m.weight, STATUSES.indexOf(m.status), m.version]
+  if (m.key && m.sig) t.push(m.key, m.sig)
+  if (m.key && m.sig && m.cred) t.push(m.cred)
+  return t
+}
 
 /** A stored record on the wire: [key, rec] or [key, rec, hint], field names not repeated per record. */
 const itemTuple = (i: StoreItem): unknown[] => (i.hint === undefined ? [i.key, i.rec] : [i.key, i.rec, i.hint])
@@ -117,23 +121,28 @@ const list = (v: unknown, what: string, max = MAX_ITEMS): unknown[] =>
 /** Member ids: hex ids of real peers, short names in the simulation; never arbitrary text. */
 const MEMBER_ID = /^[A-Za-z0-9._~-]{1,128}$/
 
-/** A member tuple: [id, weight, status index, version] or the same with [key (32 B), sig (64 B)]. */
+/** A member tuple: [id, weight, status index, version], the same with [key (32 B), sig (64 B)], and in a closed cluster [cred (64 B)]. */
 function member(v: unknown): MemberEntry {
-  const t = list(v, 'member', 6)
-  if (t.length !== 4 && t.length !== 6) fail('member: expected 4 or 6 fields')
+  const t = list(v, 'member', 7)
+  if (t.length !== 4 && t.length !== 6 && t.length !== 7) fail('member: expected 4, 6 or 7 fields')
   const raw = str(t[0], MAX_ID, 'member.id')
   if (!MEMBER_ID.test(raw)) fail('member.id: expected 1 to 128 characters of [A-Za-z0-9._~-]')
   const id = asNodeId(raw)
   const weight = int(t[1], 'member.weight', 0, MAX_WEIGHT)
   const status = STATUSES[int(t[2], 'member.status', 0, STATUSES.length - 1)]!
   const entry: MemberEntry = { id, weight, status, version: int(t[3], 'member.version', 0, MAX_MEMBER_VERSION) }
-  if (t.length === 6) {
+  if (t.length >= 6) {
     const key = bytes(t[4], 32, 'member.key')
     const sig = bytes(t[5], 64, 'member.sig')
     if (key.length !== 32 || sig.length !== 64) fail('member: key of 32 bytes and signature of 64 expected')
     // Copies: entries live in the view long after the message buffer they came in.
     entry.key = new Uint8Array(key)
     entry.sig = new Uint8Array(sig)
+  }
+  if (t.length === 7) {
+    const cred = bytes(t[6], 64, 'member.cred')
+    if (cred.length !== 64) fail('member: credential of 64 bytes expected')
+    entry.cred = new Uint8Array(cred)
   }
   return entry
 }

@@ -133,14 +133,17 @@ export const encodedListings: fc.Arbitrary<Uint8Array> = fc.array(listing, { max
 
 // ---- wire messages (wire/messages.ts) ----
 
-/** A member entry as gossiped: unsigned, or with a key and signature of the right sizes (which verify nowhere). */
+/** A member entry as gossiped: unsigned, or with a key and signature of the right sizes (which verify nowhere), and maybe a closed cluster's credential. */
 const memberEntry: fc.Arbitrary<MemberEntry> = fc
   .record({
     id: memberId,
     weight: fc.integer({ min: 0, max: MAX_WEIGHT }),
     status: fc.constantFrom('joining' as const, 'up' as const, 'leaving' as const, 'left' as const),
     version: fc.oneof(fc.nat(100), fc.integer({ min: 0, max: MAX_MEMBER_VERSION })),
-    signed: fc.option(fc.record({ key: bytes(32, 32), sig: bytes(64, 64) }), { nil: undefined }),
+    signed: fc.option(
+      fc.record({ key: bytes(32, 32), sig: bytes(64, 64), cred: fc.option(bytes(64, 64), { nil: undefined }) }).map(({ cred, ...ks }) => (cred ? { ...ks, cred } : ks)),
+      { nil: undefined },
+    ),
   })
   .map(({ signed, ...m }) => (signed ? { ...m, ...signed } : m))
 

@@ -21,10 +21,11 @@ const isItem = (i: { key: unknown; rec: unknown; hint?: unknown }): boolean =>
 const optErr = (e: unknown): boolean => e === undefined || (isStr(e, 64) && e !== '')
 
 /** Gossip's member entries: an id of the allowed characters, integer weight and version in range, a key and signature of their sizes or neither. */
-const isMember = (m: { id: unknown; weight: unknown; status: unknown; version: unknown; key?: unknown; sig?: unknown }): boolean =>
+const isMember = (m: { id: unknown; weight: unknown; status: unknown; version: unknown; key?: unknown; sig?: unknown; cred?: unknown }): boolean =>
   typeof m.id === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(m.id) && isInt(m.weight, 0, MAX_WEIGHT) &&
   ['joining', 'up', 'leaving', 'left'].includes(m.status as string) && isInt(m.version, 0, MAX_MEMBER_VERSION) &&
-  ((m.key === undefined && m.sig === undefined) || (m.key instanceof Uint8Array && m.key.length === 32 && m.sig instanceof Uint8Array && m.sig.length === 64))
+  ((m.key === undefined && m.sig === undefined && m.cred === undefined) ||
+    (m.key instanceof Uint8Array && m.key.length === 32 && m.sig instanceof Uint8Array && m.sig.length === 64 && (m.cred === undefined || (m.cred instanceof Uint8Array && m.cred.length === 64))))
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0
 
 /**

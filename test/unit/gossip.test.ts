@@ -9,6 +9,7 @@ import { MAX_MEMBER_VERSION } from '../../src/limits.js'
 import type { NodeContext } from '../../src/node/context.js'
 import { Gossip } from '../../src/node/gossip.js'
 import { simAuth, simSecret } from '../../src/sim/auth.js'
+import { clusterKeyFromSecret, verifyCredential } from '../../src/credential.js'
 import { asNodeId, type MemberAuth, type NodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
 
@@ -34,11 +35,7 @@ function world() {
     const detector = new FailureDetector(() => now)
     const verifies = { n: 0 }
     const base = opts.auth === null ? undefined : (opts.auth ?? simAuth(secret, id))
-    const auth: MemberAuth | undefined = base && {
-      publicKey: base.publicKey,
-      sign: base.sign,
-      verify: (...a) => (verifies.n++, base.verify(...a)),
-    }
+    const auth: MemberAuth | undefined = base && { ...base, verify: (...a) => (verifies.n++, base.verify(...a)) }
     const ctx = {
       id: id as NodeId,
       env: { now: () => now, setTimer: () => () => {}, random },
@@ -216,6 +213,42 @@ describe('signed entries', () => {
     expect(a.g.self).toMatchObject({ status: 'up', version: 42 })
     a.g.onDelta('x' as NodeId, [entry('a', MAX_MEMBER_VERSION, 'leaving')], new Uint8Array(0))
     expect(a.g.self).toMatchObject({ status: 'up', version: MAX_MEMBER_VERSION })
+  })
+
+  it('in a closed cluster, admits only entries whose credential the cluster key signed', () => {
+    const cluster = clusterKeyFromSecret(new Uint8Array(32).fill(3))
+    const other = clusterKeyFromSecret(new Uint8Array(32).fill(4))
+    const closed = (id: string): MemberAuth => {
+      const base = simAuth(secret, id)
+      return {
+        ...base,
+        credential: cluster.admit(base.publicKey),
+        admits: (key, cred) => verifyCredential(cluster.publicKey, key, cred),
+      }
+    }
+    const w = world()
+    const a = w.add('a', { auth: closed('a') })
+    const b = w.add('b', { auth: closed('b') })
+    w.exchange('a', 'b')
+    // Members' own entries carry their credentials, and pass.
+    expect(a.g.view.get('b')?.cred).toEqual(cluster.admit(b.g.self!.key!))
+    expect(a.g.refused).toBe(0)
+    // A member of someone's own making: signed by its own key, but with no credential or another cluster's.
+    const invented = entry('m1')
+    a.g.onDelta('b' as NodeId, [invented, { ...entry('m2'), cred: other.admit(entry('m2').key!) }, { ...entry('m3'), cred: cluster.admit(entry('m4').key!) }], new Uint8Array(0))
+    expect(a.g.refused).toBe(3)
+    expect(['m1', 'm2', 'm3'].map((id) => a.g.view.get(id))).toEqual([undefined, undefined, undefined])
+    // Admitted by the cluster key: taken.
+    a.g.onDelta('b' as NodeId, [{ ...entry('m5'), cred: cluster.admit(entry('m5').key!) }], new Uint8Array(0))
+    expect(a.g.view.get('m5')?.status).toBe('up')
+    expect(a.g.refused).toBe(3)
+  })
+
+  it('the credential travels in the member tuple and survives the wire', () => {
+    const cluster = clusterKeyFromSecret(new Uint8Array(32).fill(5))
+    const e = { ...entry('m6'), cred: cluster.admit(entry('m6').key!) }
+    const m = decodeMessage(encodeMessage({ t: 'g-delta', members: [e, entry('m7')], want: new Uint8Array(0) }))
+    expect(m.t === 'g-delta' && m.members.map((x) => [x.key, x.sig, x.cred])).toEqual([[e.key, e.sig, e.cred], [entry('m7').key, entry('m7').sig, undefined]])
   })
 
   it('without an id-proving transport, entries travel unsigned', () => {
