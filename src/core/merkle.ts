@@ -143,10 +143,10 @@ export class MerkleTree {
     if (!this.#byTag) return
     const tag = tagOfHash(e.h)
     const same = this.#byTag.get(tag)
-    if (!same) return
-    const rest = same.filter((x) => x !== e)
-    if (rest.length) this.#byTag.set(tag, rest)
-    else this.#byTag.delete(tag)
+    const at = same ? same.indexOf(e) : -1
+    if (at < 0) return
+    if (same!.length === 1) this.#byTag.delete(tag)
+    else same!.splice(at, 1)
   }
 
   /** Removes the key; absent keys are ignored. */

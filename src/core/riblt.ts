@@ -71,22 +71,25 @@ export const tagOfHash = (h: Uint8Array): number => (h[4]! << 8) | h[5]!
  */
 export function addItem(cells: Int32Array, from: number, to: number, lo: number, hi: number, dc: number): void {
   const chk = checksumOf(lo, hi)
-  let s = seedOf(lo, hi)
-  let i = 0
-  while (i < to) {
-    if (i >= from) {
-      const at = WORDS * (i - from)
-      cells[at]! ^= lo
-      cells[at + 1]! ^= hi
-      cells[at + 2]! ^= chk
-      cells[at + 3]! += dc
-    }
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    i += Math.max(1, Math.ceil((i + 1.5) * (65536 / Math.sqrt((s >>> 0) + 1) - 1)))
+  for (let i = 0, s = seedOf(lo, hi); i < to; s = nextState(s), i = nextIndex(i, s)) {
+    if (i < from) continue
+    const at = WORDS * (i - from)
+    cells[at]! ^= lo
+    cells[at + 1]! ^= hi
+    cells[at + 2]! ^= chk
+    cells[at + 3]! += dc
   }
 }
+
+/** The item's draw after `s` (xorshift32). */
+const nextState = (s: number): number => {
+  s ^= s << 13
+  s ^= s >>> 17
+  return s ^ (s << 5)
+}
+
+/** The cell after `i` for draw `s`: a gap that makes cell i hold an item with probability ~1 / (1 + i/2). */
+const nextIndex = (i: number, s: number): number => i + Math.max(1, Math.ceil((i + 1.5) * (65536 / Math.sqrt((s >>> 0) + 1) - 1)))
 
 /** Adds the signs of entry hash `h` (bits of bytes 8..12) times `dc` to the tug-of-war sums. */
 export function addSigns(tow: Int32Array, h: Uint8Array, dc: number): void {
@@ -268,19 +271,13 @@ export class Difference {
       ;(sign === 1 ? this.mine : this.theirs).push([lo, hi])
       // Remove the item from every cell it maps to; cells it leaves pure are peeled next.
       const chk = checksumOf(lo, hi)
-      let s = seedOf(lo, hi)
-      let j = 0
-      while (j < this.#size) {
+      for (let j = 0, st = seedOf(lo, hi); j < this.#size; st = nextState(st), j = nextIndex(j, st)) {
         const w = WORDS * j
         c[w]! ^= lo
         c[w + 1]! ^= hi
         c[w + 2]! ^= chk
         c[w + 3] = wrap(c[w + 3]! - sign)
         if (this.#pure(j)) stack.push(j)
-        s ^= s << 13
-        s ^= s >>> 17
-        s ^= s << 5
-        j += Math.max(1, Math.ceil((j + 1.5) * (65536 / Math.sqrt((s >>> 0) + 1) - 1)))
       }
     }
   }

@@ -246,7 +246,7 @@ export class AntiEntropy {
    * The peer's cells: subtracted from this node's own cells of the same range and peeled. Decoded,
    * the difference goes back as keys with their vectors and the items this node lacks (onDiff).
    * Not decoded, more cells are asked for: as many as the estimate says are needed the first time,
-   * half again as many after that. A difference too large for cells to pay (one side holds nothing,
+   * a quarter more after that. A difference too large for cells to pay (one side holds nothing,
    * or more cells than records) is walked with the hash trees instead.
    */
   onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number): void {
@@ -258,8 +258,8 @@ export class AntiEntropy {
       if (shared.length === 0) return
       const sources = this.sources(shared)
       const mine = count(sources)
-      s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs }
       if (mine === 0 || theirs === 0) return this.walk(from, sid, shared)
+      s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs }
       this.sessions.set(id, s)
       while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!)
       this.markBusy()

@@ -268,8 +268,7 @@ export class ReplicaStore {
         throw err
       }
       for (const w of wrote) {
-        this.cache.wrote(toHex(w.key), w.set, w.value.length)
-        this.tree(w.p).set(w.key.slice(), digestOfEncoded(w.value))
+        this.landed(w.key, w.p, w.set, w.value)
         this.onChange?.(w.key.slice(), undefined)
       }
     }
@@ -288,18 +287,22 @@ export class ReplicaStore {
     await this.storage.batch([{ type: 'put', key: traceKey(key), value: encodeSet({ vv: trace.vv, siblings }) }])
   }
 
+  /** A record storage took: the cache and the partition's tree learn it. */
+  private landed(key: Uint8Array, p: number, set: VersionSet, value: Uint8Array): void {
+    this.cache.wrote(toHex(key), set, value.length)
+    this.tree(p).set(key.slice(), digestOfEncoded(value))
+  }
+
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {
     if (hintFor !== undefined) this.checkHintRoom(hintFor, key)
-    const value = encodeSet(set)
-    rememberEncoding(set, value)
+    const value = encodeOnce(set)
     this.checkFence()
     const untrace: BatchOp[] = dropTrace ? [{ type: 'del', key: traceKey(key) }] : []
     try {
       if (hintFor === undefined) {
         const p = this.partitionOf(key)
         await this.storage.batch([{ type: 'put', key: recordKey(p, key), value }, ...untrace])
-        this.cache.wrote(toHex(key), set, value.length)
-        this.tree(p).set(key.slice(), digestOfEncoded(value))
+        this.landed(key, p, set, value)
       } else {
         await this.storage.batch([{ type: 'put', key: hintKey(hintFor, key), value }, ...untrace])
         this.indexHint(hintFor, key, true)

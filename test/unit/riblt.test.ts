@@ -102,6 +102,7 @@ describe('rateless reconciliation cells', () => {
     // The first cells before `extra` were added on their side, the rest after.
     diff.add(encodeCells(unionCells([source(2, base)], 0, 200)), unionCells([source(2, base)], 0, 200))
     diff.add(encodeCells(unionCells([source(2, [...base, ...extra])], 200, 400)), unionCells([source(2, base)], 200, 400))
+    expect(diff.inconsistent).toBe(true)
     expect(diff.done).toBe(false)
     expect(diff.mine.length + diff.theirs.length).toBeLessThanOrEqual(400)
   })

@@ -81,6 +81,17 @@ describe('ReplicaStore.applyMany', () => {
     for (const p of store.heldPartitions()) expect(reopened.tree(p).root()).toEqual(store.tree(p).root())
   })
 
+  it('two bulk merges over the same keys, given in opposite orders, both finish (locks in one order)', async () => {
+    const store = new ReplicaStore(memoryStorage(), 16)
+    const keys = ['x1', 'x2', 'x3', 'x4']
+    const one = keys.map((k, i) => ({ key: enc(k), set: write(emptySet, 'a~1', `a${i}`, i + 1) }))
+    const two = [...keys].reverse().map((k, i) => ({ key: enc(k), set: write(emptySet, 'b~1', `b${i}`, i + 1) }))
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('stuck'), 2000))
+    const done = Promise.all([store.applyMany(one), store.applyMany(two)]).then(() => 'done')
+    expect(await Promise.race([done, timeout])).toBe('done')
+    for (const k of keys) expect(text((await store.readRecord(enc(k)))!)).toHaveLength(2)
+  })
+
   it('a failed batch rejects, and neither the cache nor the trees take what storage did not', async () => {
     const { storage, failNext } = counted()
     const store = new ReplicaStore(storage, 16)
