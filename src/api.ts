@@ -121,6 +121,12 @@ export interface NodeOptions {
   handoffMs?: number
   /** A member unreachable for this long is marked left and its partitions move. Default 24 h. */
   removeAfterMs?: number
+  /**
+   * Tombstone collection horizon. A tombstone at least this old, once every replica of its
+   * partition is known (through anti-entropy) to hold it, leaves sync as a grave; the grave is
+   * deleted this long after. Default 10 days.
+   */
+  tombstoneMs?: number
 }
 
 /** Kinds of things a node reports as they happen (for logs and the demo page). */

@@ -35,6 +35,7 @@ import type { StoreItem } from '../wire/messages.js'
 import type { NodeContext } from './context.js'
 import { itemBytes } from './batch.js'
 import { isDynameshError } from '../errors.js'
+import { Collector } from './collect.js'
 
 /** Records and bytes per pushed batch (a bigger record goes alone). */
 const PUSH_BATCH = 64
@@ -59,6 +60,8 @@ interface Session {
   /** Records this node shares with the peer, and the peer's count. */
   mine: number
   theirs: number
+  /** The store's landing count when the session began: what a proof from it covers. */
+  seq: number
 }
 
 /** A summary sent this recently and not answered yet is still crossing the network. */
@@ -99,9 +102,12 @@ export class AntiEntropy {
   private readonly sessions = new Map<string, Session>()
 
   private readonly createdAt: number
+  /** Tombstone collection, fed with the proofs of agreement these exchanges produce. */
+  readonly collector: Collector
 
   constructor(private readonly ctx: NodeContext) {
     this.createdAt = ctx.env.now()
+    this.collector = new Collector(ctx)
   }
 
   get busy(): boolean {
@@ -202,7 +208,7 @@ export class AntiEntropy {
     if (shared.length === 0) return
     const groups = this.groups(shared)
     if (level === 0) {
-      if (equalBytes(hash(groups).subarray(0, 16), h)) return
+      if (equalBytes(hash(groups).subarray(0, 16), h)) return this.collector.agreed(from, shared, this.ctx.store.seq)
       // Both sides sent a summary at about the same time (this one's still unanswered): one exchange
       // is enough. The summary with sums is answered; between equals, the one of the larger id.
       const sent = this.summarySent.get(from)
@@ -259,7 +265,7 @@ export class AntiEntropy {
       const sources = this.sources(shared)
       const mine = count(sources)
       if (mine === 0 || theirs === 0) return this.walk(from, sid, shared)
-      s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs }
+      s = { peer: from, shared, diff: new Difference(), asked: cells.length / CELL_BYTES, mine, theirs, seq: this.ctx.store.seq }
       this.sessions.set(id, s)
       while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!)
       this.markBusy()
@@ -328,6 +334,9 @@ export class AntiEntropy {
       for (const e of this.ctx.store.tree(p).withTag(itemTag(hi))) if (itemLo(e.h) === lo) keys.push(e.key.slice())
     }
     const want: Array<[number, number]> = s.diff.theirs.filter(([, hi]) => shared.has(partitionOfItem(hi)))
+    // Where nothing of this node's is missing at the peer, the peer held all of it.
+    const short = new Set(s.diff.mine.map(([, hi]) => partitionOfItem(hi)))
+    this.collector.agreed(s.peer, s.shared.filter((p) => !short.has(p)), s.seq)
     if (keys.length === 0 && want.length === 0) return
     const vvs: VersionVector[] = []
     const found: Uint8Array[] = []
@@ -370,6 +379,7 @@ export class AntiEntropy {
     }
     const push: Uint8Array[] = []
     const pull: number[] = []
+    const graves: Uint8Array[] = []
     // The keys listed are decided here, whatever this node's item for them says.
     const listed = new Set(keys.map(toId))
     const sets = await this.readAll(keys)
@@ -380,6 +390,8 @@ export class AntiEntropy {
       const theirs = vvs[i]!
       if (!set) pull.push(at + i)
       else if (!descends(set.vv, theirs) && descends(theirs, set.vv)) pull.push(at + i)
+      // The same events, kept here as a grave: the peer is told, not sent the record again.
+      else if (descends(theirs, set.vv) && this.ctx.store.isGrave(key)) graves.push(key)
       // Only this node has seen more, both have, or neither (same events, different bytes): push,
       // and the peer sends back its merge where it differs.
       else push.push(key)
@@ -392,6 +404,18 @@ export class AntiEntropy {
     }
     for (let i = 0; i < pull.length; i += MAX_LIST_ITEMS) this.ctx.send(from, { t: 'ae-pull', sid, keys: [], idx: encodeVarints(pull.slice(i, i + MAX_LIST_ITEMS)) })
     if (push.length) this.pushLater(from, push, 'ae-push')
+    this.tellGraves(from, graves)
+  }
+
+  /** Tells `peer` that these keys' tombstones are graves here (node/collect.ts). */
+  private tellGraves(peer: NodeId, keys: Uint8Array[]): void {
+    for (let i = 0; i < keys.length; i += MAX_LIST_ITEMS) this.ctx.send(peer, { t: 'ae-grave', keys: keys.slice(i, i + MAX_LIST_ITEMS) })
+  }
+
+  /** The peer keeps these tombstones as graves: it holds them, as a proof would say (node/collect.ts). */
+  onGrave(from: NodeId, keys: Uint8Array[]): void {
+    const shared = new Set(this.shared(from))
+    this.collector.noticed(from, keys.filter((k) => shared.has(this.ctx.store.partitionOf(k))))
   }
 
   /** Reads records READ_AHEAD at a time, concurrently: one long chain of reads would take as many turns. */
@@ -493,6 +517,8 @@ export class AntiEntropy {
     const merged = await this.ctx.store.applyMany(valid)
     const back = valid.filter((v, i) => !equalSets(merged[i]!, v.set)).map((v) => v.key)
     if (back.length && this.ctx.running()) this.pushLater(from, back, 'store')
+    // A tombstone pushed that this node keeps as a grave, as it is: the pusher is told.
+    this.tellGraves(from, valid.filter((v, i) => equalSets(merged[i]!, v.set) && this.ctx.store.isGrave(v.key)).map((v) => v.key))
     if (bad !== undefined) throw bad // counted as rejected; the rest was merged
   }
 

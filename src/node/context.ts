@@ -26,6 +26,8 @@ export interface NodeConfig {
   antiEntropyMs: number
   handoffMs: number
   removeAfterMs: number
+  /** Collection horizon: a tombstone is kept at least this long, then as a grave this long again (collect.ts). */
+  tombstoneMs: number
   /** Reads without a quorum answer from local knowledge, flagged stale. */
   staleReads: boolean
 }

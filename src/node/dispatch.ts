@@ -93,6 +93,9 @@ export class Dispatcher {
       case 'ae-diff':
         node.antiEntropy.onDiff(from, msg.sid, msg.at, msg.keys, msg.vv, msg.want).catch(() => this.node.rejected++)
         return
+      case 'ae-grave':
+        node.antiEntropy.onGrave(from, msg.keys)
+        return
       case 'ae-push': {
         const bytes = batchBytes(msg.items)
         if (!node.inbound.reserve(from, bytes)) return
@@ -126,6 +129,7 @@ export class Dispatcher {
       case 'ae-step':
       case 'ae-pull':
       case 'ae-push':
+      case 'ae-grave':
         return true
       default:
         return false

@@ -39,6 +39,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
     handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
     removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
+    tombstoneMs: positiveInt('tombstoneMs', options.tombstoneMs, 10 * 24 * 3600 * 1000),
     staleReads: options.staleReads ?? false,
   }
   if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
@@ -53,6 +54,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
   const release = simulation?.hold()
   try {
     const store = new ReplicaStore(storage, config.q)
+    store.now = () => env.now()
     await store.open()
     const meta = await loadMeta(storage, transport.id, env)
     const members = await loadMembers(storage)

@@ -198,6 +198,7 @@ export class Node implements DynameshNode, NodeContext {
     try {
       await deliverHints(this)
       await transferForeign(this)
+      await this.antiEntropy.collector.sweep()
     } catch {
       // Retried next period; storage errors surface through the stats.
     } finally {

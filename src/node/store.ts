@@ -39,6 +39,42 @@ const traceKey = (key: Uint8Array): Uint8Array => {
 }
 const tracesRange = { gte: Uint8Array.of(TRACE), lt: Uint8Array.of(TRACE + 1) }
 
+/**
+ * `'g' | key -> digest (16) | since (f64)`: a grave, a tombstone every replica of its partition is
+ * known to hold (collect.ts). Its record stays where it was, out of the partition's tree, so a stale
+ * copy arriving later still merges into it; it is deleted once `since` is a horizon old. The digest
+ * names the record it stands for: a marker whose record changed meanwhile is void.
+ */
+const GRAVE = 0x67
+const graveKey = (key: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(1 + key.length)
+  out[0] = GRAVE
+  out.set(key, 1)
+  return out
+}
+const gravesRange = { gte: Uint8Array.of(GRAVE), lt: Uint8Array.of(GRAVE + 1) }
+/** Tombstones larger than this (a vector of hundreds of entries) are not checked at open: kept, never collected. */
+const SCAN_TOMBSTONE_BYTES = 2048
+
+/** True when every version of `set` is a delete. */
+export const deletedOnly = (set: VersionSet): boolean => set.siblings.length > 0 && set.siblings.every((s) => s.value === null)
+
+/** A tombstone this store holds in a tree: when it landed (a store-wide sequence number and a time). */
+export interface Tombstone {
+  key: Uint8Array
+  p: number
+  seq: number
+  at: number
+}
+
+/** A grave (see GRAVE above). */
+export interface Grave {
+  key: Uint8Array
+  p: number
+  digest: Uint8Array
+  since: number
+}
+
 /** What `set` says of replica `self`'s own writes: its vector entry and its live siblings; undefined when it has none. */
 export function ownPart(set: VersionSet, self: string): VersionSet | undefined {
   const e = entryOf(set.vv, self)
@@ -68,6 +104,15 @@ export class ReplicaStore {
   readonly cache = new RecordCache()
   /** Told of every record or hint this store writes (a new version reached this node). */
   onChange: ((key: Uint8Array, hintFor: string | undefined) => void) | undefined
+
+  /** Clock for landing and grave times; the node sets its Env's. */
+  now: () => number = () => 0
+  /** Counts records landing: a proof of agreement names the count it covers (collect.ts). */
+  seq = 0
+  /** Tombstones in the trees, by key hex: candidates for collection. */
+  readonly tombstones = new Map<string, Tombstone>()
+  /** Graves by key hex: records kept out of the trees until they are deleted. */
+  readonly graves = new Map<string, Grave>()
 
   /** Hints held per owner, and hints refused because an owner had MAX_HINTS_PER_OWNER already. */
   private readonly hintsByOwner = new Map<string, number>()
@@ -99,10 +144,26 @@ export class ReplicaStore {
 
   /** Rebuilds the trees and the hint index from storage. */
   async open(): Promise<void> {
+    const marked = new Map<string, { mark: Uint8Array; digest: Uint8Array; since: number }>()
+    for await (const [k, v] of this.storage.iterate(gravesRange)) {
+      if (v.length === 24) marked.set(toHex(k.subarray(1)), { mark: k.slice(), digest: v.slice(0, 16), since: new DataView(v.buffer, v.byteOffset + 16, 8).getFloat64(0) })
+    }
     for await (const [k, v] of this.storage.iterate(recordsRange)) {
       const { partition, key } = parseRecordKey(k)
-      this.tree(partition).set(key.slice(), digestOfEncoded(v))
+      const digest = digestOfEncoded(v)
+      const hex = toHex(key)
+      const mark = marked.get(hex)
+      if (mark && equalBytes(mark.digest, digest)) {
+        this.graves.set(hex, { key: key.slice(), p: partition, digest, since: mark.since })
+        marked.delete(hex)
+        continue
+      }
+      this.tree(partition).set(key.slice(), digest)
+      // Every tombstone found here landed before any proof this run records.
+      if (v.length <= SCAN_TOMBSTONE_BYTES && deletedOnly(decodeSet(v))) this.tombstones.set(hex, { key: key.slice(), p: partition, seq: 0, at: this.now() })
     }
+    // Markers whose record changed or went: void.
+    if (marked.size) await this.storage.batch([...marked.values()].map((m) => ({ type: 'del' as const, key: m.mark })))
     for await (const [k] of this.storage.iterate(hintsRange)) {
       const { owner, key } = parseHintKey(k)
       this.indexHint(owner, key, true)
@@ -289,8 +350,63 @@ export class ReplicaStore {
 
   /** A record storage took: the cache and the partition's tree learn it. */
   private landed(key: Uint8Array, p: number, set: VersionSet, value: Uint8Array): void {
-    this.cache.wrote(toHex(key), set, value.length)
+    const hex = toHex(key)
+    this.cache.wrote(hex, set, value.length)
     this.tree(p).set(key.slice(), digestOfEncoded(value))
+    this.seq++
+    if (deletedOnly(set)) this.tombstones.set(hex, { key: key.slice(), p, seq: this.seq, at: this.now() })
+    else this.tombstones.delete(hex)
+    // A grave written over is a record again (its marker is void now; open() checks the digest).
+    if (this.graves.delete(hex)) this.storage.batch([{ type: 'del', key: graveKey(key) }]).catch(() => {})
+  }
+
+  /** True when `key` is held as a grave. */
+  isGrave(key: Uint8Array): boolean {
+    return this.graves.has(toHex(key))
+  }
+
+  /** Takes a tombstone out of its tree and keeps it as a grave from now on (unless it changed meanwhile). */
+  async bury(t: Tombstone): Promise<boolean> {
+    return this.withLock(t.key, async () => {
+      const hex = toHex(t.key)
+      const digest = this.tree(t.p).get(t.key)
+      if (this.tombstones.get(hex) !== t || !digest) return false
+      const since = this.now()
+      const value = new Uint8Array(24)
+      value.set(digest, 0)
+      new DataView(value.buffer).setFloat64(16, since)
+      this.checkFence()
+      await this.storage.batch([{ type: 'put', key: graveKey(t.key), value }])
+      this.tombstones.delete(hex)
+      this.tree(t.p).delete(t.key)
+      this.graves.set(hex, { key: t.key, p: t.p, digest, since })
+      return true
+    })
+  }
+
+  /**
+   * Deletes a grave's record and marker. Only the counter of this node's own writes stays behind
+   * (replica `self`'s vector entry, as a trace): a write it coordinates on the key later numbers on
+   * from it, so its dot is new to every replica that still keeps the grave.
+   */
+  async purge(g: Grave, self?: string): Promise<boolean> {
+    return this.withLock(g.key, async () => {
+      const hex = toHex(g.key)
+      if (this.graves.get(hex) !== g) return false
+      const cur = await this.storage.get(recordKey(g.p, g.key))
+      const ops: BatchOp[] = [{ type: 'del', key: graveKey(g.key) }]
+      if (cur && equalBytes(digestOfEncoded(cur), g.digest)) {
+        ops.push({ type: 'del', key: recordKey(g.p, g.key) })
+        const own = self === undefined ? undefined : ownPart(decodeSet(cur), self)
+        if (own) ops.push(...(await this.traceOps(g.key, { vv: own.vv, siblings: [] }, await this.heldExcept(g.key, 'record'), self)))
+      }
+      this.checkFence()
+      await this.storage.batch(ops)
+      this.graves.delete(hex)
+      this.cache.dropped(hex)
+      if (ops.some((o) => o.type === 'put')) this.traced.add(hex)
+      return true
+    })
   }
 
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {
@@ -430,6 +546,7 @@ export class ReplicaStore {
         await this.storage.batch(ops)
         this.cache.dropped(toHex(e.key))
         this.tree(partition).delete(e.key)
+        this.tombstones.delete(toHex(e.key))
         if (trace.length) this.traced.add(toHex(e.key))
         n++
       })

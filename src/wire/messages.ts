@@ -71,6 +71,8 @@ export type Msg =
    * holds and the sender does not (4 bytes each, riblt.ts WANT_BYTES).
    */
   | { t: 'ae-diff'; sid: number; at: number; keys: Uint8Array[]; vv: Uint8Array; want: Uint8Array }
+  /** Keys whose tombstone, in the version the receiver compared, the sender keeps as a grave (node/collect.ts). */
+  | { t: 'ae-grave'; keys: Uint8Array[] }
 
 export type MsgType = Msg['t']
 
@@ -290,6 +292,8 @@ export function decodeMessage(data: Uint8Array): Msg {
       if (want.length % WANT_BYTES !== 0) fail('ae-diff: want')
       return { t: 'ae-diff', sid: int(v.sid, 'sid'), at: int(v.at, 'at'), keys, vv, want }
     }
+    case 'ae-grave':
+      return { t: 'ae-grave', keys: list(v.keys, 'keys').map((k) => bytes(k, MAX_KEY_BYTES, 'key')) }
     default:
       return fail('unknown message type')
   }

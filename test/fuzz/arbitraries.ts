@@ -229,6 +229,7 @@ const others = {
     .chain(([sid, at, kv, w]) =>
       bytes(WANT_BYTES * w, WANT_BYTES * w).map((want): Msg => ({ t: 'ae-diff' as const, sid, at, keys: kv.map(([k]) => k), vv: encodeVectors(kv.map(([, v]) => v)), want })),
     ),
+  'ae-grave': fc.array(fuzzKey, { maxLength: 4 }).map((keys): Msg => ({ t: 'ae-grave' as const, keys })),
 } satisfies Partial<Record<Msg['t'], fc.Arbitrary<Msg>>>
 
 /** Every tag the generators know; a decoder may know more (new variants are tolerated by the checks). */

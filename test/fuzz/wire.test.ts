@@ -74,6 +74,8 @@ function wellFormed(m: Msg): boolean {
     case 'ae-diff':
       return isInt(m.sid) && isInt(m.at) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && decodeVectors(m.vv).length === m.keys.length &&
         isBytes(m.want, MAX_LIST_ITEMS * WANT_BYTES) && m.want.length % WANT_BYTES === 0
+    case 'ae-grave':
+      return m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES))
     default:
       return typeof (m as { t: unknown }).t === 'string'
   }
