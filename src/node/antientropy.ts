@@ -164,7 +164,7 @@ export class AntiEntropy {
   tick(): void {
     // An exchange in progress (started by either side) already covers what differs: a second one
     // now would find the same differences and send the same records again.
-    if (this.busy) return
+    if (this.busy || this.collector.forgetting) return
     const ring = this.ring()
     if (partitionsOf(ring, this.ctx.id).length === 0) return
     const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
@@ -197,18 +197,30 @@ export class AntiEntropy {
     if (shared.length === 0) return
     this.summarySent.set(peer, { at: this.ctx.env.now(), sums: expectDiffer })
     const h = hash(this.groups(shared)).slice(0, 16)
-    if (!expectDiffer) return this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h })
+    const ag = this.agreed()
+    if (!expectDiffer) return this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, ...ag })
     const sources = this.sources(shared)
-    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, tow: encodeTow(unionTow(sources)), n: count(sources) })
+    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, tow: encodeTow(unionTow(sources)), n: count(sources), ...ag })
+  }
+
+  /** When this node last agreed with a peer, for its summaries and first cells (collect.ts). */
+  private agreed(): { ag?: number } {
+    const ag = this.collector.agreedSeconds
+    return ag === undefined ? {} : { ag }
   }
 
   /** A summary: equal ends the exchange; a differing top hash is answered with the group hashes, differing groups with their roots. */
-  onSum(from: NodeId, sid: number, level: number, h: Uint8Array, tow?: Uint8Array, theirs?: number): void {
+  onSum(from: NodeId, sid: number, level: number, h: Uint8Array, tow?: Uint8Array, theirs?: number, ag?: number): void {
+    // Away past the collection horizon, this node first forgets what it held (collect.ts).
+    if (this.collector.awayPastHorizon(ag)) return
     const shared = this.shared(from)
     if (shared.length === 0) return
     const groups = this.groups(shared)
     if (level === 0) {
-      if (equalBytes(hash(groups).subarray(0, 16), h)) return this.collector.agreed(from, shared, this.ctx.store.seq)
+      if (equalBytes(hash(groups).subarray(0, 16), h)) {
+        this.collector.agreed(from, shared, this.ctx.store.seq)
+        return this.collector.holdsAllOf(from, shared, this.ctx.store.seq)
+      }
       // Both sides sent a summary at about the same time (this one's still unanswered): one exchange
       // is enough. The summary with sums is answered; between equals, the one of the larger id.
       const sent = this.summarySent.get(from)
@@ -224,9 +236,9 @@ export class AntiEntropy {
       const n = count(sources)
       if (tow !== undefined && theirs !== undefined) {
         const cells = n === 0 || theirs === 0 ? 0 : Math.min(MAX_CELLS_PER_MESSAGE, cellsFor(estimateDifference(unionTow(sources), decodeTow(tow, checked))))
-        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, cells)), n })
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, cells)), n, ...this.agreed() })
       } else {
-        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n })
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n, ...this.agreed() })
       }
       return
     }
@@ -255,7 +267,8 @@ export class AntiEntropy {
    * a quarter more after that. A difference too large for cells to pay (one side holds nothing,
    * or more cells than records) is walked with the hash trees instead.
    */
-  onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number): void {
+  onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number, ag?: number): void {
+    if (this.collector.awayPastHorizon(ag)) return
     const id = `${from}/${sid}`
     let s = this.sessions.get(id)
     if (at === 0) {
@@ -314,6 +327,7 @@ export class AntiEntropy {
 
   /** Cells [from, to) of the partitions this node shares with the asker. */
   onMore(from: NodeId, sid: number, at: number, to: number): void {
+    if (this.collector.forgetting) return
     const shared = this.shared(from)
     if (shared.length === 0) return
     this.markBusy()
@@ -337,6 +351,9 @@ export class AntiEntropy {
     // Where nothing of this node's is missing at the peer, the peer held all of it.
     const short = new Set(s.diff.mine.map(([, hi]) => partitionOfItem(hi)))
     this.collector.agreed(s.peer, s.shared.filter((p) => !short.has(p)), s.seq)
+    // Where nothing of the peer's is missing here, this node held all of it.
+    const lacking = new Set(s.diff.theirs.map(([, hi]) => partitionOfItem(hi)))
+    this.collector.holdsAllOf(s.peer, s.shared.filter((p) => !lacking.has(p)), s.seq)
     if (keys.length === 0 && want.length === 0) return
     const vvs: VersionVector[] = []
     const found: Uint8Array[] = []
@@ -367,6 +384,7 @@ export class AntiEntropy {
    * pulls where only the peer has; for each item it wants, the record goes as it is.
    */
   async onDiff(from: NodeId, sid: number, at: number, keys: Uint8Array[], vvBytes: Uint8Array, want: Uint8Array): Promise<void> {
+    if (this.collector.forgetting) return
     const shared = new Set(this.shared(from))
     if (shared.size === 0) return
     this.markBusy()
@@ -428,6 +446,7 @@ export class AntiEntropy {
   }
 
   onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
+    if (this.collector.forgetting) return
     const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushAll: number[] = []
@@ -458,6 +477,7 @@ export class AntiEntropy {
   }
 
   onStep(from: NodeId, sid: number, parts: Array<[number, Uint8Array, Uint8Array]>): void {
+    if (this.collector.forgetting) return
     const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushKeys: Uint8Array[] = []
@@ -493,6 +513,7 @@ export class AntiEntropy {
 
   /** Sends the records asked for: listed, or by their places in this node's ae-diff of that session. */
   onPull(from: NodeId, sid: number, keys: Uint8Array[], idx?: Uint8Array): void {
+    if (this.collector.forgetting) return
     this.markBusy()
     const listed = idx === undefined ? undefined : this.listed.get(`${from}/${sid}`)
     const byPlace = listed === undefined || idx === undefined ? [] : decodeVarints(idx, checked, MAX_LIST_ITEMS).flatMap((i) => (i < listed.length ? [listed[i]!] : []))
@@ -533,6 +554,7 @@ export class AntiEntropy {
    * counted and reported by the node and skipped; the rest still moves.
    */
   private async push(to: NodeId, keys: Uint8Array[], t: 'store' | 'ae-push'): Promise<void> {
+    if (this.collector.forgetting) return
     let items: StoreItem[] = []
     let bytes = 0
     let recBytes = 0

@@ -108,3 +108,45 @@ describe('graves spread', () => {
     await net.stop()
   })
 })
+
+describe('a replica away past the horizon', () => {
+  it('rejoins without bringing back keys deleted and collected meanwhile, and keeps what it wrote while away', async () => {
+    const net = createSimNetwork({ seed: 14, latencyMs: [1, 5] })
+    const storages = new Map<string, Storage>()
+    for (const id of IDS) {
+      const storage = memoryStorage()
+      storages.set(id, storage)
+      // Expired after 20 s away: the others stop waiting for its proofs.
+      await createNode({ storage, ...net.join(id), n: 3, r: 2, w: 2, antiEntropyMs: 1000, tombstoneMs: HORIZON, removeAfterMs: 20_000, staleReads: true })
+    }
+    await net.settle({ quietMs: 2000 })
+    const node = (id: string): DynameshNode => net.node(id) as DynameshNode
+    for (let i = 0; i < 40; i++) await node('a').put(`k${i}`, `v${i}`, { w: 3 })
+    await net.advance(10_000) // summaries agree: each node has a last agreement
+    net.partition(['a', 'b'], ['c'])
+    await net.advance(5000)
+    // Written at c alone while away, with the context of what it held; then c goes down.
+    const { context } = await node('c').get('k30', { allowStale: true })
+    await node('c').put('k30', 'offline', { context, w: 1 })
+    net.crash('c')
+    for (let i = 0; i < 20; i++) {
+      const { context } = await node('a').get(`k${i}`)
+      await node('a').delete(`k${i}`, { context })
+    }
+    await net.advance(20_000 + 4 * HORIZON)
+    // c was expired: a and b collected without it.
+    for (const id of ['a', 'b']) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    net.heal()
+    await net.restart('c')
+    await net.advance(4 * HORIZON)
+    const text = (vs: Uint8Array[]): string[] => vs.map((v) => new TextDecoder().decode(v)).sort()
+    for (const id of IDS) {
+      for (let i = 0; i < 40; i++) {
+        const want = i < 20 ? [] : i === 30 ? ['offline'] : [`v${i}`]
+        expect(text((await node(id).get(`k${i}`, { r: 1, n: 1 })).values), `${id} k${i}`).toEqual(want)
+      }
+    }
+    for (const id of IDS) await node(id).stop()
+    await net.stop()
+  })
+})
