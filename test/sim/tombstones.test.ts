@@ -87,6 +87,29 @@ describe('tombstone collection', () => {
   })
 })
 
+describe('graves', () => {
+  it('stay out of sync across a restart, and go a horizon after burial', async () => {
+    const { net, node, storages } = await cluster(15)
+    for (let i = 0; i < 20; i++) {
+      const { context } = await node('b').get(`k${i}`)
+      await node('b').delete(`k${i}`, { context, w: 3 })
+    }
+    // Buried (a horizon old and proven everywhere), not yet deleted.
+    await net.advance(HORIZON + HORIZON / 2)
+    for (const id of IDS) expect(await count(storages.get(id)!)).toEqual({ records: 40, graves: 20 })
+    net.crash('c')
+    await net.restart('c')
+    await net.advance(2000)
+    // Found again at open: its tree holds the live keys only, as the others' do.
+    expect(node('c').inspect().records).toBe(20)
+    expect(JSON.stringify(node('c').inspect().roots)).toBe(JSON.stringify(node('a').inspect().roots))
+    await net.advance(2 * HORIZON)
+    for (const id of IDS) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    for (const id of IDS) await node(id).stop()
+    await net.stop()
+  })
+})
+
 describe('graves spread', () => {
   it('a replica that cannot prove the other holds a tombstone buries it when told it is a grave there', async () => {
     // b never starts an exchange: a learns nothing from equal summaries (only their receiver does),
