@@ -164,7 +164,7 @@ export class AntiEntropy {
   tick(): void {
     // An exchange in progress (started by either side) already covers what differs: a second one
     // now would find the same differences and send the same records again.
-    if (this.busy || this.collector.forgetting) return
+    if (this.busy) return
     const ring = this.ring()
     if (partitionsOf(ring, this.ctx.id).length === 0) return
     const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
@@ -197,22 +197,13 @@ export class AntiEntropy {
     if (shared.length === 0) return
     this.summarySent.set(peer, { at: this.ctx.env.now(), sums: expectDiffer })
     const h = hash(this.groups(shared)).slice(0, 16)
-    const ag = this.agreed()
-    if (!expectDiffer) return this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, ...ag })
+    if (!expectDiffer) return this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h })
     const sources = this.sources(shared)
-    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, tow: encodeTow(unionTow(sources)), n: count(sources), ...ag })
-  }
-
-  /** When this node last agreed with a peer, for its summaries and first cells (collect.ts). */
-  private agreed(): { ag?: number } {
-    const ag = this.collector.agreedSeconds
-    return ag === undefined ? {} : { ag }
+    this.ctx.send(peer, { t: 'ae-sum', sid: this.nextSid++, level: 0, h, tow: encodeTow(unionTow(sources)), n: count(sources) })
   }
 
   /** A summary: equal ends the exchange; a differing top hash is answered with the group hashes, differing groups with their roots. */
-  onSum(from: NodeId, sid: number, level: number, h: Uint8Array, tow?: Uint8Array, theirs?: number, ag?: number): void {
-    // Away past the collection horizon, this node first forgets what it held (collect.ts).
-    if (this.collector.awayPastHorizon(ag)) return
+  onSum(from: NodeId, sid: number, level: number, h: Uint8Array, tow?: Uint8Array, theirs?: number): void {
     const shared = this.shared(from)
     if (shared.length === 0) return
     const groups = this.groups(shared)
@@ -236,9 +227,9 @@ export class AntiEntropy {
       const n = count(sources)
       if (tow !== undefined && theirs !== undefined) {
         const cells = n === 0 || theirs === 0 ? 0 : Math.min(MAX_CELLS_PER_MESSAGE, cellsFor(estimateDifference(unionTow(sources), decodeTow(tow, checked))))
-        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, cells)), n, ...this.agreed() })
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, cells)), n })
       } else {
-        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n, ...this.agreed() })
+        this.ctx.send(from, { t: 'ae-sym', sid, from: 0, cells: encodeCells(unionCells(sources, 0, FIRST_CELLS)), tow: encodeTow(unionTow(sources)), n })
       }
       return
     }
@@ -267,8 +258,7 @@ export class AntiEntropy {
    * a quarter more after that. A difference too large for cells to pay (one side holds nothing,
    * or more cells than records) is walked with the hash trees instead.
    */
-  onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number, ag?: number): void {
-    if (this.collector.awayPastHorizon(ag)) return
+  onSym(from: NodeId, sid: number, at: number, cells: Uint8Array, tow?: Uint8Array, theirs?: number): void {
     const id = `${from}/${sid}`
     let s = this.sessions.get(id)
     if (at === 0) {
@@ -327,7 +317,6 @@ export class AntiEntropy {
 
   /** Cells [from, to) of the partitions this node shares with the asker. */
   onMore(from: NodeId, sid: number, at: number, to: number): void {
-    if (this.collector.forgetting) return
     const shared = this.shared(from)
     if (shared.length === 0) return
     this.markBusy()
@@ -384,7 +373,6 @@ export class AntiEntropy {
    * pulls where only the peer has; for each item it wants, the record goes as it is.
    */
   async onDiff(from: NodeId, sid: number, at: number, keys: Uint8Array[], vvBytes: Uint8Array, want: Uint8Array): Promise<void> {
-    if (this.collector.forgetting) return
     const shared = new Set(this.shared(from))
     if (shared.size === 0) return
     this.markBusy()
@@ -446,7 +434,6 @@ export class AntiEntropy {
   }
 
   onRoots(from: NodeId, sid: number, parts: Array<[number, Uint8Array]>): void {
-    if (this.collector.forgetting) return
     const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushAll: number[] = []
@@ -477,7 +464,6 @@ export class AntiEntropy {
   }
 
   onStep(from: NodeId, sid: number, parts: Array<[number, Uint8Array, Uint8Array]>): void {
-    if (this.collector.forgetting) return
     const ring = this.ring()
     const out: Array<[number, Uint8Array, Uint8Array]> = []
     const pushKeys: Uint8Array[] = []
@@ -513,7 +499,6 @@ export class AntiEntropy {
 
   /** Sends the records asked for: listed, or by their places in this node's ae-diff of that session. */
   onPull(from: NodeId, sid: number, keys: Uint8Array[], idx?: Uint8Array): void {
-    if (this.collector.forgetting) return
     this.markBusy()
     const listed = idx === undefined ? undefined : this.listed.get(`${from}/${sid}`)
     const byPlace = listed === undefined || idx === undefined ? [] : decodeVarints(idx, checked, MAX_LIST_ITEMS).flatMap((i) => (i < listed.length ? [listed[i]!] : []))
@@ -554,7 +539,6 @@ export class AntiEntropy {
    * counted and reported by the node and skipped; the rest still moves.
    */
   private async push(to: NodeId, keys: Uint8Array[], t: 'store' | 'ae-push'): Promise<void> {
-    if (this.collector.forgetting) return
     let items: StoreItem[] = []
     let bytes = 0
     let recBytes = 0

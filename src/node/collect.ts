@@ -16,14 +16,10 @@
  *   record and marker; only the counter of this node's own writes stays (a trace, store.ts), so its
  *   next write on the key gets a new dot.
  *
- * - Away past the horizon. A replica out of reach keeps the others from burying (they lack its
- *   proof) for as long as it is a member, but one expired meanwhile is not waited for, and what it
- *   still holds of keys deleted and collected since would come back with it. So every summary
- *   says when its sender last agreed with any peer (`ag`); a node that finds a peer's agreement
- *   more than a horizon newer than its own was away past it: it forgets every record that saw
- *   nothing newer than its own last agreement (its peers held all of that then, and hold what is
- *   still live now: anti-entropy brings it back) and keeps what it wrote since, its offline writes.
- *   A whole cluster stopped together agrees equally late everywhere, and forgets nothing.
+ * A replica that was out of reach keeps the others from burying (they lack its proof) for as long
+ * as it is a member. One that was expired meanwhile (removeAfterMs) is not waited for: if it comes
+ * back after the others deleted their graves, what it still holds of those keys comes back with it
+ * (README, "Deletes and tombstone collection").
  */
 import { isPrimary } from '../core/ring.js'
 import { toHex } from '../core/hash.js'
@@ -38,71 +34,17 @@ export class Collector {
   /** Per key hex: peers that said they keep its tombstone as a grave. */
   private readonly told = new Map<string, Set<NodeId>>()
   private sweeping = false
-  /** Set while this node forgets what it held before it was away (then nothing of it may leave). */
-  forgetting = false
-  private savedAgreedAt: number | undefined
 
   constructor(private readonly ctx: NodeContext) {}
 
   /** `peer` held everything this node held in `partitions` when its landing count was `seq`. */
   agreed(peer: NodeId, partitions: Iterable<number>, seq: number): void {
-    this.note(this.proofs, peer, partitions, seq)
+    note(this.proofs, peer, partitions, seq)
   }
 
   /** This node held everything `peer` held in `partitions` when its landing count was `seq`. */
   holdsAllOf(peer: NodeId, partitions: Iterable<number>, seq: number): void {
-    this.note(this.contains, peer, partitions, seq)
-  }
-
-  private note(proofs: Map<NodeId, Map<number, number>>, peer: NodeId, partitions: Iterable<number>, seq: number): void {
-    let m = proofs.get(peer)
-    if (!m) proofs.set(peer, (m = new Map()))
-    let any = false
-    for (const p of partitions) {
-      any = true
-      if ((m.get(p) ?? -1) < seq) m.set(p, seq)
-    }
-    if (any) this.ctx.store.agreedAt = this.ctx.env.now()
-  }
-
-  /** When this node last agreed with a peer, in whole seconds, for its summaries; undefined before the first. */
-  get agreedSeconds(): number | undefined {
-    const at = this.ctx.store.agreedAt
-    return at === undefined ? undefined : Math.max(0, Math.floor(at / 1000))
-  }
-
-  /**
-   * A peer last agreed at `ag` (seconds): true when that is more than a horizon after this node
-   * last did, which then forgets what it held before (see the top of this file) and starts afresh.
-   */
-  awayPastHorizon(ag: number | undefined): boolean {
-    if (this.forgetting) return true
-    const mine = this.ctx.store.agreedAt
-    if (ag === undefined || mine === undefined || ag * 1000 - mine <= this.ctx.config.tombstoneMs) return false
-    this.forgetting = true
-    const { store } = this.ctx
-    void (async () => {
-      try {
-        await store.forgetOlder(mine, this.ctx.dotId())
-        this.proofs.clear()
-        this.contains.clear()
-        store.agreedAt = this.ctx.env.now()
-        await this.save(true)
-      } catch {
-        // Storage failed: tried again at the next summary.
-      } finally {
-        this.forgetting = false
-      }
-    })()
-    return true
-  }
-
-  /** Stores the time of the last agreement, at most once a minute (a horizon is far longer). */
-  private async save(force = false): Promise<void> {
-    const at = this.ctx.store.agreedAt
-    if (at === undefined || (!force && this.savedAgreedAt !== undefined && at - this.savedAgreedAt < Math.min(60_000, this.ctx.config.tombstoneMs / 4))) return
-    await this.ctx.store.saveAgreed(at)
-    this.savedAgreedAt = at
+    note(this.contains, peer, partitions, seq)
   }
 
   /** `peer` keeps the tombstones of `keys` as graves (it holds the very versions this node compared). */
@@ -122,7 +64,6 @@ export class Collector {
     this.sweeping = true
     try {
       const { store, config } = this.ctx
-      await this.save()
       const now = this.ctx.env.now()
       const horizon = config.tombstoneMs
       const ring = this.ctx.ring()
@@ -148,4 +89,10 @@ export class Collector {
       this.sweeping = false
     }
   }
+}
+
+function note(proofs: Map<NodeId, Map<number, number>>, peer: NodeId, partitions: Iterable<number>, seq: number): void {
+  let m = proofs.get(peer)
+  if (!m) proofs.set(peer, (m = new Map()))
+  for (const p of partitions) if ((m.get(p) ?? -1) < seq) m.set(p, seq)
 }

@@ -82,10 +82,10 @@ export class Dispatcher {
         node.antiEntropy.onPull(from, msg.sid, msg.keys, msg.idx)
         return
       case 'ae-sum':
-        node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h, msg.tow, msg.n, msg.ag)
+        node.antiEntropy.onSum(from, msg.sid, msg.level, msg.h, msg.tow, msg.n)
         return
       case 'ae-sym':
-        node.antiEntropy.onSym(from, msg.sid, msg.from, msg.cells, msg.tow, msg.n, msg.ag)
+        node.antiEntropy.onSym(from, msg.sid, msg.from, msg.cells, msg.tow, msg.n)
         return
       case 'ae-more':
         node.antiEntropy.onMore(from, msg.sid, msg.from, msg.to)

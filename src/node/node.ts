@@ -197,7 +197,7 @@ export class Node implements DynameshNode, NodeContext {
     this.backgroundBusy = true
     try {
       await deliverHints(this)
-      await transferForeign(this, () => this.antiEntropy.collector.forgetting)
+      await transferForeign(this)
       await this.antiEntropy.collector.sweep()
     } catch {
       // Retried next period; storage errors surface through the stats.

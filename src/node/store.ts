@@ -27,10 +27,7 @@ import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
 import type { BatchOp, Storage } from '../types.js'
 import { RecordCache, encodeOnce, rememberEncoding } from './cache.js'
-import { hintKey, hintsRange, metaKey, parseHintKey, parseRecordKey, partitionRange, recordKey, recordsRange } from './keys.js'
-
-/** When this node last agreed with a peer (collect.ts): an f64 of ms. */
-const AGREED = metaKey('agreed')
+import { hintKey, hintsRange, parseHintKey, parseRecordKey, partitionRange, recordKey, recordsRange } from './keys.js'
 
 /** `'s' | key -> trace` (see above): next to records ('r'), hints ('h') and metadata ('m/') of keys.ts. */
 const TRACE = 0x73
@@ -58,14 +55,6 @@ const graveKey = (key: Uint8Array): Uint8Array => {
 const gravesRange = { gte: Uint8Array.of(GRAVE), lt: Uint8Array.of(GRAVE + 1) }
 /** Tombstones larger than this (a vector of hundreds of entries) are not checked at open: kept, never collected. */
 const SCAN_TOMBSTONE_BYTES = 2048
-
-/** The time of the newest event `set` has seen. */
-const newest = (set: VersionSet): number => {
-  let t = -Infinity
-  for (const id in set.vv) t = Math.max(t, set.vv[id]!.ts)
-  for (const x of set.siblings) t = Math.max(t, x.ts)
-  return t
-}
 
 /** True when every version of `set` is a delete. */
 export const deletedOnly = (set: VersionSet): boolean => set.siblings.length > 0 && set.siblings.every((s) => s.value === null)
@@ -126,8 +115,6 @@ export class ReplicaStore {
   readonly tombstones = new Map<string, Tombstone>()
   /** Graves by key hex: records kept out of the trees until they are deleted. */
   readonly graves = new Map<string, Grave>()
-  /** When this node last agreed with a peer (collect.ts), as last stored or set since. */
-  agreedAt: number | undefined
 
   /** Hints held per owner, and hints refused because an owner had MAX_HINTS_PER_OWNER already. */
   private readonly hintsByOwner = new Map<string, number>()
@@ -159,8 +146,6 @@ export class ReplicaStore {
 
   /** Rebuilds the trees and the hint index from storage. */
   async open(): Promise<void> {
-    const agreed = await this.storage.get(AGREED)
-    if (agreed?.length === 8) this.agreedAt = new DataView(agreed.buffer, agreed.byteOffset, 8).getFloat64(0)
     const marked = new Map<string, { mark: Uint8Array; digest: Uint8Array; since: number }>()
     for await (const [k, v] of this.storage.iterate(gravesRange)) {
       if (v.length === 24) marked.set(toHex(k.subarray(1)), { mark: k.slice(), digest: v.slice(0, 16), since: new DataView(v.buffer, v.byteOffset + 16, 8).getFloat64(0) })
@@ -412,7 +397,11 @@ export class ReplicaStore {
       if (this.graves.get(hex) !== g) return false
       const cur = await this.storage.get(recordKey(g.p, g.key))
       const ops: BatchOp[] = [{ type: 'del', key: graveKey(g.key) }]
-      if (cur && equalBytes(digestOfEncoded(cur), g.digest)) ops.push(...(await this.forgetOps(g.key, g.p, cur, self)))
+      if (cur && equalBytes(digestOfEncoded(cur), g.digest)) {
+        ops.push({ type: 'del', key: recordKey(g.p, g.key) })
+        const own = self === undefined ? undefined : ownPart(decodeSet(cur), self)
+        if (own) ops.push(...(await this.traceOps(g.key, { vv: own.vv, siblings: [] }, await this.heldExcept(g.key, 'record'), self)))
+      }
       this.checkFence()
       await this.storage.batch(ops)
       this.graves.delete(hex)
@@ -420,53 +409,6 @@ export class ReplicaStore {
       if (ops.some((o) => o.type === 'put')) this.traced.add(hex)
       return true
     })
-  }
-
-  /** Deleting a record whose content goes for good: only replica `self`'s counter stays, as a trace. */
-  private async forgetOps(key: Uint8Array, p: number, cur: Uint8Array, self: string | undefined): Promise<BatchOp[]> {
-    const ops: BatchOp[] = [{ type: 'del', key: recordKey(p, key) }]
-    const own = self === undefined ? undefined : ownPart(decodeSet(cur), self)
-    if (own) ops.push(...(await this.traceOps(key, { vv: own.vv, siblings: [] }, await this.heldExcept(key, 'record'), self)))
-    return ops
-  }
-
-  /** Stores when this node last agreed with a peer. */
-  async saveAgreed(at: number): Promise<void> {
-    const value = new Uint8Array(8)
-    new DataView(value.buffer).setFloat64(0, at)
-    this.checkFence()
-    await this.storage.batch([{ type: 'put', key: AGREED, value }])
-  }
-
-  /**
-   * Deletes every record (graves aside) that has seen nothing newer than `cutoff`: what a replica
-   * that was away past the collection horizon held when it last agreed with its peers (collect.ts).
-   * Only replica `self`'s counters stay, as traces. Returns how many went.
-   */
-  async forgetOlder(cutoff: number, self: string | undefined): Promise<number> {
-    const doomed: Array<{ key: Uint8Array; p: number; digest: Uint8Array }> = []
-    for await (const [k, v] of this.storage.iterate(recordsRange)) {
-      const { partition, key } = parseRecordKey(k)
-      if (this.graves.has(toHex(key)) || newest(decodeSet(v)) >= cutoff) continue
-      doomed.push({ key: key.slice(), p: partition, digest: digestOfEncoded(v) })
-    }
-    let n = 0
-    for (const d of doomed) {
-      await this.withLock(d.key, async () => {
-        const hex = toHex(d.key)
-        const cur = await this.storage.get(recordKey(d.p, d.key))
-        if (!cur || !equalBytes(digestOfEncoded(cur), d.digest)) return
-        const ops = await this.forgetOps(d.key, d.p, cur, self)
-        this.checkFence()
-        await this.storage.batch(ops)
-        this.cache.dropped(hex)
-        this.tree(d.p).delete(d.key)
-        this.tombstones.delete(hex)
-        if (ops.length > 1) this.traced.add(hex)
-        n++
-      })
-    }
-    return n
   }
 
   private async write(key: Uint8Array, hintFor: string | undefined, set: VersionSet, dropTrace = false): Promise<void> {

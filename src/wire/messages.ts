@@ -53,17 +53,16 @@ export type Msg =
   /**
    * Anti-entropy summary of all shared partitions: level 0 one 16-byte hash, level 1 64 group hashes
    * of 6 bytes. A level-0 summary to a peer that was away also carries the sender's tug-of-war sums
-   * and record count (core/riblt.ts), so the answer can hold every cell needed. `ag` (level 0, and
-   * the first cells): when the sender last agreed with any peer, in seconds (node/collect.ts).
+   * and record count (core/riblt.ts), so the answer can hold every cell needed.
    */
-  | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array; tow?: Uint8Array; n?: number; ag?: number }
+  | { t: 'ae-sum'; sid: number; level: number; h: Uint8Array; tow?: Uint8Array; n?: number }
   /** Anti-entropy records sent for the receiver to merge; it sends back its merge where that differs. */
   | { t: 'ae-push'; sid: number; items: StoreItem[] }
   /**
    * Reconciliation cells [from, from + cells / 13) of the sender's shared partitions (core/riblt.ts).
    * The first (from 0) also carries the sender's tug-of-war sums and how many records it shares.
    */
-  | { t: 'ae-sym'; sid: number; from: number; cells: Uint8Array; tow?: Uint8Array; n?: number; ag?: number }
+  | { t: 'ae-sym'; sid: number; from: number; cells: Uint8Array; tow?: Uint8Array; n?: number }
   /** Asks for reconciliation cells [from, to). */
   | { t: 'ae-more'; sid: number; from: number; to: number }
   /**
@@ -163,9 +162,8 @@ function storeItem(v: unknown): StoreItem {
 const part = (v: unknown): number => int(v, 'partition', 0, MAX_Q)
 
 /** The optional tug-of-war sums and record count of anti-entropy summaries and first cells. */
-function towAndCount(v: Record<string, unknown>): { tow?: Uint8Array; n?: number; ag?: number } {
-  const out: { tow?: Uint8Array; n?: number; ag?: number } = {}
-  if (v.ag !== undefined) out.ag = int(v.ag, 'ag')
+function towAndCount(v: Record<string, unknown>): { tow?: Uint8Array; n?: number } {
+  const out: { tow?: Uint8Array; n?: number } = {}
   if (v.tow !== undefined) {
     out.tow = bytes(v.tow, 1024, 'tow')
     decodeTow(out.tow, (why) => fail(`tow: ${why}`))
@@ -269,7 +267,7 @@ export function decodeMessage(data: Uint8Array): Msg {
       const h = bytes(v.h, 384, 'h')
       if (h.length !== (level === 0 ? 16 : 384)) fail('ae-sum: hash length')
       const m: Msg = { t: 'ae-sum', sid: int(v.sid, 'sid'), level, h, ...towAndCount(v) }
-      if (level === 1 && (m.tow !== undefined || m.n !== undefined || m.ag !== undefined)) fail('ae-sum: sums only at level 0')
+      if (level === 1 && (m.tow !== undefined || m.n !== undefined)) fail('ae-sum: sums only at level 0')
       return m
     }
     case 'ae-push':

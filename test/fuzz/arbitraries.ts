@@ -209,7 +209,6 @@ const others = {
   'ae-sum': fc.oneof(
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(0), h: bytes(16, 16) }),
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(0), h: bytes(16, 16), tow: towSums, n: fc.nat() }),
-    fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(0), h: bytes(16, 16), ag: fc.nat() }),
     fc.record({ t: fc.constant('ae-sum' as const), sid: rid, level: fc.constant(1), h: bytes(384, 384) }),
   ),
   'ae-push': fc.record({ t: fc.constant('ae-push' as const), sid: rid, items: fc.array(storeItem, { maxLength: 4 }) }),

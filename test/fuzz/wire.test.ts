@@ -62,8 +62,8 @@ function wellFormed(m: Msg): boolean {
     case 'ae-pull':
       return isInt(m.sid) && m.keys.length <= MAX_LIST_ITEMS && m.keys.every((k) => isBytes(k, MAX_KEY_BYTES)) && (m.idx === undefined || isBytes(m.idx, MAX_LIST_ITEMS * 8))
     case 'ae-sum':
-      return isInt(m.sid) && ((m.level === 0 && isBytes(m.h, 16) && m.h.length === 16 && (m.tow === undefined || isBytes(m.tow, 1024)) && (m.n === undefined || isInt(m.n)) && (m.ag === undefined || isInt(m.ag))) ||
-        (m.level === 1 && isBytes(m.h, 384) && m.h.length === 384 && m.tow === undefined && m.n === undefined && m.ag === undefined))
+      return isInt(m.sid) && ((m.level === 0 && isBytes(m.h, 16) && m.h.length === 16 && (m.tow === undefined || isBytes(m.tow, 1024)) && (m.n === undefined || isInt(m.n))) ||
+        (m.level === 1 && isBytes(m.h, 384) && m.h.length === 384 && m.tow === undefined && m.n === undefined))
     case 'ae-push':
       return isInt(m.sid) && m.items.length <= MAX_LIST_ITEMS && m.items.every(isItem)
     case 'ae-sym':

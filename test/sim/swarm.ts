@@ -61,7 +61,9 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   const big = rng() < 0.04
   const hot = rng() < 0.25
   const net = createSimNetwork({ seed, loss, duplicate, latencyMs })
-  const opts = { n, r, w, q: 64, antiEntropyMs: 1000, timeoutMs: 1000 }
+  // SWARM_TOMBSTONE_MS: a collection horizon short enough for tombstones to be collected mid-run.
+  const horizon = Number(process.env.SWARM_TOMBSTONE_MS) || undefined
+  const opts = { n, r, w, q: 64, antiEntropyMs: 1000, timeoutMs: 1000, ...(horizon ? { tombstoneMs: horizon } : {}) }
   for (const id of FIRST) await createNode({ storage: memoryStorage(), ...net.join(id), ...opts })
   await net.settle({ quietMs: 2000 })
   // Faults start on a formed cluster: until every node sees all five, rings still change, and a
@@ -206,7 +208,8 @@ async function finalVersions(keys: string[], nodes: DynameshNode[]): Promise<Map
 
 /**
  * Registers one half of the swarm as a vitest test (two files, so the halves run in parallel).
- * SWARM_SEEDS sets how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed.
+ * SWARM_SEEDS sets how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed;
+ * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run.
  */
 export async function swarmHalf(half: 0 | 1, total: number, only: string | undefined): Promise<string[]> {
   const seeds = only !== undefined ? (half === 0 ? [Number(only)] : []) : Array.from({ length: Math.ceil(total / 2) }, (_, i) => 2 * i + half).filter((s) => s < total)
