@@ -12,7 +12,8 @@
  * - Telling. A replica that still compares a tombstone the peer holds as a grave is told so
  *   (`ae-grave`) instead of being sent the record again: graves spread, the trees agree again.
  * - Deletion. A grave `tombstoneMs` old, once every fellow replica is shown to hold nothing this
- *   node lacks there (so none compares the tombstone any more: it would be sent back), is deleted,
+ *   node lacks there since the burial, or said it keeps the grave too (so none compares the
+ *   tombstone any more: it would be sent back), is deleted,
  *   record and marker; only the counter of this node's own writes stays (a trace, store.ts), so its
  *   next write on the key gets a new dot.
  *
@@ -51,7 +52,7 @@ export class Collector {
   noticed(peer: NodeId, keys: readonly Uint8Array[]): void {
     for (const key of keys) {
       const hex = toHex(key)
-      if (!this.ctx.store.tombstones.has(hex)) continue
+      if (!this.ctx.store.tombstones.has(hex) && !this.ctx.store.graves.has(hex)) continue
       let s = this.told.get(hex)
       if (!s) this.told.set(hex, (s = new Set()))
       s.add(peer)
@@ -74,17 +75,19 @@ export class Collector {
         // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
         const fellows = (ring.owners[t.p] ?? []).filter((o) => o !== this.ctx.id)
         if (!fellows.every((o) => (this.proofs.get(o)?.get(t.p) ?? -1) >= t.seq || told?.has(o))) continue
-        if (await store.bury(t)) this.told.delete(toHex(t.key))
+        await store.bury(t)
       }
       for (const g of [...store.graves.values()]) {
         if (!this.ctx.running()) return
         if (now - g.since < horizon) continue
         // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
         const fellows = isPrimary(ring, g.p, this.ctx.id) ? (ring.owners[g.p] ?? []).filter((o) => o !== this.ctx.id) : []
-        if (fellows.every((o) => (this.contains.get(o)?.get(g.p) ?? -1) >= g.seq)) await store.purge(g, this.ctx.dotId())
+        // A fellow shown to hold nothing this node lacks since the burial, or one that keeps the grave too, will not send the tombstone back.
+        const told = this.told.get(toHex(g.key))
+        if (fellows.every((o) => (this.contains.get(o)?.get(g.p) ?? -1) >= g.seq || told?.has(o))) await store.purge(g, this.ctx.dotId())
       }
-      // Notices about keys no longer held as tombstones here are moot.
-      for (const hex of this.told.keys()) if (!store.tombstones.has(hex)) this.told.delete(hex)
+      // Notices about keys held neither as tombstones nor as graves here are moot.
+      for (const hex of this.told.keys()) if (!store.tombstones.has(hex) && !store.graves.has(hex)) this.told.delete(hex)
     } finally {
       this.sweeping = false
     }

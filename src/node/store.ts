@@ -31,13 +31,16 @@ import { hintKey, hintsRange, parseHintKey, parseRecordKey, partitionRange, reco
 
 /** `'s' | key -> trace` (see above): next to records ('r'), hints ('h') and metadata ('m/') of keys.ts. */
 const TRACE = 0x73
-const traceKey = (key: Uint8Array): Uint8Array => {
+/** `tag | key`, and the range of all such keys. */
+const tagged = (tag: number, key: Uint8Array): Uint8Array => {
   const out = new Uint8Array(1 + key.length)
-  out[0] = TRACE
+  out[0] = tag
   out.set(key, 1)
   return out
 }
-const tracesRange = { gte: Uint8Array.of(TRACE), lt: Uint8Array.of(TRACE + 1) }
+const taggedRange = (tag: number): { gte: Uint8Array; lt: Uint8Array } => ({ gte: Uint8Array.of(tag), lt: Uint8Array.of(tag + 1) })
+const traceKey = (key: Uint8Array): Uint8Array => tagged(TRACE, key)
+const tracesRange = taggedRange(TRACE)
 
 /**
  * `'g' | key -> digest (16) | since (f64)`: a grave, a tombstone every replica of its partition is
@@ -46,13 +49,8 @@ const tracesRange = { gte: Uint8Array.of(TRACE), lt: Uint8Array.of(TRACE + 1) }
  * names the record it stands for: a marker whose record changed meanwhile is void.
  */
 const GRAVE = 0x67
-const graveKey = (key: Uint8Array): Uint8Array => {
-  const out = new Uint8Array(1 + key.length)
-  out[0] = GRAVE
-  out.set(key, 1)
-  return out
-}
-const gravesRange = { gte: Uint8Array.of(GRAVE), lt: Uint8Array.of(GRAVE + 1) }
+const graveKey = (key: Uint8Array): Uint8Array => tagged(GRAVE, key)
+const gravesRange = taggedRange(GRAVE)
 /** Tombstones larger than this (a vector of hundreds of entries) are not checked at open: kept, never collected. */
 const SCAN_TOMBSTONE_BYTES = 2048
 
@@ -381,7 +379,8 @@ export class ReplicaStore {
       await this.storage.batch([{ type: 'put', key: graveKey(t.key), value }])
       this.tombstones.delete(hex)
       this.tree(t.p).delete(t.key)
-      this.graves.set(hex, { key: t.key, p: t.p, digest, since, seq: this.seq })
+      // A proof must come after the burial to count for the grave: the count moves on.
+      this.graves.set(hex, { key: t.key, p: t.p, digest, since, seq: ++this.seq })
       return true
     })
   }

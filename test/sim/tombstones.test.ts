@@ -21,13 +21,13 @@ async function count(storage: Storage): Promise<{ records: number; graves: numbe
   return { records, graves }
 }
 
-async function cluster(seed: number) {
+async function cluster(seed: number, horizonOf: (id: string) => number = () => HORIZON) {
   const net = createSimNetwork({ seed, latencyMs: [1, 5] })
   const storages = new Map<string, Storage>()
   for (const id of IDS) {
     const storage = memoryStorage()
     storages.set(id, storage)
-    await createNode({ storage, ...net.join(id), n: 3, r: 2, w: 2, antiEntropyMs: 1000, tombstoneMs: HORIZON })
+    await createNode({ storage, ...net.join(id), n: 3, r: 2, w: 2, antiEntropyMs: 1000, tombstoneMs: horizonOf(id) })
   }
   await net.settle({ quietMs: 2000 })
   const node = (id: string): DynameshNode => net.node(id) as DynameshNode
@@ -88,6 +88,29 @@ describe('tombstone collection', () => {
 })
 
 describe('graves', () => {
+  it('are not deleted while a fellow replica still compares their tombstone', async () => {
+    // c keeps its tombstones ten horizons before burying them; a and b bury after one.
+    const { net, node, storages } = await cluster(16, (id) => (id === 'c' ? 10 * HORIZON : HORIZON))
+    for (let i = 0; i < 20; i++) {
+      const { context } = await node('a').get(`k${i}`)
+      await node('a').delete(`k${i}`, { context, w: 3 })
+    }
+    await net.advance(2 * HORIZON)
+    // Deleted, a's and b's graves would come back from c as tombstones, and go and come again.
+    for (let t = 0; t < 12; t++) {
+      for (const id of ['a', 'b']) expect(await count(storages.get(id)!), `${id} at ${2 + t / 2} horizons`).toEqual({ records: 40, graves: 20 })
+      await net.advance(HORIZON / 2)
+    }
+    // c buries at ten horizons; then a and b delete; c deletes ten horizons after its burial.
+    await net.advance(6 * HORIZON)
+    for (const id of ['a', 'b']) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    expect(await count(storages.get('c')!)).toEqual({ records: 40, graves: 20 })
+    await net.advance(10 * HORIZON)
+    expect(await count(storages.get('c')!)).toEqual({ records: 20, graves: 0 })
+    for (const id of IDS) await node(id).stop()
+    await net.stop()
+  })
+
   it('stay out of sync across a restart, and go a horizon after burial', async () => {
     const { net, node, storages } = await cluster(15)
     for (let i = 0; i < 20; i++) {
