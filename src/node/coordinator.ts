@@ -17,6 +17,7 @@ import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
 import type { Miss, Reply, Request } from './rpc.js'
 import { checkGrowth } from './validate.js'
+import { deletedOnly } from './store.js'
 
 /**
  * How long one replica gets to answer before it is suspected and replaced: a share of the call, plus
@@ -418,6 +419,9 @@ function readRepair(ctx: NodeContext, key: Uint8Array, merged: VersionSet | unde
   for (const { entry, set } of replies) {
     // Compared as structures (both canonical): hashing each reply's encoding cost more than the rest of the read.
     if (set && (set === merged || equalSets(set, merged))) continue
+    // A replica that holds nothing already reads as the delete does; sending it the tombstone
+    // would put back one that was collected there (anti-entropy still brings it where it is due).
+    if (!set && deletedOnly(merged)) continue
     const hint = entry.primary ? undefined : entry.hintFor
     if (entry.node === ctx.id) {
       void ctx.store.apply(key, merged, hint).catch(() => {})

@@ -153,4 +153,24 @@ describe('graves spread', () => {
     for (const id of ['a', 'b']) await node(id).stop()
     await net.stop()
   })
+
+  it('a read does not put back a tombstone a replica has collected, where another still keeps its grave', async () => {
+    // b keeps tombstones three horizons: a and c bury theirs after one, delete them once b buried.
+    const { net, node, storages } = await cluster(15, (id) => (id === 'b' ? 3 * HORIZON : HORIZON))
+    for (let i = 0; i < 20; i++) {
+      const { context } = await node('a').get(`k${i}`)
+      await node('a').delete(`k${i}`, { context, w: 3 })
+    }
+    await net.advance(5 * HORIZON)
+    expect(await count(storages.get('b')!)).toEqual({ records: 40, graves: 20 })
+    for (const id of ['a', 'c']) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    // Every replica answers: b with the grave's tombstone, a and c with nothing. All read as deleted.
+    for (let i = 0; i < 20; i++) expect((await node('c').get(`k${i}`, { r: 3 })).values).toEqual([])
+    await net.advance(2000)
+    for (const id of ['a', 'c']) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    await net.advance(2 * HORIZON)
+    for (const id of IDS) expect(await count(storages.get(id)!)).toEqual({ records: 20, graves: 0 })
+    for (const id of IDS) await node(id).stop()
+    await net.stop()
+  })
 })
