@@ -1,8 +1,8 @@
 /**
- * Hashing for placement, versions and Merkle trees: SHA-256 from @noble/hashes, a pure JS
- * implementation that runs the same in browsers and Node.
+ * Hashing for placement, versions and Merkle trees: SHA-256 in pure JS (sha256.ts), which runs the
+ * same in browsers and Node.
  */
-import { sha256 } from '@noble/hashes/sha2.js'
+import { sha256 } from './sha256.js'
 
 const encoder = new TextEncoder()
 
@@ -14,10 +14,11 @@ export const hash = (data: Uint8Array): Uint8Array => sha256(data)
 
 /** The top 64 bits of SHA-256, as an unsigned bigint. Keys and tokens share this space. */
 export function hash64(data: Uint8Array): bigint {
-  const h = sha256(data)
-  const v = new DataView(h.buffer, h.byteOffset, 8)
-  return v.getBigUint64(0)
+  sha256(data, scratch)
+  return scratchView.getBigUint64(0)
 }
+const scratch = new Uint8Array(32)
+const scratchView = new DataView(scratch.buffer)
 
 /** Hex of bytes. */
 export function toHex(b: Uint8Array): string {

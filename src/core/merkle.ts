@@ -50,9 +50,11 @@ interface TreeNode { h: Uint8Array; n: number }
 
 /** The leaf bucket (0..65535) of a key. */
 export function bucketOf(key: Uint8Array): number {
-  const d = hash(key)
-  return (d[3]! << 8) | d[4]!
+  return bucketOfDigest(hash(key))
 }
+
+/** The leaf bucket of a key from its SHA-256, for callers that hash the key once for several uses. */
+export const bucketOfDigest = (d: Uint8Array): number => (d[3]! << 8) | d[4]!
 
 function entryHash(key: Uint8Array, digest: Uint8Array): Uint8Array {
   const n = key.length
@@ -103,7 +105,8 @@ export class MerkleTree {
   }
 
   /** Inserts the key or replaces its digest. Both are copied. */
-  set(key: Uint8Array, digest: Uint8Array): void {
+  /** Sets key's digest; `bucket`, when given, must be bucketOf(key) (the caller hashed the key already). */
+  set(key: Uint8Array, digest: Uint8Array, bucket?: number): void {
     if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array')
     if (!(digest instanceof Uint8Array) || digest.length !== HASH_BYTES) throw new TypeError(`digest must be ${HASH_BYTES} bytes`)
     const id = keyId(key)
@@ -120,7 +123,7 @@ export class MerkleTree {
       this.sketch?.toggle(h, 1)
       return
     }
-    const e: Entry = { key: copy(key), digest: copy(digest), h, bucket: bucketOf(key) }
+    const e: Entry = { key: copy(key), digest: copy(digest), h, bucket: bucket ?? bucketOf(key) }
     this.#store(id, e)
     this.#apply(e.bucket, h, 1)
     this.sketch?.toggle(h, 1)

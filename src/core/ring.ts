@@ -77,6 +77,15 @@ export function partitionOfHash(h64: bigint, q: number): number {
 /** The partition of a key: partitionOfHash(hash64(key), q). */
 export const partitionOf = (key: Uint8Array, q: number): number => partitionOfHash(hash64(key), q)
 
+/**
+ * The partition of a key from its SHA-256 (the same top bits as partitionOf; q <= 2^16 needs the
+ * first two bytes only), for callers that hash the key once for several uses.
+ */
+export function partitionOfDigest(d: Uint8Array, q: number): number {
+  const bits = checkQ(q)
+  return bits === 0 ? 0 : ((d[0]! << 8) | d[1]!) >>> (16 - bits)
+}
+
 const byId = (a: RingMember, b: RingMember): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 function checkMember(id: unknown, weight: unknown): void {

@@ -82,7 +82,6 @@ const GROUPS = 64
 const GROUP_HASH = 6
 
 const toId = (k: Uint8Array): string => String.fromCharCode(...k)
-const keysOf = (tree: MerkleTree): Uint8Array[] => [...tree.entries()].map((e) => e.key.slice())
 
 export class AntiEntropy {
   private nextSid = 1
@@ -458,7 +457,7 @@ export class AntiEntropy {
     const id = `${to}/${p}`
     if (this.pushing.has(id)) return
     this.pushing.add(id)
-    this.push(to, keysOf(this.ctx.store.tree(p)), 'ae-push')
+    this.pushStored(to, p)
       .catch(() => {})
       .finally(() => this.pushing.delete(id))
   }
@@ -539,6 +538,34 @@ export class AntiEntropy {
    * counted and reported by the node and skipped; the rest still moves.
    */
   private async push(to: NodeId, keys: Uint8Array[], t: 'store' | 'ae-push'): Promise<void> {
+    const out = this.sender(to, t)
+    for (let i = 0; i < keys.length; i += READ_AHEAD) {
+      this.markBusy()
+      const chunk = keys.slice(i, i + READ_AHEAD)
+      const sets = await this.readAll(chunk)
+      if (!this.ctx.running()) return
+      chunk.forEach((key, j) => {
+        const set = sets[j]
+        if (set) out.add({ key, rec: encodeOnce(set) })
+      })
+    }
+    out.flush()
+  }
+
+  /** Sends every record of partition p as stored (the peer holds none of it), in the same batches as push. */
+  private async pushStored(to: NodeId, p: number): Promise<void> {
+    const out = this.sender(to, 'ae-push')
+    let n = 0
+    for await (const item of this.ctx.store.encodedRecords(p)) {
+      if (!this.ctx.running()) return
+      if (n++ % READ_AHEAD === 0) this.markBusy()
+      out.add(item)
+    }
+    out.flush()
+  }
+
+  /** Collects items for `to` into messages of at most PUSH_BATCH items and PUSH_BYTES bytes. */
+  private sender(to: NodeId, t: 'store' | 'ae-push'): { add(item: StoreItem): void; flush(): void } {
     let items: StoreItem[] = []
     let bytes = 0
     let recBytes = 0
@@ -557,23 +584,14 @@ export class AntiEntropy {
       }
       this.ctx.emit({ type: 'repair', kind: 'merkle', peer: to, keys: batch.length, bytes: size })
     }
-    for (let i = 0; i < keys.length; i += READ_AHEAD) {
-      this.markBusy()
-      const chunk = keys.slice(i, i + READ_AHEAD)
-      const sets = await this.readAll(chunk)
-      if (!this.ctx.running()) return
-      chunk.forEach((key, j) => {
-        const set = sets[j]
-        if (!set) return
-        const item = { key, rec: encodeOnce(set) }
-        const size = itemBytes(item)
-        // Flush before the batch would outgrow its budget: a big record then travels alone.
-        if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()
-        items.push(item)
-        bytes += size
-        recBytes += item.rec.length + key.length
-      })
+    const add = (item: StoreItem): void => {
+      const size = itemBytes(item)
+      // Flush before the batch would outgrow its budget: a big record then travels alone.
+      if (items.length > 0 && (items.length >= PUSH_BATCH || bytes + size > PUSH_BYTES)) flush()
+      items.push(item)
+      bytes += size
+      recBytes += item.rec.length + item.key.length
     }
-    flush()
+    return { add, flush }
   }
 }

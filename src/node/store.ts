@@ -20,8 +20,9 @@
  */
 import { covers, entryOf, equalSets, merge, emptySet, type VersionSet } from '../core/clock.js'
 import { decodeSet, digestOfEncoded, encodeSet } from '../core/record.js'
-import { MerkleTree } from '../core/merkle.js'
-import { partitionOf } from '../core/ring.js'
+import { MerkleTree, bucketOfDigest } from '../core/merkle.js'
+import { partitionOfDigest } from '../core/ring.js'
+import { sha256 } from '../core/sha256.js'
 import { MAX_HINTS_PER_OWNER } from '../limits.js'
 import { equalBytes, toHex } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
@@ -196,8 +197,15 @@ export class ReplicaStore {
   }
 
   partitionOf(key: Uint8Array): number {
-    return partitionOf(key, this.q)
+    return partitionOfDigest(sha256(key, this.keyHash), this.q)
   }
+
+  /** Where `key` lives: its partition and its leaf bucket in that partition's tree, from one hash. */
+  private placeOf(key: Uint8Array): { p: number; bucket: number } {
+    sha256(key, this.keyHash)
+    return { p: partitionOfDigest(this.keyHash, this.q), bucket: bucketOfDigest(this.keyHash) }
+  }
+  private readonly keyHash = new Uint8Array(32)
 
   /** Runs `fn` while holding the lock of `key`. */
   async withLock<T>(key: Uint8Array, fn: () => Promise<T>): Promise<T> {
@@ -214,11 +222,15 @@ export class ReplicaStore {
   }
 
   async readRecord(key: Uint8Array): Promise<VersionSet | undefined> {
-    const k = toHex(key)
+    return this.readRecordAt(key, toHex(key), this.partitionOf(key))
+  }
+
+  /** readRecord, for a caller that knows the key's hex and partition. */
+  private async readRecordAt(key: Uint8Array, k: string, p: number): Promise<VersionSet | undefined> {
     const cached = this.cache.get(k)
     if (cached) return cached
     const stamp = this.cache.stamp(k)
-    const v = await this.storage.get(recordKey(this.partitionOf(key), key))
+    const v = await this.storage.get(recordKey(p, key))
     if (!v) return undefined
     const set = decodeSet(v)
     rememberEncoding(set, v)
@@ -303,20 +315,20 @@ export class ReplicaStore {
     const merged = new Map<string, VersionSet>()
     const run = async (): Promise<void> => {
       const ops: BatchOp[] = []
-      const wrote: Array<{ key: Uint8Array; set: VersionSet; value: Uint8Array; p: number }> = []
+      const wrote: Array<{ key: Uint8Array; hex: string; set: VersionSet; value: Uint8Array; p: number; bucket: number }> = []
       for (const k of order) {
         const { key, set } = byKey.get(k)!
         if (this.traced.has(k)) await this.shrinkTrace(key, set)
-        const current = await this.readRecord(key)
+        const { p, bucket } = this.placeOf(key)
+        const current = await this.readRecordAt(key, k, p)
         const next = current ? merge(current, set) : set
         if (current && equalSets(current, next)) {
           merged.set(k, current)
           continue
         }
         const value = encodeOnce(next) // a record new here keeps the bytes it came in
-        const p = this.partitionOf(key)
         ops.push({ type: 'put', key: recordKey(p, key), value })
-        wrote.push({ key, set: next, value, p })
+        wrote.push({ key, hex: k, set: next, value, p, bucket })
         merged.set(k, next)
       }
       if (ops.length === 0) return
@@ -325,11 +337,11 @@ export class ReplicaStore {
         await this.storage.batch(ops)
       } catch (err) {
         // Whether the batch landed is unknown: the cache forgets the keys rather than guess.
-        for (const w of wrote) this.cache.dropped(toHex(w.key))
+        for (const w of wrote) this.cache.dropped(w.hex)
         throw err
       }
       for (const w of wrote) {
-        this.landed(w.key, w.p, w.set, w.value)
+        this.landed(w.key, w.p, w.set, w.value, w.hex, w.bucket)
         this.onChange?.(w.key.slice(), undefined)
       }
     }
@@ -349,10 +361,9 @@ export class ReplicaStore {
   }
 
   /** A record storage took: the cache and the partition's tree learn it. */
-  private landed(key: Uint8Array, p: number, set: VersionSet, value: Uint8Array): void {
-    const hex = toHex(key)
+  private landed(key: Uint8Array, p: number, set: VersionSet, value: Uint8Array, hex = toHex(key), bucket?: number): void {
     this.cache.wrote(hex, set, value.length)
-    this.tree(p).set(key.slice(), digestOfEncoded(value))
+    this.tree(p).set(key, digestOfEncoded(value), bucket)
     this.seq++
     if (deletedOnly(set)) this.tombstones.set(hex, { key: key.slice(), p, seq: this.seq, at: this.now() })
     else this.tombstones.delete(hex)
@@ -530,6 +541,19 @@ export class ReplicaStore {
   async *records(partition: number): AsyncGenerator<{ key: Uint8Array; set: VersionSet; digest: Uint8Array }> {
     for await (const [k, v] of this.storage.iterate(partitionRange(partition))) {
       yield { key: parseRecordKey(k).key.slice(), set: decodeSet(v), digest: digestOfEncoded(v) }
+    }
+  }
+
+  /**
+   * Records of one partition as stored, in key order, without decoding (graves left out): what a
+   * replica that holds none of the partition is sent. Read past the cache, so a bulk push does not
+   * evict the keys clients are reading.
+   */
+  async *encodedRecords(partition: number): AsyncGenerator<{ key: Uint8Array; rec: Uint8Array }> {
+    for await (const [k, rec] of this.storage.iterate(partitionRange(partition))) {
+      const key = parseRecordKey(k).key
+      if (this.graves.size > 0 && this.graves.has(toHex(key))) continue
+      yield { key, rec }
     }
   }
 
