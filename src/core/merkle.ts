@@ -30,9 +30,10 @@
  * The diff messages' wire form is in merkle-codec.ts (re-exported here).
  */
 import { compareBytes, equalBytes, hash } from './hash.js'
+import { sha256 } from './sha256.js'
 import { decodeListings, decodeProbes, encodeListings, encodeProbes } from './merkle-codec.js'
-import { DEPTH, FANOUT, HASH_BYTES, copy, isZero } from './merkle-shape.js'
-import { PartitionSketch, tagOfHash } from './riblt.js'
+import { DEPTH, FANOUT, HASH_BYTES, isZero } from './merkle-shape.js'
+import { PartitionSketch } from './riblt.js'
 
 export { DEPTH, FANOUT, HASH_BYTES } from './merkle-shape.js'
 export { decodeListings, decodeProbes, encodeListings, encodeProbes, listingBytes, probeBytes, type ListingLimits } from './merkle-codec.js'
@@ -42,11 +43,7 @@ const BITS = 4 // log2(FANOUT)
 /** A key with its version digest, as held in a leaf bucket. */
 export interface MerkleEntry { key: Uint8Array; digest: Uint8Array }
 
-/** Immutable once stored (an update stores a new one), so clone() can share entries. */
-interface Entry extends MerkleEntry { readonly h: Uint8Array; readonly bucket: number }
 
-/** Hash plus entry count: the count (not an all-zero hash) says whether a subtree is empty. */
-interface TreeNode { h: Uint8Array; n: number }
 
 /** The leaf bucket (0..65535) of a key. */
 export function bucketOf(key: Uint8Array): number {
@@ -56,16 +53,23 @@ export function bucketOf(key: Uint8Array): number {
 /** The leaf bucket of a key from its SHA-256, for callers that hash the key once for several uses. */
 export const bucketOfDigest = (d: Uint8Array): number => (d[3]! << 8) | d[4]!
 
+/** Scratch input of entryHash, grown to the longest key seen. */
+let entryInput = new Uint8Array(64)
+const entryOutput = new Uint8Array(32)
+
 function entryHash(key: Uint8Array, digest: Uint8Array): Uint8Array {
   const n = key.length
-  const buf = new Uint8Array(4 + n + digest.length)
+  const len = 4 + n + digest.length
+  if (entryInput.length < len) entryInput = new Uint8Array(Math.max(len, 2 * entryInput.length))
+  const buf = entryInput
   buf[0] = n >>> 24
   buf[1] = n >>> 16
   buf[2] = n >>> 8
   buf[3] = n
   buf.set(key, 4)
-  buf.set(digest, 4 + key.length)
-  return hash(buf).subarray(0, HASH_BYTES)
+  buf.set(digest, 4 + n)
+  // A copy, not a view: a view of the 32-byte output would keep all of it (and its buffer) alive.
+  return sha256(buf.subarray(0, len), entryOutput).slice(0, HASH_BYTES)
 }
 
 /** Latin-1 string of the bytes: a Map key that is one char per byte, cheaper than hex. */
@@ -85,18 +89,53 @@ function checkNode(level: number, index: number, maxLevel: number): boolean {
     Number.isInteger(index) && index >= 0 && index < FANOUT ** level
 }
 
+/**
+ * An entry as a tree keeps it: one byte array [bucket u16 | digest 16 | entry hash 16 | key]. One
+ * small array per key rather than an object holding three (a typed array's header outweighs 16
+ * bytes of content several times): a partition tree of 400 keys held ~1.3 KB per key that way.
+ */
+type Packed = Uint8Array
+const DIGEST_AT = 2
+const HASH_AT = DIGEST_AT + HASH_BYTES
+const KEY_AT = HASH_AT + HASH_BYTES
+
+const bucketAt = (e: Packed): number => (e[0]! << 8) | e[1]!
+const keyOf = (e: Packed): Uint8Array => e.slice(KEY_AT)
+const digestOf = (e: Packed): Uint8Array => e.slice(DIGEST_AT, HASH_AT)
+const hashOf = (e: Packed): Uint8Array => e.slice(HASH_AT, KEY_AT)
+const entryOf = (e: Packed): MerkleEntry => ({ key: keyOf(e), digest: digestOf(e) })
+/** tagOfHash of the entry hash, read in place (a view of a small array would move it off the heap). */
+const tagAt = (e: Packed): number => (e[HASH_AT + 4]! << 8) | e[HASH_AT + 5]!
+const byKeyBytes = (a: MerkleEntry, b: MerkleEntry): number => compareBytes(a.key, b.key)
+
+/** XORs the entry hash of `e` into `into`. */
+function xorHashInto(into: Uint8Array, e: Packed): void {
+  for (let i = 0; i < HASH_BYTES; i++) into[i]! ^= e[HASH_AT + i]!
+}
+
+/** Hash plus entry count of an interior node, levels 1..INNER. */
+interface TreeNode { h: Uint8Array; n: number }
+/**
+ * Interior levels kept up to date on every write. Below them (the last interior level and the leaf
+ * buckets) hashes are XORs of the few entries beneath, computed when a diff asks: at a few hundred
+ * keys per partition nearly every key has a node of its own there, and keeping those nodes would
+ * cost more memory than the entries themselves.
+ */
+const INNER = DEPTH - 2
+
 /** The hash tree of one partition's replica on this node. */
 export class MerkleTree {
   /** The partition's reconciliation sketch (riblt.ts), kept with the hashes; only for a tree that knows its partition. */
   readonly sketch: PartitionSketch | undefined
   readonly #root: TreeNode = { h: new Uint8Array(HASH_BYTES), n: 0 }
-  /** #levels[k - 1] holds the non-empty nodes of level k (1..DEPTH). */
-  readonly #levels: Array<Map<number, TreeNode>> = Array.from({ length: DEPTH }, () => new Map())
-  readonly #byKey = new Map<string, Entry>()
+  /** #levels[k - 1] holds the non-empty nodes of level k (1..INNER). */
+  readonly #levels: Array<Map<number, TreeNode>> = Array.from({ length: INNER }, () => new Map())
+  readonly #byKey = new Map<string, Packed>()
   #changes = 0
-  readonly #leaves = new Map<number, Map<string, Entry>>()
+  /** Entries by leaf bucket, in arrival order. */
+  readonly #leaves = new Map<number, Packed[]>()
   /** With a sketch: entries by the 16 hash bits an ae-diff names them by (riblt.ts tagOfHash). */
-  readonly #byTag: Map<number, Entry[]> | undefined
+  readonly #byTag: Map<number, Packed[]> | undefined
 
   /** `partition`: the tree of that partition also keeps its reconciliation sketch current. */
   constructor(partition?: number) {
@@ -104,52 +143,50 @@ export class MerkleTree {
     this.#byTag = partition === undefined ? undefined : new Map()
   }
 
-  /** Inserts the key or replaces its digest. Both are copied. */
-  /** Sets key's digest; `bucket`, when given, must be bucketOf(key) (the caller hashed the key already). */
+  /**
+   * Inserts the key or replaces its digest (both are copied). `bucket`, when given, must be
+   * bucketOf(key): a caller that hashed the key already saves hashing it again.
+   */
   set(key: Uint8Array, digest: Uint8Array, bucket?: number): void {
     if (!(key instanceof Uint8Array)) throw new TypeError('key must be a Uint8Array')
     if (!(digest instanceof Uint8Array) || digest.length !== HASH_BYTES) throw new TypeError(`digest must be ${HASH_BYTES} bytes`)
     const id = keyId(key)
     const h = entryHash(key, digest)
     const old = this.#byKey.get(id)
+    const e = new Uint8Array(KEY_AT + key.length)
+    const b = old ? bucketAt(old) : (bucket ?? bucketOf(key))
+    e[0] = b >>> 8
+    e[1] = b
+    e.set(digest, DIGEST_AT)
+    e.set(h, HASH_AT)
+    e.set(key, KEY_AT)
     if (old) {
-      if (equalBytes(old.h, h)) return
-      const delta = old.h.slice()
+      const oldH = hashOf(old)
+      if (equalBytes(oldH, h)) return
+      const delta = oldH.slice()
       xorInto(delta, h) // XOR out the old entry hash and XOR in the new one in a single pass
-      this.#apply(old.bucket, delta, 0)
-      this.#unindex(old)
-      this.#store(id, { key: old.key, digest: copy(digest), h, bucket: old.bucket })
-      this.sketch?.toggle(old.h, -1)
+      this.#apply(b, delta, 0)
+      this.#unstore(old)
+      this.#store(id, e)
+      this.sketch?.toggle(oldH, -1)
       this.sketch?.toggle(h, 1)
       return
     }
-    const e: Entry = { key: copy(key), digest: copy(digest), h, bucket: bucket ?? bucketOf(key) }
     this.#store(id, e)
-    this.#apply(e.bucket, h, 1)
+    this.#apply(b, h, 1)
     this.sketch?.toggle(h, 1)
   }
 
-  #store(id: string, e: Entry): void {
+  #store(id: string, e: Packed): void {
     this.#byKey.set(id, e)
-    if (this.#byTag) {
-      const tag = tagOfHash(e.h)
-      const same = this.#byTag.get(tag)
-      if (same) same.push(e)
-      else this.#byTag.set(tag, [e])
-    }
-    let leaf = this.#leaves.get(e.bucket)
-    if (!leaf) this.#leaves.set(e.bucket, (leaf = new Map()))
-    leaf.set(id, e)
+    if (this.#byTag) push(this.#byTag, tagAt(e), e)
+    push(this.#leaves, bucketAt(e), e)
   }
 
-  #unindex(e: Entry): void {
-    if (!this.#byTag) return
-    const tag = tagOfHash(e.h)
-    const same = this.#byTag.get(tag)
-    const at = same ? same.indexOf(e) : -1
-    if (at < 0) return
-    if (same!.length === 1) this.#byTag.delete(tag)
-    else same!.splice(at, 1)
+  /** Takes `e` out of the leaf and tag indexes (the caller updates #byKey). */
+  #unstore(e: Packed): void {
+    if (this.#byTag) pull(this.#byTag, tagAt(e), e)
+    pull(this.#leaves, bucketAt(e), e)
   }
 
   /** Removes the key; absent keys are ignored. */
@@ -158,17 +195,16 @@ export class MerkleTree {
     const e = this.#byKey.get(id)
     if (!e) return
     this.#byKey.delete(id)
-    this.#unindex(e)
-    const leaf = this.#leaves.get(e.bucket)!
-    leaf.delete(id)
-    if (leaf.size === 0) this.#leaves.delete(e.bucket)
-    this.#apply(e.bucket, e.h, -1)
-    this.sketch?.toggle(e.h, -1)
+    this.#unstore(e)
+    const h = hashOf(e)
+    this.#apply(bucketAt(e), h, -1)
+    this.sketch?.toggle(h, -1)
   }
 
   /** The key's current digest (a copy), if present. */
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.#byKey.get(keyId(key))?.digest.slice()
+    const e = this.#byKey.get(keyId(key))
+    return e && digestOf(e)
   }
 
   /** How many times the hashes changed: equal counts of one tree mean an equal root, without copying it. */
@@ -189,30 +225,45 @@ export class MerkleTree {
   /** The 16 child hashes of interior node (level, index), level 0..DEPTH-1; zeros for empty children. */
   children(level: number, index: number): Uint8Array[] {
     if (!checkNode(level, index, DEPTH - 1)) throw new TypeError(`no interior node (${level}, ${index})`)
-    const below = this.#levels[level]!
     const out: Uint8Array[] = []
-    for (let c = 0; c < FANOUT; c++) out.push(below.get(index * FANOUT + c)?.h.slice() ?? new Uint8Array(HASH_BYTES))
+    for (let c = 0; c < FANOUT; c++) {
+      const child = index * FANOUT + c
+      if (level < INNER) {
+        out.push(this.#levels[level]!.get(child)?.h.slice() ?? new Uint8Array(HASH_BYTES))
+        continue
+      }
+      const h = new Uint8Array(HASH_BYTES)
+      this.#eachUnder(level + 1, child, (e) => xorHashInto(h, e))
+      out.push(h)
+    }
     return out
+  }
+
+  /** Calls `fn` for every entry beneath node (level, index), level > INNER (computed levels). */
+  #eachUnder(level: number, index: number, fn: (e: Packed) => void): void {
+    const span = FANOUT ** (DEPTH - level)
+    for (let b = index * span; b < (index + 1) * span; b++) for (const e of this.#leaves.get(b) ?? []) fn(e)
   }
 
   /** Entries of a leaf bucket, sorted by key bytes (copies). */
   leaf(index: number): MerkleEntry[] {
     if (!checkNode(DEPTH, index, DEPTH)) throw new TypeError(`no leaf ${index}`)
-    const leaf = this.#leaves.get(index)
-    if (!leaf) return []
-    return [...leaf.values()].map((e) => ({ key: e.key.slice(), digest: e.digest.slice() })).sort((a, b) => compareBytes(a.key, b.key))
+    return (this.#leaves.get(index) ?? []).map(entryOf).sort(byKeyBytes)
   }
 
   /** Number of entries beneath node (level, index), level 0..DEPTH. */
   count(level: number, index: number): number {
     if (!checkNode(level, index, DEPTH)) throw new TypeError(`no node (${level}, ${index})`)
     if (level === 0) return this.#root.n
-    return this.#levels[level - 1]!.get(index)?.n ?? 0
+    if (level <= INNER) return this.#levels[level - 1]!.get(index)?.n ?? 0
+    let n = 0
+    this.#eachUnder(level, index, () => n++)
+    return n
   }
 
   /** Every entry beneath node (level, index), sorted by key bytes (copies). */
   listUnder(level: number, index: number): MerkleEntry[] {
-    if (level === 0) return [...this.#byKey.values()].map((e) => ({ key: e.key.slice(), digest: e.digest.slice() })).sort((a, b) => compareBytes(a.key, b.key))
+    if (level === 0) return [...this.#byKey.values()].map(entryOf).sort(byKeyBytes)
     return this.leavesUnder(level, index).flatMap((l) => this.leaf(l))
   }
 
@@ -223,7 +274,7 @@ export class MerkleTree {
     const out: number[] = []
     for (let c = 0; c < FANOUT; c++) {
       const child = index * FANOUT + c
-      if (this.#levels[level]!.has(child)) out.push(...this.leavesUnder(level + 1, child))
+      if (level + 1 > INNER || this.#levels[level]!.has(child)) out.push(...this.leavesUnder(level + 1, child))
     }
     return out
   }
@@ -240,34 +291,34 @@ export class MerkleTree {
     this.#levels.forEach((level, k) => level.forEach((node, i) => t.#levels[k]!.set(i, { h: node.h.slice(), n: node.n })))
     for (const [id, e] of this.#byKey) t.#byKey.set(id, e)
     this.#byTag?.forEach((same, tag) => t.#byTag?.set(tag, [...same]))
-    this.#leaves.forEach((leaf, b) => t.#leaves.set(b, new Map(leaf)))
+    this.#leaves.forEach((leaf, b) => t.#leaves.set(b, [...leaf]))
     return t
   }
 
-  /** Every entry (no copies: do not mutate), in no particular order. */
+  /** Every entry (copies), in no particular order. */
   *entries(): Iterable<MerkleEntry> {
-    for (const e of this.#byKey.values()) yield { key: e.key, digest: e.digest }
+    for (const e of this.#byKey.values()) yield entryOf(e)
   }
 
-  /** Every entry hash (no copies: do not mutate), in no particular order. */
+  /** Every entry hash (copies), in no particular order. */
   *hashes(): Iterable<Uint8Array> {
-    for (const e of this.#byKey.values()) yield e.h
+    for (const e of this.#byKey.values()) yield hashOf(e)
   }
 
   /**
    * The entries whose entry hash has bytes 4..6 equal to `tag` (riblt.ts tagOfHash), with their
-   * hashes (no copies: do not mutate). Only for a tree of a partition; others have none.
+   * hashes (copies). Only for a tree of a partition; others have none.
    */
   withTag(tag: number): Array<MerkleEntry & { h: Uint8Array }> {
-    return (this.#byTag?.get(tag) ?? []).map((e) => ({ key: e.key, digest: e.digest, h: e.h }))
+    return (this.#byTag?.get(tag) ?? []).map((e) => ({ key: keyOf(e), digest: digestOf(e), h: hashOf(e) }))
   }
 
-  /** XORs `delta` into every node on the bucket's path and adjusts counts by `dn`. */
+  /** XORs `delta` into every kept node on the bucket's path and adjusts counts by `dn`. */
   #apply(bucket: number, delta: Uint8Array, dn: number): void {
     this.#changes++
     xorInto(this.#root.h, delta)
     this.#root.n += dn
-    for (let k = 1; k <= DEPTH; k++) {
+    for (let k = 1; k <= INNER; k++) {
       const level = this.#levels[k - 1]!
       const idx = bucket >>> (BITS * (DEPTH - k))
       let node = level.get(idx)
@@ -277,6 +328,22 @@ export class MerkleTree {
       if (node.n === 0) level.delete(idx)
     }
   }
+}
+
+/** Adds `e` to the list at `k`. */
+function push(index: Map<number, Packed[]>, k: number, e: Packed): void {
+  const list = index.get(k)
+  if (list) list.push(e)
+  else index.set(k, [e])
+}
+
+/** Removes `e` from the list at `k`, and the list once empty. */
+function pull(index: Map<number, Packed[]>, k: number, e: Packed): void {
+  const list = index.get(k)
+  const at = list ? list.indexOf(e) : -1
+  if (at < 0) return
+  if (list!.length === 1) index.delete(k)
+  else list!.splice(at, 1)
 }
 
 /** An interior node whose children are compared: level 0..DEPTH-1, index < 16^level. */
