@@ -207,6 +207,25 @@ export class ReplicaStore {
   }
   private readonly keyHash = new Uint8Array(32)
 
+  /**
+   * Runs `fn` while holding the locks of all `hexes` (distinct hex keys). They are queued for in one
+   * synchronous step, so two such calls never wait on each other in a cycle: whichever queued first
+   * is ahead on every key they share.
+   */
+  private async withLocks<T>(hexes: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const before = hexes.map((k) => this.locks.get(k))
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    for (const k of hexes) this.locks.set(k, held)
+    try {
+      await Promise.all(before) // tails never reject (withLock keeps only settled-safe tails)
+      return await fn()
+    } finally {
+      release()
+      for (const k of hexes) if (this.locks.get(k) === held) this.locks.delete(k)
+    }
+  }
+
   /** Runs `fn` while holding the lock of `key`. */
   async withLock<T>(key: Uint8Array, fn: () => Promise<T>): Promise<T> {
     const k = toHex(key)
@@ -300,8 +319,8 @@ export class ReplicaStore {
   /**
    * Merges many records at once, as `apply` does each, with one storage batch for all that changed:
    * a bulk fill (a wiped replica, a partition pushed whole) pays one write per batch instead of one
-   * per record. The keys' locks are taken in one order (by key), so two bulk merges never wait on
-   * each other. Resolves with each key's set, in order.
+   * per record, and reads all the records in one go. The keys' locks are queued for in one step
+   * (withLocks), so two bulk merges never wait on each other. Resolves with each key's set, in order.
    */
   async applyMany(items: ReadonlyArray<{ key: Uint8Array; set: VersionSet }>): Promise<VersionSet[]> {
     // One lock per key: a key given twice is merged first.
@@ -316,11 +335,15 @@ export class ReplicaStore {
     const run = async (): Promise<void> => {
       const ops: BatchOp[] = []
       const wrote: Array<{ key: Uint8Array; hex: string; set: VersionSet; value: Uint8Array; p: number; bucket: number }> = []
-      for (const k of order) {
+      for (const k of order) if (this.traced.has(k)) await this.shrinkTrace(byKey.get(k)!.key, byKey.get(k)!.set)
+      // Read all at once: storage serves them concurrently (LevelDB's thread pool, one IndexedDB transaction).
+      const places = order.map((k) => this.placeOf(byKey.get(k)!.key))
+      const currents = await Promise.all(order.map((k, i) => this.readRecordAt(byKey.get(k)!.key, k, places[i]!.p)))
+      for (let i = 0; i < order.length; i++) {
+        const k = order[i]!
         const { key, set } = byKey.get(k)!
-        if (this.traced.has(k)) await this.shrinkTrace(key, set)
-        const { p, bucket } = this.placeOf(key)
-        const current = await this.readRecordAt(key, k, p)
+        const { p, bucket } = places[i]!
+        const current = currents[i]
         const next = current ? merge(current, set) : set
         if (current && equalSets(current, next)) {
           merged.set(k, current)
@@ -345,8 +368,7 @@ export class ReplicaStore {
         this.onChange?.(w.key.slice(), undefined)
       }
     }
-    const locked = (i: number): Promise<void> => (i === order.length ? run() : this.withLock(byKey.get(order[i]!)!.key, () => locked(i + 1)))
-    await locked(0)
+    await this.withLocks(order, run)
     return items.map((it) => merged.get(toHex(it.key))!)
   }
 
