@@ -24,6 +24,8 @@
  *   npx tsx bench/scale.ts --huge             # also 10,000
  *   npx tsx bench/scale.ts --sizes=10,100     # chosen sizes
  *   options: --seed=1  --budget=SECONDS (every size)  --json (one JSON line per size as well)
+ *            --memory-storage (the plain memory storage; default the simulation's shared one)
+ *            --heap=GiB (heap of the rerun for sizes above 1,500; default 12)
  */
 import { spawnSync } from 'node:child_process'
 import { realpathSync } from 'node:fs'
@@ -31,7 +33,7 @@ import { performance } from 'node:perf_hooks'
 import { getHeapStatistics } from 'node:v8'
 import { fileURLToPath } from 'node:url'
 import { createNode, memoryStorage, type DynameshNode } from '../src/index.js'
-import { createSimNetwork, type SimNetwork } from '../src/sim/index.js'
+import { createSimNetwork, sharedMemoryStorage, type SimNetwork } from '../src/sim/index.js'
 
 export interface ScaleOptions {
   seed?: number
@@ -47,6 +49,13 @@ export interface ScaleOptions {
   maxConnections?: number
   /** The nodes' gossip period (NodeOptions.gossipMs); default the node's own (1000 ms). */
   gossipMs?: number
+  /**
+   * Each node's storage: 'shared' (default), the simulation's memory storage that shares identical
+   * stored bytes between simulated disks (src/sim/storage.ts: n disks of n member entries would be
+   * 10^8 copies at 10,000 nodes), or 'memory', the plain memory storage. Nodes behave and send the
+   * same with either.
+   */
+  storage?: 'shared' | 'memory'
   /** Progress lines. Default: none. */
   log?: (line: string) => void
 }
@@ -88,6 +97,12 @@ export function budgetFor(n: number): number {
 }
 
 class OverBudget extends Error {}
+
+/** Heap in use and the process's resident memory, for progress lines. */
+const heapGB = (): string => {
+  const m = process.memoryUsage()
+  return `${(m.heapUsed / 2 ** 30).toFixed(2)} GiB used, rss ${(m.rss / 2 ** 30).toFixed(2)} GiB`
+}
 
 const idOf = (i: number, n: number): string => `n${String(i).padStart(String(n - 1).length, '0')}`
 
@@ -216,7 +231,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       const s0 = net.now()
       const r0 = recv(id)
       const node = await createNode({
-        storage: memoryStorage(),
+        storage: opts.storage === 'memory' ? memoryStorage() : sharedMemoryStorage(),
         ...net.join(id),
         n: 3, r: 2, w: 2,
         seeds: i === 0 ? [] : [ids[0]!],
@@ -225,7 +240,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       nodes.set(id, node)
       track(node)
       if (last) res.lastJoiner = { id, recvDuringJoin: recv(id) - r0, recvUntilConverged: 0, joinSimMs: net.now() - s0, joinWallMs: performance.now() - j0 }
-      if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) log(`n = ${n}: ${i + 1} joined, ${wall().toFixed(0)} ms wall, ${((net.now() - sim0) / 1000).toFixed(1)} s simulated`)
+      if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) log(`n = ${n}: ${i + 1} joined, ${wall().toFixed(0)} ms wall, ${((net.now() - sim0) / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
     }
     res.wallMs.build = wall()
     res.simMs.build = net.now() - sim0
@@ -253,7 +268,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       return res
     }
     res.converged = true
-    log(`n = ${n}: converged, ${res.wallMs.buildAndConverge.toFixed(0)} ms wall, ${(res.simMs.buildAndConverge / 1000).toFixed(1)} s simulated`)
+    log(`n = ${n}: converged, ${res.wallMs.buildAndConverge.toFixed(0)} ms wall, ${(res.simMs.buildAndConverge / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
 
     // ---- quiet: nothing changes for quietMs ----
     phase = 'quiet'
@@ -415,7 +430,7 @@ async function main(argv: string[]): Promise<void> {
   const budgetOf = (n: number): number => (budgetS !== undefined ? Number(budgetS) * 1000 : budgetFor(n))
   console.log(`$ npx tsx bench/scale.ts ${argv.join(' ')}`.trimEnd())
   console.log(`# node ${process.version}; dynamesh/sim seed ${seed}, latency 1-5 ms, maxConnections 32; (N,R,W)=(3,2,2), default periods, no keys`)
-  console.log(`# heap limit ${(getHeapStatistics().heap_size_limit / 2 ** 30).toFixed(1)} GiB (sizes above 1,500 run with 16 GiB); budgets: ${sizes.map((n) => `${n}: ${(budgetOf(n) / 60_000).toFixed(1)} min`).join(', ')}`)
+  console.log(`# heap limit ${(getHeapStatistics().heap_size_limit / 2 ** 30).toFixed(1)} GiB; storage ${argv.includes('--memory-storage') ? 'memory' : 'shared (sim)'}; budgets: ${sizes.map((n) => `${n}: ${(budgetOf(n) / 60_000).toFixed(1)} min`).join(', ')}`)
   // Budgets are checked between steps; this catches a single step that never returns.
   const total = sizes.reduce((s, n) => s + budgetOf(n), 0) + 5 * 60_000
   setTimeout(() => {
@@ -424,7 +439,7 @@ async function main(argv: string[]): Promise<void> {
   }, total).unref()
   const results: ScaleResult[] = []
   for (const n of sizes) {
-    const r = await measureScale(n, { seed, budgetMs: budgetOf(n), log: (l) => console.log(`# ${l}`) })
+    const r = await measureScale(n, { seed, budgetMs: budgetOf(n), storage: argv.includes('--memory-storage') ? 'memory' : 'shared', log: (l) => console.log(`# ${l}`) })
     results.push(r)
     if (argv.includes('--json')) console.log(JSON.stringify(r))
   }
@@ -439,15 +454,17 @@ const invokedDirectly = ((): boolean => {
   }
 })()
 /**
- * Every simulated node holds every member's entry, so memory grows with n²: about 1.3 GB of heap at
- * 2,000 nodes, 5 GB at 3,000, past Node's default limit (~4 GB here). For sizes above 1,500 the
- * benchmark runs itself again with a 16 GB heap (this machine has 24) and a larger young
- * generation (fewer scavenges of the short-lived message objects), unless already given one.
+ * Every simulated node holds every member's entry (a pointer each in its view, a stored copy shared
+ * between disks), so memory grows with n²: past Node's default heap (~4 GB here) above a few
+ * thousand nodes. For sizes above 1,500 the benchmark runs itself again with a larger heap (--heap,
+ * default 12 GiB: this machine has 24 and is shared) and a larger young generation (fewer
+ * scavenges of the short-lived message objects), unless already given one.
  */
 function relaunched(argv: string[]): boolean {
   const sizes = argv.find((a) => a.startsWith('--sizes='))?.slice(8).split(',').map(Number) ?? [argv.includes('--huge') ? 10_000 : 1000]
-  if (Math.max(...sizes) <= 1500 || getHeapStatistics().heap_size_limit > 8e9 || process.env.DYNAMESH_SCALE_CHILD) return false
-  const flags = ['--max-old-space-size=16384', '--max-semi-space-size=64', ...process.execArgv]
+  if (Math.max(...sizes) <= 1500 || process.env.DYNAMESH_SCALE_CHILD) return false
+  const gib = Number(argv.find((a) => a.startsWith('--heap='))?.slice(7) ?? 12)
+  const flags = [`--max-old-space-size=${Math.round(gib * 1024)}`, '--max-semi-space-size=64', ...process.execArgv]
   const r = spawnSync(process.execPath, [...flags, process.argv[1]!, ...argv], { stdio: 'inherit', env: { ...process.env, DYNAMESH_SCALE_CHILD: '1' } })
   process.exitCode = r.status ?? 1
   return true

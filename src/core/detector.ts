@@ -12,8 +12,11 @@ export interface DetectorEvent {
 }
 
 export class FailureDetector {
+  /**
+   * Only the suspected ones: nothing is kept per peer that is fine (a node hears of every peer in its
+   * room, and a simulation holds thousands of nodes that each would keep an entry per peer).
+   */
   private readonly suspects = new Map<NodeId, number>()
-  private readonly lastHeard = new Map<NodeId, number>()
 
   constructor(
     private readonly now: () => number,
@@ -22,7 +25,6 @@ export class FailureDetector {
 
   /** Something arrived from `id`: it is alive. */
   heard(id: NodeId): void {
-    this.lastHeard.set(id, this.now())
     if (this.suspects.delete(id)) this.onChange({ id, reachable: true })
   }
 
@@ -46,11 +48,5 @@ export class FailureDetector {
   suspectedFor(id: NodeId): number {
     const t = this.suspects.get(id)
     return t === undefined ? 0 : this.now() - t
-  }
-
-  /** Milliseconds since anything was heard from `id`, or Infinity. */
-  silenceOf(id: NodeId): number {
-    const t = this.lastHeard.get(id)
-    return t === undefined ? Infinity : this.now() - t
   }
 }

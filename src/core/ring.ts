@@ -27,7 +27,10 @@ export interface RingMember {
   readonly weight: number
 }
 
-/** Placement of Q partitions on the members. Frozen plain data; treat the typed arrays as read-only too. */
+/**
+ * Placement of Q partitions on the members. Frozen plain data (owners and ownerIndex are made on
+ * first read); treat the typed arrays as read-only too.
+ */
 export interface Ring {
   /** Number of partitions, a power of two. */
   readonly q: number
@@ -112,6 +115,10 @@ function checkOpts(opts: { q: number; n: number }): void {
   if (!Number.isInteger(opts.n) || opts.n < 1) throw new TypeError(`n must be a positive integer, got ${opts.n}`)
 }
 
+let placements = 0
+/** Placements made in this process so far (a ring places its members on first read of its owners): for tests and benchmarks. */
+export const placementsMade = (): number => placements
+
 /**
  * The ring of members sorted by id and validated. `reuse`: the previous ring's token index, with
  * each member's registration there (-1: none) and token count (-1: by its weight).
@@ -124,15 +131,29 @@ function assemble(sorted: readonly RingMember[], q: number, n: number, fp: reado
     counts[i] = c >= 0 ? c : tokenCount(sorted[i]!.weight)
   }
   const tokens = tokenView((i) => sorted[i]!.id, counts, reuse)
-  const owners = place(sorted, tokens, q, n)
-  const ids: (readonly NodeId[])[] = new Array(q)
-  for (let p = 0; p < q; p++) {
-    const o = owners[p]!, x: NodeId[] = new Array(o.length)
-    for (let k = 0; k < o.length; k++) x[k] = sorted[o[k]!]!.id
-    ids[p] = Object.freeze(x)
-    Object.freeze(o)
+  // Placement is the costly part of a ring, and many rings are never asked where a partition goes
+  // (a node whose view changes every period, asked only for its members or nothing at all): it is
+  // made on first use of owners or ownerIndex, once, and is the same whenever that happens.
+  let placed: { ids: readonly (readonly NodeId[])[]; owners: readonly (readonly number[])[] } | undefined
+  const placement = (): NonNullable<typeof placed> => {
+    if (placed) return placed
+    placements++
+    const owners = place(sorted, tokens, q, n)
+    const ids: (readonly NodeId[])[] = new Array(q)
+    for (let p = 0; p < q; p++) {
+      const o = owners[p]!, x: NodeId[] = new Array(o.length)
+      for (let k = 0; k < o.length; k++) x[k] = sorted[o[k]!]!.id
+      ids[p] = Object.freeze(x)
+      Object.freeze(o)
+    }
+    return (placed = { ids: Object.freeze(ids), owners: Object.freeze(owners) })
   }
-  return Object.freeze({ q, n, members: Object.freeze(sorted), owners: Object.freeze(ids), ownerIndex: Object.freeze(owners), tokens, fingerprint: fp })
+  const ring = { q, n, members: Object.freeze(sorted), tokens, fingerprint: fp } as Ring
+  Object.defineProperties(ring, {
+    owners: { enumerable: true, get: () => placement().ids },
+    ownerIndex: { enumerable: true, get: () => placement().owners },
+  })
+  return Object.freeze(ring)
 }
 
 function sortedMembers(members: readonly RingMember[]): { sorted: RingMember[]; fp: [number, number] } {

@@ -8,7 +8,7 @@
  */
 import { Reader, Writer, varintSize } from './bytes.js'
 import { memoByString } from './memo.js'
-import { hash, toBytes, toHex } from './hash.js'
+import { hash, toBytes } from './hash.js'
 import { supersedes, type MemberEntry } from './membership.js'
 import type { NodeId } from '../types.js'
 import { MAX_GOSSIP_BUCKETS, MAX_MEMBER_VERSION } from '../limits.js'
@@ -22,10 +22,8 @@ const FINE_BITS = Math.log2(MAX_GOSSIP_BUCKETS)
  * (a simulation's thousand views hold the same interned entries): a view keeps only the entries.
  */
 interface Info {
-  /** First bytes of hash(id): the short id, whose top bits pick the bucket. */
-  short: Uint8Array
-  shortHex: string
-  bucket: number
+  /** The entry's id's number in this process (see `numberOf`). */
+  num: number
   /** Two 32-bit words of the entry's hash (XORed into sums), and 16 more bits as a check in version lists. */
   h0: number
   h1: number
@@ -37,19 +35,64 @@ const infos = new WeakMap<MemberEntry, Info>()
 function infoOf(e: MemberEntry): Info {
   let info = infos.get(e)
   if (!info) {
-    const id = idInfoOf(e.id)
     const [h0, h1, check] = entryHashOf(`${e.id}\n${e.weight}\n${e.status}\n${e.version}`)
-    info = { short: id.short, shortHex: id.shortHex, bucket: id.bucket, h0, h1, check }
+    info = { num: numberOf(e.id), h0, h1, check }
     infos.set(e, info)
   }
   return info
 }
 
-/** One line of a peer's version list. */
-export interface VersionLine {
-  short: string
-  version: number
-  check: number
+/**
+ * Ids by number, shared by every view in the process: a view is an array indexed by these numbers
+ * (one pointer per id, no map entry, no per-view copy of the id), and the fine buckets' member lists
+ * are kept here once, not once per view. An id gets a number when an entry of it first enters a
+ * view (entries are verified before that), so the table grows with the members a process has
+ * held, never with what peers merely claim.
+ */
+const ids: NodeId[] = []
+const numbers = new Map<string, number>()
+const shortOf: Uint8Array[] = []
+/** The short id as a number (48 bits: exact in a double), the form lists are compared in. */
+const shortNumOf: number[] = []
+/** Id numbers by fine bucket, in the order they were numbered. */
+const bucketIds: number[][] = Array.from({ length: MAX_GOSSIP_BUCKETS }, () => [])
+/** Id number by short id, the first numbered when two ids share one (48 bits: not in practice). */
+const byShort = new Map<number, number>()
+
+/** The process-wide number of `id` (given one now if it has none); see `idOfNumber`. */
+export function numberOf(id: NodeId): number {
+  let k = numbers.get(id)
+  if (k === undefined) {
+    k = ids.length
+    const short = hash(toBytes(id)).slice(0, SHORT_ID_BYTES)
+    const num = shortNumber(short, 0)
+    ids.push(id)
+    numbers.set(id, k)
+    shortOf.push(short)
+    shortNumOf.push(num)
+    bucketIds[bucketOfShort(num)]!.push(k)
+    if (!byShort.has(num)) byShort.set(num, k)
+  }
+  return k
+}
+
+/** The number of `id`, if it has one (never gives one). */
+export const numberIfAny = (id: string): number | undefined => numbers.get(id)
+
+/** The id numbered `k` by `numberOf`. */
+export const idOfNumber = (k: number): NodeId => ids[k]!
+
+/** A short id (6 bytes at `at`) as a number. */
+const shortNumber = (b: Uint8Array, at: number): number =>
+  ((b[at]! << 8) | b[at + 1]!) * 2 ** 32 + (((b[at + 2]! << 24) | (b[at + 3]! << 16) | (b[at + 4]! << 8) | b[at + 5]!) >>> 0)
+/** The fine bucket of a short id: its top bits. */
+const bucketOfShort = (num: number): number => Math.floor(num / 2 ** (SHORT_ID_BYTES * 8 - FINE_BITS))
+
+/** A peer's version list, parsed: line i is (shorts[i], versions[i], checks[i]). */
+export interface VersionLines {
+  shorts: Float64Array
+  versions: Float64Array
+  checks: Uint16Array
 }
 
 /** The bucket resolution for a view of `size` members: about 8 members per bucket, a power of two. */
@@ -60,42 +103,53 @@ export function bucketsFor(size: number): number {
 }
 
 export class MemberView {
-  private readonly slots = new Map<string, MemberEntry>()
   /**
-   * Every entry by fine bucket, in the order it arrived (entries never leave a view, so these only
-   * grow): one array per bucket, so a new member costs a push, not a move of the whole view.
+   * The entry of each id, by the id's number (undefined: not in this view). One pointer per id the
+   * process numbered: a thousand simulated views of a thousand members cost 8 bytes a pair here,
+   * where a map per view cost several times that.
    */
-  private readonly byBucket: Array<MemberEntry[] | undefined> = new Array<MemberEntry[] | undefined>(MAX_GOSSIP_BUCKETS).fill(undefined)
+  private slots: Array<MemberEntry | undefined> = []
+  private count = 0
   private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
   private d0 = 0
   private d1 = 0
   private digestBytes: Uint8Array | undefined
 
   get size(): number {
-    return this.slots.size
+    return this.count
   }
 
   get(id: string): MemberEntry | undefined {
-    return this.slots.get(id)
+    const k = numbers.get(id)
+    return k === undefined ? undefined : this.slots[k]
   }
 
-  values(): IterableIterator<MemberEntry> {
-    return this.slots.values()
+  /** The entries, in the order their ids were numbered in the process. */
+  *values(): IterableIterator<MemberEntry> {
+    const slots = this.slots
+    for (let k = 0; k < slots.length; k++) {
+      const e = slots[k]
+      if (e !== undefined) yield e
+    }
   }
 
   /** Puts `entry` in place of any entry of the same id (no version check: see `offer`). */
   set(entry: MemberEntry): void {
-    const old = this.slots.get(entry.id)
     const info = infoOf(entry)
-    if (old) {
-      this.xor(infoOf(old))
-      const b = this.byBucket[info.bucket]!
-      b[b.indexOf(old)] = entry
-    } else {
-      (this.byBucket[info.bucket] ??= []).push(entry)
-    }
-    this.slots.set(entry.id, entry)
+    const k = info.num
+    if (k >= this.slots.length) this.grow(k + 1)
+    const old = this.slots[k]
+    if (old) this.xor(infoOf(old))
+    else this.count++
+    this.slots[k] = entry
     this.xor(info)
+  }
+
+  /** Grows the slots to at least `n` (doubling, filled: an array of holes would turn into a dictionary). */
+  private grow(n: number): void {
+    const next = new Array<MemberEntry | undefined>(Math.max(n, ids.length, this.slots.length * 2)).fill(undefined)
+    for (let k = 0; k < this.slots.length; k++) next[k] = this.slots[k]
+    this.slots = next
   }
 
   /** True when `entry` would replace what the view holds of its id (or the view has none). */
@@ -104,10 +158,13 @@ export class MemberView {
     return !mine || supersedes(entry, mine)
   }
 
-  /** The id a peer's short id names here, if any (a scan of its fine bucket: a few entries). */
-  idOfShort(shortHex: string): NodeId | undefined {
-    const bucket = parseInt(shortHex.slice(0, 4), 16) >>> (16 - FINE_BITS)
-    for (const e of this.byBucket[bucket] ?? []) if (infoOf(e).shortHex === shortHex) return e.id
+  /** The id a peer's short id names here, if any. */
+  idOfShort(short: number): NodeId | undefined {
+    const k = byShort.get(short)
+    if (k === undefined) return undefined
+    if (this.slots[k] !== undefined) return ids[k]
+    // Another id with the same short id (a 48-bit collision) may be the one held here.
+    for (const j of bucketIds[bucketOfShort(short)]!) if (this.slots[j] !== undefined && shortNumOf[j] === short) return ids[j]
     return undefined
   }
 
@@ -144,24 +201,28 @@ export class MemberView {
     return out
   }
 
-  /** Entries in the given buckets at resolution `nb`, with their infos. */
-  private slotsIn(nb: number, buckets: readonly number[]): Array<{ entry: MemberEntry; info: Info }> {
+  /** Id numbers held here in the given buckets at resolution `nb`. */
+  private slotsIn(nb: number, buckets: readonly number[]): number[] {
     const span = MAX_GOSSIP_BUCKETS / nb
-    const out: Array<{ entry: MemberEntry; info: Info }> = []
+    const out: number[] = []
     for (const c of buckets) {
-      for (let b = c * span; b < (c + 1) * span; b++) for (const entry of this.byBucket[b] ?? []) out.push({ entry, info: infoOf(entry) })
+      for (let b = c * span; b < (c + 1) * span; b++) for (const k of bucketIds[b]!) if (this.slots[k] !== undefined) out.push(k)
     }
     return out
   }
 
   /** The version list of the given buckets: per entry its short id, 2 check bytes, its version as a varint. */
   versions(nb: number, buckets: readonly number[]): Uint8Array {
-    const slots = this.slotsIn(nb, buckets)
-    const w = new Writer(slots.reduce((n, s) => n + SHORT_ID_BYTES + 2 + varintSize(s.entry.version), 0))
-    for (const { entry, info } of slots) {
-      w.bytes(info.short)
-      w.u8(info.check >>> 8)
-      w.u8(info.check & 0xff)
+    const held = this.slotsIn(nb, buckets)
+    let size = 0
+    for (const k of held) size += SHORT_ID_BYTES + 2 + varintSize(this.slots[k]!.version)
+    const w = new Writer(size)
+    for (const k of held) {
+      const entry = this.slots[k]!
+      const check = infoOf(entry).check
+      w.bytes(shortOf[k]!)
+      w.u8(check >>> 8)
+      w.u8(check & 0xff)
       w.varint(entry.version)
     }
     return w.done()
@@ -172,33 +233,40 @@ export class MemberView {
    * (missing there, older there, or the same version with other content) and the short ids this
    * view should ask for (missing here, newer there, or the same version with other content).
    */
-  compare(nb: number, buckets: readonly number[], theirs: readonly VersionLine[]): { give: MemberEntry[]; want: string[] } {
-    const remaining = new Map(theirs.map((l) => [l.short, l]))
+  compare(nb: number, buckets: readonly number[], theirs: VersionLines): { give: MemberEntry[]; want: number[] } {
+    const remaining = new Map<number, number>()
+    for (let i = 0; i < theirs.shorts.length; i++) remaining.set(theirs.shorts[i]!, i)
     const give: MemberEntry[] = []
-    const want: string[] = []
-    for (const { entry: e, info: s } of this.slotsIn(nb, buckets)) {
-      const t = remaining.get(s.shortHex)
-      remaining.delete(s.shortHex)
-      if (!t || t.version < e.version) give.push(e)
-      else if (t.version > e.version) want.push(s.shortHex)
-      else if (t.check !== s.check) {
+    const want: number[] = []
+    for (const k of this.slotsIn(nb, buckets)) {
+      const e = this.slots[k]!
+      const short = shortNumOf[k]!
+      const t = remaining.get(short)
+      if (t === undefined || theirs.versions[t]! < e.version) give.push(e)
+      else if (theirs.versions[t]! > e.version) want.push(short)
+      else if (theirs.checks[t] !== infoOf(e).check) {
         give.push(e)
-        want.push(s.shortHex)
+        want.push(short)
       }
+      if (t !== undefined) remaining.delete(short)
     }
     for (const short of remaining.keys()) want.push(short)
     return { give, want }
   }
 
-  /** The given short ids (hex), concatenated as bytes: a want list. */
-  shortsOf(shorts: readonly string[]): Uint8Array {
+  /** The given short ids, concatenated as bytes: a want list. */
+  shortsOf(shorts: readonly number[]): Uint8Array {
     const out = new Uint8Array(shorts.length * SHORT_ID_BYTES)
-    shorts.forEach((h, i) => out.set(fromHex(h), i * SHORT_ID_BYTES))
+    const dv = new DataView(out.buffer)
+    shorts.forEach((num, i) => {
+      dv.setUint16(i * SHORT_ID_BYTES, Math.floor(num / 2 ** 32))
+      dv.setUint32(i * SHORT_ID_BYTES + 2, num % 2 ** 32)
+    })
     return out
   }
 
   private xor(s: Info): void {
-    const i = s.bucket * 2
+    const i = idBucket(s.num) * 2
     this.sums[i] = this.sums[i]! ^ s.h0
     this.sums[i + 1] = this.sums[i + 1]! ^ s.h1
     this.d0 = (this.d0 ^ s.h0) >>> 0
@@ -207,11 +275,7 @@ export class MemberView {
   }
 }
 
-/** Short ids by id (bytes, hex, fine bucket), shared by every view in the process. */
-const idInfoOf = memoByString(100_000, (id) => {
-  const short = hash(toBytes(id)).slice(0, SHORT_ID_BYTES)
-  return { short, shortHex: toHex(short), bucket: ((short[0]! << 8) | short[1]!) >>> (16 - FINE_BITS) }
-})
+const idBucket = (k: number): number => bucketOfShort(shortNumOf[k]!)
 
 /** The two sum words and the check of an entry's hash, by its fields, shared by every view in the process. */
 const entryHashOf = memoByString(200_000, (fields) => {
@@ -220,24 +284,27 @@ const entryHashOf = memoByString(200_000, (fields) => {
   return [dv.getUint32(0), dv.getUint32(4), dv.getUint16(8)] as const
 })
 
-const fromHex = (h: string): Uint8Array => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)))
-
 /** Parses a version list; `fail` throws. */
-export function parseVersions(blob: Uint8Array, fail: (why: string) => never): VersionLine[] {
+export function parseVersions(blob: Uint8Array, fail: (why: string) => never): VersionLines {
+  // At most one line per 9 bytes (6 + 2 + a 1-byte varint): sized for that, trimmed at the end.
+  const most = Math.floor(blob.length / (SHORT_ID_BYTES + 3))
+  const shorts = new Float64Array(most), versions = new Float64Array(most), checks = new Uint16Array(most)
   const r = new Reader(blob, fail)
-  const out: VersionLine[] = []
+  let n = 0
   while (r.left() > 0) {
-    const short = toHex(r.sub(SHORT_ID_BYTES))
-    const check = (r.u8() << 8) | r.u8()
-    out.push({ short, check, version: r.varint(MAX_MEMBER_VERSION) })
+    const at = r.pos
+    r.sub(SHORT_ID_BYTES)
+    shorts[n] = shortNumber(blob, at)
+    checks[n] = (r.u8() << 8) | r.u8()
+    versions[n++] = r.varint(MAX_MEMBER_VERSION)
   }
-  return out
+  return { shorts: shorts.subarray(0, n), versions: versions.subarray(0, n), checks: checks.subarray(0, n) }
 }
 
 /** Splits a want list into short ids; `fail` throws on a length that is not a whole number of ids. */
-export function parseShorts(blob: Uint8Array, fail: (why: string) => never): string[] {
+export function parseShorts(blob: Uint8Array, fail: (why: string) => never): number[] {
   if (blob.length % SHORT_ID_BYTES !== 0) fail('want list: length')
-  const out: string[] = []
-  for (let o = 0; o < blob.length; o += SHORT_ID_BYTES) out.push(toHex(blob.subarray(o, o + SHORT_ID_BYTES)))
+  const out: number[] = []
+  for (let o = 0; o < blob.length; o += SHORT_ID_BYTES) out.push(shortNumber(blob, o))
   return out
 }

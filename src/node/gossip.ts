@@ -24,7 +24,7 @@
  * as it is heard from again.
  */
 import { inRing, internEntry, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
-import { bucketsFor, MemberView, parseShorts, parseVersions } from '../core/view.js'
+import { bucketsFor, idOfNumber, MemberView, numberIfAny, numberOf, parseShorts, parseVersions } from '../core/view.js'
 import { nextRing, sharedRing, type Ring, type RingMember } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
 import { equalBytes } from '../core/hash.js'
@@ -59,7 +59,8 @@ export class Gossip {
   private readonly settleWaiters = new Map<NodeId, Array<(agreed: boolean) => void>>()
   /** Members whose entries or expiry changed since ring() last answered. */
   private readonly ringTouched = new Set<NodeId>()
-  private sortedMembers: readonly MemberEntry[] | undefined
+  /** The last ring ring() built (the ones it hands out may be deferred). */
+  private built: Ring | undefined
 
   constructor(
     private readonly ctx: NodeContext,
@@ -88,12 +89,14 @@ export class Gossip {
     for (const e of entries) if (this.view.wouldTake(e)) this.set(e)
   }
 
-  /** The view as this node sees it, by id: members it expired locally show as left (kept until the view or an expiry changes). */
-  members(): readonly MemberEntry[] {
-    this.sortedMembers ??= [...this.view.values()]
+  /**
+   * The view as this node sees it, by id: members it expired locally show as left. Made on each
+   * call, not kept: a kept copy is a pointer per member in every node, for an answer read rarely.
+   */
+  members(): MemberEntry[] {
+    return [...this.view.values()]
       .map((m) => (this.expired.has(m.id) && m.status !== 'left' ? { ...m, status: 'left' as const } : m))
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    return this.sortedMembers
   }
 
   status(id: NodeId): MemberStatus | undefined {
@@ -105,22 +108,31 @@ export class Gossip {
   }
 
   /**
-   * The ring of this view: `prev` (what this method returned last) with the members that changed
-   * since, which costs what changed rather than a sort of the whole view; built anew without one.
+   * The ring of this view. Built from the last ring this method built and the members that changed
+   * since (`nextRing`: costs what changed rather than a sort of the whole view), and only when first
+   * read: until then it is a deferred ring whose q and n are known and whose other fields build it
+   * (from the view as it is then, once). A node whose view changes every period and that reads
+   * nothing of its ring (nothing stored, no call to coordinate) builds none.
    */
   ring(prev: Ring | undefined, opts: { q: number; n: number }): Ring {
-    const touched = [...this.ringTouched]
-    this.ringTouched.clear()
-    if (!prev || prev.q !== opts.q || prev.n !== opts.n) return sharedRing(this.ringMembers(), opts)
-    return nextRing(prev, touched.map((id) => {
-      const m = this.view.get(id)
-      return { id, weight: m && inRing(m) && !this.expired.has(id) ? m.weight : undefined }
-    }))
+    if (!prev || !this.built || prev.q !== opts.q || prev.n !== opts.n || this.built.q !== opts.q || this.built.n !== opts.n) {
+      this.ringTouched.clear()
+      return (this.built = sharedRing(this.ringMembers(), opts))
+    }
+    if (this.ringTouched.size === 0) return this.built
+    return deferredRing(opts.q, opts.n, () => {
+      const touched = [...this.ringTouched]
+      this.ringTouched.clear()
+      return (this.built = nextRing(this.built!, touched.map((id) => {
+        const m = this.view.get(id)
+        return { id, weight: m && inRing(m) && !this.expired.has(id) ? m.weight : undefined }
+      })))
+    })
   }
 
   /** Every member worth gossiping with: known members that have not left, and seeds (in no particular order). */
-  candidates(): readonly NodeId[] {
-    return this.pool.ids
+  candidates(): NodeId[] {
+    return this.pool.ids()
   }
 
   /** One gossip round. */
@@ -133,9 +145,8 @@ export class Gossip {
   }
 
   private pickTarget(): NodeId | undefined {
-    const all = this.candidates()
     const random = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(this.ctx.env.random() * xs.length)]
-    if (all.length === 0 || this.ticks % 8 === 0) {
+    if (this.pool.size === 0 || this.ticks % 8 === 0) {
       const introduced = (this.ctx.transport.peers?.() ?? []).filter((p) => p !== this.ctx.id)
       if (introduced.length > 0) return random(introduced)
     }
@@ -150,7 +161,7 @@ export class Gossip {
     }
     // A random member this node believes reachable: a few draws find one unless most are suspected.
     for (let i = 0; i < 8; i++) {
-      const id = random(all)
+      const id = this.pool.at(Math.floor(this.ctx.env.random() * this.pool.size))
       if (id !== undefined && this.ctx.isUp(id)) return id
     }
     return undefined
@@ -323,7 +334,6 @@ export class Gossip {
   private set(e: MemberEntry): void {
     this.view.set(e)
     this.ringTouched.add(e.id)
-    this.sortedMembers = undefined
     this.track(e)
   }
 
@@ -362,16 +372,14 @@ export class Gossip {
       if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
       this.expired.add(id)
       this.ringTouched.add(id)
-      this.sortedMembers = undefined
-      changed.push({ ...m, status: 'left' })
+        changed.push({ ...m, status: 'left' })
       ringChanged ||= inRing(m)
     }
     for (const id of this.expired) {
       if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
       this.ringTouched.add(id)
-      this.sortedMembers = undefined
-      const m = this.view.get(id)!
+        const m = this.view.get(id)!
       changed.push(m)
       ringChanged ||= inRing(m)
     }
@@ -394,32 +402,79 @@ export class Gossip {
   }
 }
 
+/**
+ * A ring built by `make` on first read of any field but q and n (see Gossip.ring), then fixed.
+ * Frozen, with the same enumerable fields as a built ring.
+ */
+function deferredRing(q: number, n: number, make: () => Ring): Ring {
+  let real: Ring | undefined
+  const get = (): Ring => (real ??= make())
+  const ring = { q, n } as Ring
+  Object.defineProperties(ring, {
+    members: { enumerable: true, get: () => get().members },
+    owners: { enumerable: true, get: () => get().owners },
+    ownerIndex: { enumerable: true, get: () => get().ownerIndex },
+    tokens: { enumerable: true, get: () => get().tokens },
+    fingerprint: { enumerable: true, get: () => get().fingerprint },
+  })
+  return Object.freeze(ring)
+}
+
 /** True when replacing `old` by `e` changes the ring: in or out of it, or another weight. */
 const ringRelevant = (old: MemberEntry, e: MemberEntry): boolean => inRing(old) !== inRing(e) || (inRing(e) && old.weight !== e.weight)
 
-/** A set of ids with O(1) add, delete, membership and random pick (an array and each id's index). */
+/**
+ * A set of ids with O(1) add, delete, membership and random pick: the ids' process-wide numbers
+ * (view.ts) in an array, and each number's place in it, both typed arrays (a pool holds about every
+ * member, in every simulated node: 8 bytes a member, not a map entry and a string pointer).
+ */
 class IdPool {
-  readonly ids: NodeId[] = []
-  private readonly index = new Map<NodeId, number>()
+  private list: Int32Array<ArrayBuffer> = new Int32Array(16)
+  /** Place in `list` + 1 by id number (0: absent). */
+  private place: Int32Array<ArrayBuffer> = new Int32Array(16)
+  size = 0
 
   has(id: NodeId): boolean {
-    return this.index.has(id)
+    const k = numberIfAny(id)
+    return k !== undefined && k < this.place.length && this.place[k]! > 0
+  }
+
+  /** The id at `i` (0 <= i < size), in the order a plain array with swap-removal would hold. */
+  at(i: number): NodeId | undefined {
+    return i < this.size ? idOfNumber(this.list[i]!) : undefined
+  }
+
+  ids(): NodeId[] {
+    const out: NodeId[] = new Array<NodeId>(this.size)
+    for (let i = 0; i < this.size; i++) out[i] = idOfNumber(this.list[i]!)
+    return out
   }
 
   add(id: NodeId): void {
-    if (this.index.has(id)) return
-    this.index.set(id, this.ids.length)
-    this.ids.push(id)
+    const k = numberOf(id)
+    if (k >= this.place.length) this.place = grown(this.place, k + 1)
+    if (this.place[k]! > 0) return
+    if (this.size === this.list.length) this.list = grown(this.list, this.size + 1)
+    this.list[this.size++] = k
+    this.place[k] = this.size
   }
 
   delete(id: NodeId): void {
-    const i = this.index.get(id)
-    if (i === undefined) return
-    const last = this.ids.pop()!
-    if (last !== id) {
-      this.ids[i] = last
-      this.index.set(last, i)
+    const k = numberIfAny(id)
+    const at = k !== undefined && k < this.place.length ? this.place[k]! - 1 : -1
+    if (at < 0) return
+    const last = this.list[--this.size]!
+    if (last !== k!) {
+      this.list[at] = last
+      this.place[last] = at + 1
     }
-    this.index.delete(id)
+    this.place[k!] = 0
   }
+}
+
+/** A copy of `a` at least `n` long (doubling). */
+function grown(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(Math.max(n, a.length * 2))
+  b.set(a)
+  return b
 }

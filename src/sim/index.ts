@@ -4,6 +4,7 @@
  * run. Apps can test themselves against a simulated cluster with it.
  */
 export { createSimNetwork, SIM_EPOCH } from './network.js'
+export { sharedMemoryStorage } from './storage.js'
 export type { SimNetwork, SimOptions, SimJoined, SimStats, SimMessageEvent, LinkFaults, Faults } from './types.js'
 export { seededRandom, randomInt, randomBytes, seededBytes, type Rng } from './random.js'
 export {

@@ -115,16 +115,30 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     if (links.get(linkKey(from, to))?.down === true) return 'link-down'
     return undefined
   }
+  /**
+   * The live started nodes' ids, in join order, kept until one starts, stops, crashes or rejoins:
+   * every node asks for its peers now and then, and at thousands of nodes a fresh list per question
+   * was most of what those questions cost.
+   */
+  let liveIds: NodeId[] | undefined
+  const liveChanged = (): void => void (liveIds = undefined)
   const liveStarted = (): Slot[] => [...slots.values()].filter((s) => up(s, s.cur))
-  /** Connection news reaches a node asynchronously, as it would over a socket. */
-  const tellPeer = (slot: Slot, life: Life, about: NodeId, isUp: boolean): void => {
-    sched.schedule(0, () => {
-      if (!up(slot, life)) return
-      for (const h of life.onPeer) guard(() => h({ id: about, up: isUp }))
-    })
-  }
+  const live = (): NodeId[] => (liveIds ??= liveStarted().map((s) => s.id))
+  // Connection news reaches a node asynchronously, as it would over a socket.
+  /**
+   * Tells every other live node that `slot` came up or went down: one event that tells them in
+   * turn, as many events one after another would (nothing else runs between them), not one event
+   * per node: a join into thousands of nodes would otherwise schedule thousands of events.
+   */
   const announce = (slot: Slot, isUp: boolean): void => {
-    for (const other of liveStarted()) if (other !== slot) tellPeer(other, other.cur, slot.id, isUp)
+    const others = liveStarted().filter((o) => o !== slot).map((o) => [o, o.cur] as const)
+    if (others.length === 0) return
+    sched.schedule(0, () => {
+      for (const [other, life] of others) {
+        if (!up(other, life)) continue
+        for (const h of life.onPeer) guard(() => h({ id: slot.id, up: isUp }))
+      }
+    })
   }
 
   const disconnect = (a: Slot, b: Slot): void => {
@@ -255,23 +269,32 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
         if (life.started) return
         life.started = true
         life.stopped = false
-        for (const other of liveStarted()) {
-          if (other === slot) continue
-          tellPeer(other, other.cur, slot.id, true)
-          tellPeer(slot, life, other.id, true)
+        liveChanged()
+        // Each side hears of the other: the others of this node (one event), this node of each of
+        // them (one event, in the same order as before).
+        const others = liveStarted().filter((o) => o !== slot)
+        announce(slot, true)
+        if (others.length > 0) {
+          sched.schedule(0, () => {
+            for (const other of others) {
+              if (!up(slot, life)) return
+              for (const h of life.onPeer) guard(() => h({ id: other.id, up: true }))
+            }
+          })
         }
       },
       async stop() {
         if (!up(slot, life)) return
         life.started = false
         life.stopped = true
+        liveChanged()
         disconnectAll(slot)
         announce(slot, false)
       },
       send: (to, msg) => send(slot, life, to, msg),
       onMessage: (h) => void life.onMessage.push(h),
       onPeer: (h) => void life.onPeer.push(h),
-      peers: () => (up(slot, life) ? liveStarted().filter((s) => s !== slot).map((s) => s.id) : []),
+      peers: () => (up(slot, life) ? live().filter((id) => id !== slot.id) : []),
       auth: simAuth(secret, slot.id),
     }
     return life
@@ -286,6 +309,7 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
 
   /** Ends a life: its timers never fire, and its callers' holds no longer keep time running. */
   function kill(life: Life): void {
+    liveChanged()
     life.alive = false
     life.started = false
     for (const ev of life.timers) sched.cancel(ev)

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { FailureDetector } from '../../src/core/detector.js'
 import { signedPart, type MemberEntry } from '../../src/core/membership.js'
+import { buildRing, placementsMade } from '../../src/core/ring.js'
 import { MAX_MEMBER_VERSION } from '../../src/limits.js'
 import type { NodeContext } from '../../src/node/context.js'
 import { Gossip } from '../../src/node/gossip.js'
@@ -162,6 +163,27 @@ describe('gossip exchange', () => {
     w.exchange('a', 'b')
     expect(a.changes).toEqual([{ ids: expect.any(Array), ring: false }])
     expect(a.changes[0]!.ids).toHaveLength(20)
+  })
+
+  it('a ring asked for after batches is built only when read, once, from the view as it is then', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    const opts = { q: 64, n: 3 }
+    let ring = a.g.ring(undefined, opts)
+    b.g.load(ids(30).map((id) => entry(id)))
+    w.exchange('a', 'b')
+    const before = placementsMade()
+    ring = a.g.ring(ring, opts)
+    b.g.load(ids(10, 'k').map((id) => entry(id)))
+    w.exchange('a', 'b')
+    expect(placementsMade()).toBe(before)
+    const owners = ring.owners
+    expect(ring.members).toHaveLength(42)
+    expect(placementsMade()).toBe(before + 1)
+    expect(a.g.ring(ring, opts).owners).toBe(owners)
+    expect(placementsMade()).toBe(before + 1)
+    expect(owners).toEqual(buildRing(a.g.ringMembers(), opts).owners)
   })
 })
 

@@ -58,7 +58,7 @@ describe('failure detector', () => {
     now = 50
     d.heard(b)
     expect(d.isUp(b)).toBe(true)
-    expect(d.silenceOf(b)).toBe(0)
+    expect(d.suspectedFor(b)).toBe(0)
     expect(events).toEqual(['b:false', 'b:true'])
   })
 })

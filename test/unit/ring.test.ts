@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { hash64, toBytes, toHex, hash } from '../../src/core/hash.js'
 import {
-  FLOOR_SIGMAS, LOAD_CAP, buildRing, isPrimary, nextRing, partitionOf, partitionOfHash, partitionsOf, preferenceList,
+  FLOOR_SIGMAS, LOAD_CAP, buildRing, isPrimary, nextRing, partitionOf, partitionOfHash, partitionsOf, placementsMade, preferenceList,
   sharedRing, type Ring, type RingChange, type RingMember,
 } from '../../src/core/ring.js'
 import { asNodeId, type NodeId } from '../../src/types.js'
@@ -148,6 +148,18 @@ describe('large rings and nextRing', () => {
       expect(r.tokens.index.bits).toBeGreaterThan(0)
       expect(r.owners).toEqual(buildRing([...now].map(([id, weight]) => ({ id, weight })), { q: Q, n: N }).owners)
     }
+  })
+  it('places its members on first read of owners, once, and the same whenever that is', () => {
+    const before = placementsMade()
+    const r = nextRing(buildRing(peers(40), { q: Q, n: N }), peers(1, 40))
+    expect(r.members).toHaveLength(41)
+    expect(placementsMade()).toBe(before)
+    const owners = r.owners
+    expect(placementsMade()).toBe(before + 1)
+    expect(r.ownerIndex[0]!.map((i) => r.members[i]!.id)).toEqual(owners[0])
+    expect(r.owners).toBe(owners)
+    expect(placementsMade()).toBe(before + 1)
+    expect(owners).toEqual(buildRing(peers(41), { q: Q, n: N }).owners)
   })
   it('nextRing without a change is the same ring; rings that agree are one', () => {
     const r = buildRing(peers(12), { q: Q, n: N })

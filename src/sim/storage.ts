@@ -1,0 +1,94 @@
+/**
+ * A memory Storage for simulations of many nodes: the same contract as storage/memory.ts (a B+ tree
+ * of byte keys, copies in and out, iterators over a snapshot), but a stored key or value is shared
+ * with every other simulated disk that was given the very same array with the same bytes.
+ *
+ * Why: a simulated node stores its membership view, one entry per member, so n simulated disks
+ * hold n² entries. The node hands every disk the same encoded array for the same entry (meta.ts
+ * encodes each interned entry once), and a plain memory storage copies it into each: at 10,000
+ * nodes that is 10^8 copies of ~170 bytes, more than the whole heap. Sharing them changes nothing a
+ * node reads, writes or sends (stored bytes are never modified, reads get copies); it is what a
+ * deduplicating file system does for identical blocks.
+ */
+import sortedBtree from 'sorted-btree'
+import type * as btree from 'sorted-btree'
+import { compareBytes, equalBytes } from '../core/hash.js'
+import { DynameshError } from '../errors.js'
+import type { BatchOp, Storage } from '../types.js'
+import { checkBytes, checkRange } from '../storage/check.js'
+
+type BTreeClass = typeof sortedBtree.default
+const BTree: BTreeClass = (sortedBtree as { default?: BTreeClass }).default ?? (sortedBtree as unknown as BTreeClass)
+type Tree = btree.default<Uint8Array, Uint8Array>
+
+/** The stored copy of each array given, by the array: reused while the array still holds the same bytes. */
+const copies = new WeakMap<Uint8Array, Uint8Array>()
+
+/** A private, never-modified copy of `b`, shared with other disks given the same array unchanged. */
+function stored(b: Uint8Array): Uint8Array {
+  const c = copies.get(b)
+  if (c !== undefined && equalBytes(c, b)) return c
+  const copy = b.slice()
+  copies.set(b, copy)
+  return copy
+}
+
+/** Validates every op and takes its stored copies before anything is applied (as storage/check.ts copyOps). */
+function storedOps(ops: readonly BatchOp[]): BatchOp[] {
+  if (!Array.isArray(ops)) throw new TypeError('batch() takes an array of operations')
+  return ops.map((op) => {
+    checkBytes(op?.key, 'key')
+    if (op.type === 'put') {
+      checkBytes(op.value, 'value')
+      return { type: 'put', key: stored(op.key), value: stored(op.value) }
+    }
+    if (op.type === 'del') return { type: 'del', key: op.key.slice() }
+    throw new TypeError(`unknown batch op type: ${String((op as { type?: unknown }).type)}`)
+  })
+}
+
+/**
+ * Creates an empty in-memory Storage whose stored bytes are shared with other such storages given
+ * the same arrays (see the file's header). Keys are ordered as bytes; inputs and outputs are copied;
+ * iteration runs over a snapshot taken when it starts. After `close()` every call rejects with
+ * `NOT_RUNNING`.
+ */
+export function sharedMemoryStorage(): Storage {
+  let tree: Tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+  let closed = false
+  const checkOpen = (): void => {
+    if (closed) throw new DynameshError('NOT_RUNNING', 'memory storage is closed')
+  }
+  return {
+    async get(key) {
+      checkOpen()
+      checkBytes(key, 'key')
+      return tree.get(key)?.slice()
+    },
+    async batch(ops) {
+      checkOpen()
+      for (const op of storedOps(ops)) {
+        if (op.type === 'put') tree.set(op.key, op.value, true)
+        else tree.delete(op.key)
+      }
+    },
+    iterate(range) {
+      return {
+        async *[Symbol.asyncIterator]() {
+          checkOpen()
+          const { gte, lt } = checkRange(range)
+          const snapshot = tree.clone()
+          for (const [key, value] of snapshot.entries(gte)) {
+            if (lt !== undefined && compareBytes(key, lt) >= 0) return
+            checkOpen()
+            yield [key.slice(), value.slice()] as [Uint8Array, Uint8Array]
+          }
+        },
+      }
+    },
+    async close() {
+      closed = true
+      tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+    },
+  }
+}
