@@ -9,7 +9,7 @@
  * ones that left.
  */
 import { encodeSet } from '../core/record.js'
-import { isPrimary } from '../core/ring.js'
+import { isPrimary, type Ring } from '../core/ring.js'
 import { toHex } from '../core/hash.js'
 import type { NodeId } from '../types.js'
 import type { StoreItem } from '../wire/messages.js'
@@ -127,14 +127,20 @@ export function deliverableHints(ctx: NodeContext): boolean {
 }
 
 /** Partitions this node holds records of but does not replicate any more. */
-export function foreignPartitions(ctx: NodeContext): number[] {
+export function foreignPartitions(ctx: NodeContext): readonly number[] {
   // Holding nothing, nothing is foreign: no ring to look at (a rebuild while memberships churn).
   const held = ctx.store.heldPartitions()
   if (held.length === 0) return []
   const ring = ctx.ring()
   if (ring.members.length === 0) return []
-  return held.filter((p) => !isPrimary(ring, p, ctx.id))
+  // Asked on every idle check: the answer stands while the ring and the held partitions do.
+  const last = foreignMemo.get(held)
+  if (last?.ring === ring && last.id === ctx.id) return last.foreign
+  const foreign = held.filter((p) => !isPrimary(ring, p, ctx.id))
+  foreignMemo.set(held, { ring, id: ctx.id, foreign })
+  return foreign
 }
+const foreignMemo = new WeakMap<readonly number[], { ring: Ring; id: string; foreign: readonly number[] }>()
 
 /** True when some foreign partition has an owner reachable right now. */
 export function transferPending(ctx: NodeContext): boolean {

@@ -159,7 +159,7 @@ export class ReplicaStore {
         marked.delete(hex)
         continue
       }
-      this.tree(partition).set(key.slice(), digest)
+      this.setEntry(partition, key.slice(), digest)
       // Every tombstone found here landed before any proof this run records.
       if (v.length <= SCAN_TOMBSTONE_BYTES && deletedOnly(decodeSet(v))) this.tombstones.set(hex, { key: key.slice(), p: partition, seq: 0, at: this.now() })
     }
@@ -178,12 +178,29 @@ export class ReplicaStore {
     return t
   }
 
-  /** Partitions for which this node holds at least one record. */
-  heldPartitions(): number[] {
-    // Asked whenever the node is asked whether it is idle: no intermediate arrays.
+  /**
+   * Partitions for which this node holds at least one record (do not mutate). Asked whenever the
+   * node is asked whether it is idle, so it is kept until a tree becomes empty or non-empty.
+   */
+  heldPartitions(): readonly number[] {
+    if (this.held) return this.held
     const out: number[] = []
     for (const [p, t] of this.trees) if (t.size > 0) out.push(p)
-    return out
+    return (this.held = out)
+  }
+  private held: number[] | undefined
+
+  /** Every change of a tree's entries goes through these two, which keep heldPartitions() current. */
+  private setEntry(p: number, key: Uint8Array, digest: Uint8Array, bucket?: number): void {
+    const t = this.tree(p)
+    t.set(key, digest, bucket)
+    if (t.size === 1) this.held = undefined
+  }
+
+  private deleteEntry(p: number, key: Uint8Array): void {
+    const t = this.tree(p)
+    t.delete(key)
+    if (t.size === 0) this.held = undefined
   }
 
   get recordCount(): number {
@@ -385,7 +402,7 @@ export class ReplicaStore {
   /** A record storage took: the cache and the partition's tree learn it. */
   private landed(key: Uint8Array, p: number, set: VersionSet, value: Uint8Array, hex = toHex(key), bucket?: number): void {
     this.cache.wrote(hex, set, value.length)
-    this.tree(p).set(key, digestOfEncoded(value), bucket)
+    this.setEntry(p, key, digestOfEncoded(value), bucket)
     this.seq++
     if (deletedOnly(set)) this.tombstones.set(hex, { key: key.slice(), p, seq: this.seq, at: this.now() })
     else this.tombstones.delete(hex)
@@ -411,7 +428,7 @@ export class ReplicaStore {
       this.checkFence()
       await this.storage.batch([{ type: 'put', key: graveKey(t.key), value }])
       this.tombstones.delete(hex)
-      this.tree(t.p).delete(t.key)
+      this.deleteEntry(t.p, t.key)
       // A proof must come after the burial to count for the grave: the count moves on.
       this.graves.set(hex, { key: t.key, p: t.p, digest, since, seq: ++this.seq })
       return true
@@ -592,7 +609,7 @@ export class ReplicaStore {
         this.checkFence()
         await this.storage.batch(ops)
         this.cache.dropped(toHex(e.key))
-        this.tree(partition).delete(e.key)
+        this.deleteEntry(partition, e.key)
         this.tombstones.delete(toHex(e.key))
         if (trace.length) this.traced.add(toHex(e.key))
         n++

@@ -5,7 +5,9 @@
  * A B+ tree rather than a sorted array: a write in the middle of a sorted array moves every entry
  * after it, so a store filled in key-hash order (a wiped replica taking its partitions back) cost
  * O(n) per record. The tree's `clone()` is O(1) and copy-on-write, which gives iterators the
- * snapshot LevelDB iterators have at no copying cost.
+ * snapshot LevelDB iterators have: a write while an iterator is open goes to a clone, and the
+ * iterator keeps reading the tree it started on. Cloning only then matters: after a clone every
+ * write copies the nodes on its path (~20 us), so iterating and then writing must not pay it.
  */
 import sortedBtree from 'sorted-btree'
 import type * as btree from 'sorted-btree'
@@ -27,7 +29,8 @@ type Tree = btree.default<Uint8Array, Uint8Array>
  * (LevelDB iterators behave the same way). After `close()` every call rejects with `NOT_RUNNING`.
  */
 export function memoryStorage(): Storage {
-  let tree: Tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+  /** The tree writes go to, and how many iterators are reading it. */
+  let current: { tree: Tree; readers: number } = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
   let closed = false
 
   const checkOpen = (): void => {
@@ -38,13 +41,17 @@ export function memoryStorage(): Storage {
     async get(key) {
       checkOpen()
       checkBytes(key, 'key')
-      return tree.get(key)?.slice()
+      return current.tree.get(key)?.slice()
     },
 
     async batch(ops) {
       checkOpen()
+      const copied = copyOps(ops)
+      // Open iterators keep the tree they started on; writes go to a copy-on-write clone.
+      if (current.readers > 0) current = { tree: current.tree.clone(), readers: 0 }
+      const { tree } = current
       // Later ops on the same key win, as in LevelDB.
-      for (const op of copyOps(ops)) {
+      for (const op of copied) {
         if (op.type === 'put') tree.set(op.key, op.value, true)
         else tree.delete(op.key)
       }
@@ -55,11 +62,16 @@ export function memoryStorage(): Storage {
         async *[Symbol.asyncIterator]() {
           checkOpen()
           const { gte, lt } = checkRange(range)
-          const snapshot = tree.clone()
-          for (const [key, value] of snapshot.entries(gte)) {
-            if (lt !== undefined && compareBytes(key, lt) >= 0) return
-            checkOpen()
-            yield [key.slice(), value.slice()] as [Uint8Array, Uint8Array]
+          const reading = current
+          reading.readers++
+          try {
+            for (const [key, value] of reading.tree.entries(gte)) {
+              if (lt !== undefined && compareBytes(key, lt) >= 0) return
+              checkOpen()
+              yield [key.slice(), value.slice()] as [Uint8Array, Uint8Array]
+            }
+          } finally {
+            reading.readers--
           }
         },
       }
@@ -67,7 +79,7 @@ export function memoryStorage(): Storage {
 
     async close() {
       closed = true
-      tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+      current = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
     },
   }
 }
