@@ -76,8 +76,11 @@ export function ringMembersOf(view: Iterable<MemberEntry>, expired?: ReadonlySet
 /** True when a member with this entry owns partitions (before any local expiry). */
 export const inRing = (m: MemberEntry): boolean => m.status === 'up' && m.weight > 0
 
-/** The bytes a member signs for its entry: every field but the key and signature, unambiguously. */
-export const signedPart = (m: MemberEntry): Uint8Array => signedBytes(`${m.id}\n${m.weight}\n${m.status}\n${m.version}`)
+/** The fields an entry's signature covers, as one string (what the intern table and the signed bytes are found by). */
+export const fieldsOf = (m: MemberEntry): string => `${m.id}\n${m.weight}\n${m.status}\n${m.version}`
+
+/** The bytes a member signs for its entry: every field but the key and signature, unambiguously. `fields`: fieldsOf(m), if at hand. */
+export const signedPart = (m: MemberEntry, fields = fieldsOf(m)): Uint8Array => signedBytes(fields)
 const signedBytes = memoByString(200_000, (fields) => new TextEncoder().encode(`dynamesh-member\n${fields}`))
 
 /** A stable fingerprint of the ring-relevant part of a view, to rebuild the ring only on change. */
@@ -88,19 +91,28 @@ export function ringKey(members: readonly RingMember[]): string {
 const interned = new Map<string, MemberEntry>()
 
 /**
+ * The interned entry identical to `e` (the same fields, key, signature and credential), if any: a
+ * node checks that one in e's place (the same bytes verify the same way) and keeps it, without a
+ * copy of its own. `fields`: fieldsOf(e), if at hand.
+ */
+export function internedTwin(e: MemberEntry, fields = fieldsOf(e)): MemberEntry | undefined {
+  const c = interned.get(fields)
+  return c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig) && sameBytes(c.cred, e.cred) ? c : undefined
+}
+
+/**
  * One shared copy of each verified entry in the process: entries are immutable, and a simulation's
  * thousand nodes (or a tab's repeated gossip) would otherwise each keep their own copy of the same
  * entry with its key and signature. Only for entries already verified; a copy of `e` when new.
  */
-export function internEntry(e: MemberEntry): MemberEntry {
-  const k = `${e.id}\n${e.weight}\n${e.status}\n${e.version}`
-  const c = interned.get(k)
-  if (c && sameBytes(c.key, e.key) && sameBytes(c.sig, e.sig) && sameBytes(c.cred, e.cred)) return c
+export function internEntry(e: MemberEntry, fields = fieldsOf(e)): MemberEntry {
+  const c = internedTwin(e, fields)
+  if (c) return c
   if (interned.size >= 200_000) interned.clear()
   // Own copies of the key and signature: a decoded entry's are views into the whole message it came
   // in (up to a thousand entries), which the process would otherwise keep for this one entry.
   const own: MemberEntry = e.key && e.sig ? { ...e, key: e.key.slice(), sig: e.sig.slice(), ...(e.cred ? { cred: e.cred.slice() } : {}) } : e
-  interned.set(k, own)
+  interned.set(fields, own)
   return own
 }
 

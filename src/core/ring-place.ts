@@ -43,6 +43,8 @@ interface Layout {
   members: readonly RingMember[]
   v: TokenView
   mine: Map<number, Uint32Array>
+  /** Distances the walks measured, by p · m + i: the same as dist(L, i, p), already known. */
+  walked: Map<number, number>
 }
 
 /** Clockwise distance from partition p's first hash to member i's first token at or after it. */
@@ -59,18 +61,51 @@ function dist(L: Layout, i: number, p: number): number {
   return ((lo === mine.length ? mine[0]! : mine[lo]!) - pp) >>> 0
 }
 
-/** Each member's share of `slots` replicas by weight, none above q (a member holds a partition once). */
-function shares(members: readonly RingMember[], slots: number, q: number): Float64Array {
+/**
+ * Each member's cap and floor (see LOAD_CAP, FLOOR_SIGMAS) from its share of `slots` replicas by
+ * weight, none above q (a member holds a partition once). Members of one weight have one share, so
+ * both are kept per weight, not per member: a ring of thousands of equal members costs a few
+ * entries here, not arrays of its size. The sums run over the members in order, as a share per
+ * member did, so every share is the same number to the last bit (placement is part of the protocol).
+ */
+interface Bounds {
+  cap(i: number): number
+  floor(i: number): number
+  /** Some member's floor is above 0 (else no member can be under its floor). */
+  floors: boolean
+}
+
+function bounds(members: readonly RingMember[], slots: number, q: number): Bounds {
   const m = members.length
-  const full = new Uint8Array(m), share = new Float64Array(m)
-  for (;;) {
-    let w = 0, rest = slots
-    for (let i = 0; i < m; i++) if (full[i]) rest -= q; else w += members[i]!.weight
-    let over = false
-    for (let i = 0; i < m; i++) share[i] = full[i] ? q : (rest * members[i]!.weight) / w
-    for (let i = 0; i < m; i++) if (!full[i] && share[i]! > q) { full[i] = 1; over = true }
-    if (!over) return share
+  const weights = new Set<number>()
+  for (let i = 0, last = NaN; i < m; i++) {
+    const x = members[i]!.weight
+    if (x !== last) weights.add((last = x))
   }
+  const full = new Set<number>()
+  let w = 0, rest = slots
+  for (;;) {
+    w = 0
+    rest = slots
+    for (let i = 0; i < m; i++) {
+      const x = members[i]!.weight
+      if (full.size > 0 && full.has(x)) rest -= q
+      else w += x
+    }
+    let over = false
+    for (const x of weights) if (!full.has(x) && (rest * x) / w > q) { full.add(x); over = true }
+    if (!over) break
+  }
+  const caps = new Map<number, number>(), floors = new Map<number, number>()
+  let anyFloor = false
+  for (const x of weights) {
+    const s = full.has(x) ? q : (rest * x) / w
+    caps.set(x, Math.min(q, Math.ceil(LOAD_CAP * s)))
+    const f = Math.floor(s - FLOOR_SIGMAS * Math.sqrt(s * (1 - s / q)))
+    floors.set(x, f)
+    if (f > 0) anyFloor = true
+  }
+  return { cap: (i) => caps.get(members[i]!.weight)!, floor: (i) => floors.get(members[i]!.weight)!, floors: anyFloor }
 }
 
 const remove = (a: number[], x: number): void => { a.splice(a.indexOf(x), 1) }
@@ -81,7 +116,7 @@ const remove = (a: number[], x: number): void => { a.splice(a.indexOf(x), 1) }
  * proposes further on. A member's preferences are distances to its own tokens, which no other
  * member's join or leave changes, so a membership change only shifts who is bumped at the margin.
  */
-function propose(L: Layout, target: number, cap: ArrayLike<number>): number[][] {
+function propose(L: Layout, target: number, cap: (i: number) => number): number[][] {
   const { q } = L
   const owners: number[][] = Array.from({ length: q }, () => [])
   const tried: number[][] = Array.from({ length: q }, () => [])
@@ -99,9 +134,10 @@ function propose(L: Layout, target: number, cap: ArrayLike<number>): number[][] 
     }
     if (i < 0) continue // walk exhausted; fill() completes p
     tried[p]!.push(i)
+    L.walked.set(p * L.m + i, d)
     let hp = heldP.get(i), hd = heldD.get(i)
     if (!hp || !hd) { heldP.set(i, (hp = [])); heldD.set(i, (hd = [])) }
-    if (hp.length < cap[i]!) { hp.push(p); hd.push(d); owners[p]!.push(i); continue }
+    if (hp.length < cap(i)) { hp.push(p); hd.push(d); owners[p]!.push(i); continue }
     let w = 0
     for (let k = 1; k < hp.length; k++) if (hd[k]! > hd[w]! || (hd[k] === hd[w] && hp[k]! > hp[w]!)) w = k
     if (hp.length > 0 && (d < hd[w]! || (d === hd[w] && p < hp[w]!))) {
@@ -119,7 +155,7 @@ function propose(L: Layout, target: number, cap: ArrayLike<number>): number[][] 
  * from p1, p1 takes one from p2, ..., the last takes a member with room), so caps still hold;
  * only when no such path exists does a member go over its cap.
  */
-function fill(L: Layout, owners: number[][], target: number, cap: ArrayLike<number>, load: Int32Array): void {
+function fill(L: Layout, owners: number[][], target: number, cap: (i: number) => number, load: Int32Array): void {
   const { q, m } = L
   if (owners.every((o) => o.length >= target)) return
   const holders: number[][] = Array.from({ length: m }, () => [])
@@ -134,7 +170,7 @@ function fill(L: Layout, owners: number[][], target: number, cap: ArrayLike<numb
         const p = frontier[f]!
         for (let i = 0; i < m; i++) {
           if (owners[p]!.includes(i)) continue
-          if (load[i]! < cap[i]!) { end = p; free = i; break search }
+          if (load[i]! < cap(i)) { end = p; free = i; break search }
           for (const p2 of holders[i]!) if (from[p2] === -2) { from[p2] = p; via[p2] = i; frontier.push(p2) }
         }
       }
@@ -154,18 +190,18 @@ function fill(L: Layout, owners: number[][], target: number, cap: ArrayLike<numb
 }
 
 /** Members under their floor take the partitions nearest their tokens from members above theirs. */
-function raiseFloors(L: Layout, owners: number[][], floor: ArrayLike<number>, load: Int32Array): void {
+function raiseFloors(L: Layout, owners: number[][], floor: (i: number) => number, load: Int32Array): void {
   for (let u = 0; u < L.m; u++) {
-    if (load[u]! >= floor[u]!) continue
+    if (load[u]! >= floor(u)) continue
     const du = Array.from({ length: L.q }, (_, p) => dist(L, u, p))
-    while (load[u]! < floor[u]!) {
+    while (load[u]! < floor(u)) {
       let best = -1
       for (let p = 0; p < L.q; p++) {
-        if ((best < 0 || du[p]! < du[best]!) && !owners[p]!.includes(u) && owners[p]!.some((i) => load[i]! > floor[i]!)) best = p
+        if ((best < 0 || du[p]! < du[best]!) && !owners[p]!.includes(u) && owners[p]!.some((i) => load[i]! > floor(i))) best = p
       }
       if (best < 0) break // no partition lacking u has an owner to spare: leave u short
       const o = owners[best]!
-      const victim = o.filter((i) => load[i]! > floor[i]!).reduce((a, b) => (dist(L, b, best) > dist(L, a, best) ? b : a))
+      const victim = o.filter((i) => load[i]! > floor(i)).reduce((a, b) => (dist(L, b, best) > dist(L, a, best) ? b : a))
       o[o.indexOf(victim)] = u; load[victim]!--; load[u]!++
     }
   }
@@ -176,27 +212,25 @@ function raiseFloors(L: Layout, owners: number[][], floor: ArrayLike<number>, lo
  * each: owners[p], the indexes of partition p's min(n, members) primaries in preference order.
  */
 export function place(sorted: readonly RingMember[], v: TokenView, q: number, n: number): number[][] {
-  const L: Layout = { q, m: sorted.length, members: sorted, v, mine: new Map() }
+  const L: Layout = { q, m: sorted.length, members: sorted, v, mine: new Map(), walked: new Map() }
   const m = sorted.length, target = Math.min(n, m)
   let owners: number[][]
   if (m <= n) {
     owners = Array.from({ length: q }, () => [...Array(m).keys()])
   } else {
-    const share = shares(sorted, q * target, q)
-    const cap = new Float64Array(m), floor = new Float64Array(m)
-    for (let i = 0; i < m; i++) {
-      const s = share[i]!
-      cap[i] = Math.min(q, Math.ceil(LOAD_CAP * s))
-      floor[i] = Math.floor(s - FLOOR_SIGMAS * Math.sqrt(s * (1 - s / q)))
+    const b = bounds(sorted, q * target, q)
+    owners = propose(L, target, b.cap)
+    // Loads matter only to complete short partitions or to raise floors; a large ring of equal
+    // members needs neither, and is spared an array of its size.
+    if (b.floors || owners.some((o) => o.length < target)) {
+      const load = new Int32Array(m)
+      for (const o of owners) for (const i of o) load[i]!++
+      fill(L, owners, target, b.cap, load)
+      if (b.floors) raiseFloors(L, owners, b.floor, load)
     }
-    owners = propose(L, target, cap)
-    const load = new Int32Array(m)
-    for (const o of owners) for (const i of o) load[i]!++
-    fill(L, owners, target, cap, load)
-    raiseFloors(L, owners, floor, load)
   }
   owners.forEach((o, p) => { // preference order = walk order, whatever step placed each owner
-    const d = o.map((i) => dist(L, i, p))
+    const d = o.map((i) => L.walked.get(p * m + i) ?? dist(L, i, p))
     owners[p] = o.map((_, k) => k).sort((a, b) => d[a]! - d[b]! || o[a]! - o[b]!).map((k) => o[k]!)
   })
   return owners

@@ -123,12 +123,12 @@ export const placementsMade = (): number => placements
  * The ring of members sorted by id and validated. `reuse`: the previous ring's token index, with
  * each member's registration there (-1: none) and token count (-1: by its weight).
  */
-function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array; counts: Int32Array }): Ring {
+function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array; counts: Uint32Array }): Ring {
   const m = sorted.length
-  const counts = new Uint32Array(m)
-  for (let i = 0; i < m; i++) {
-    const c = reuse?.counts[i] ?? -1
-    counts[i] = c >= 0 ? c : tokenCount(sorted[i]!.weight)
+  let counts = reuse?.counts
+  if (!counts) {
+    counts = new Uint32Array(m)
+    for (let i = 0; i < m; i++) counts[i] = tokenCount(sorted[i]!.weight)
   }
   const tokens = tokenView((i) => sorted[i]!.id, counts, reuse)
   // Placement is the costly part of a ring, and many rings are never asked where a partition goes
@@ -238,12 +238,12 @@ export function nextRing(prev: Ring, changes: readonly RingChange[]): Ring {
   }
   const old = prev.members, oldRegs = prev.tokens.regs, oldCounts = prev.tokens.counts
   const size = old.length + ups.length
-  const sorted: RingMember[] = [], regs = new Int32Array(size), counts = new Int32Array(size)
+  const sorted: RingMember[] = [], regs = new Int32Array(size), counts = new Uint32Array(size)
   let changed = false, k = 0
   const keep = (m: RingMember, i: number, same: boolean): void => {
     sorted.push(m)
     regs[k] = i < 0 ? -1 : oldRegs[i]!
-    counts[k++] = same ? oldCounts[i]! : -1
+    counts[k++] = same ? oldCounts[i]! : tokenCount(m.weight)
   }
   for (let i = 0, j = 0; i < old.length || j < ups.length;) {
     const a = old[i], b = ups[j]

@@ -23,7 +23,7 @@
  * node's ring and shown as left, but nothing is written or gossiped about it, and it is back as soon
  * as it is heard from again.
  */
-import { inRing, internEntry, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
+import { fieldsOf, inRing, internedTwin, internEntry, ringMembersOf, signedPart, supersedes, type MemberEntry, type MemberStatus } from '../core/membership.js'
 import { bucketsFor, idOfNumber, MemberView, numberIfAny, numberOf, parseShorts, parseVersions } from '../core/view.js'
 import { nextRing, sharedRing, type Ring, type RingMember } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
@@ -311,17 +311,21 @@ export class Gossip {
     let ringChanged = false
     let newerSelf: MemberEntry | undefined
     for (let e of entries) {
-      if (!this.view.wouldTake(e)) continue
-      if (!this.authentic(e)) {
+      const old = this.view.get(e.id)
+      if (old && !supersedes(e, old)) continue
+      // An entry some node here already verified and kept is the same bytes: it is checked (once
+      // by this node, as any new entry) and kept in e's place, so the view holds the shared copy.
+      const fields = fieldsOf(e)
+      const twin = internedTwin(e, fields)
+      if (!this.authentic(twin ?? e, fields)) {
         this.refused++
         continue
       }
-      e = internEntry(e)
+      e = twin ?? internEntry(e, fields)
       if (e.id === this.ctx.id) {
         if (!newerSelf || supersedes(e, newerSelf)) newerSelf = e
         continue
       }
-      const old = this.view.get(e.id)
       this.set(e)
       changed.push(e)
       if (!this.expired.has(e.id) && (old ? ringRelevant(old, e) : inRing(e))) ringChanged = true
@@ -343,12 +347,12 @@ export class Gossip {
     else this.pool.delete(e.id)
   }
 
-  private authentic(e: MemberEntry): boolean {
+  private authentic(e: MemberEntry, fields: string): boolean {
     const auth = this.ctx.transport.auth
     if (!auth) return true
     if (e.key === undefined || e.sig === undefined) return false
     if (auth.admits && !auth.admits(e.key, e.cred)) return false
-    return auth.verify(e.id, e.key, signedPart(e), e.sig)
+    return auth.verify(e.id, e.key, signedPart(e, fields), e.sig)
   }
 
   private signed(e: MemberEntry): MemberEntry {
