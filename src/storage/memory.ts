@@ -25,8 +25,8 @@ type Tree = btree.default<Uint8Array, Uint8Array>
 /**
  * Creates an empty in-memory Storage. Keys are ordered as bytes (memcmp order, shorter prefix first).
  * Inputs and outputs are copied, so callers may reuse or mutate their arrays freely. Iteration runs
- * over a snapshot taken when it starts, so concurrent writes neither disturb nor appear in it
- * (LevelDB iterators behave the same way). After `close()` every call rejects with `NOT_RUNNING`.
+ * over a snapshot taken when the iterator is made, so concurrent writes neither disturb nor appear
+ * in it (LevelDB iterators behave the same way). After `close()` every call rejects with `NOT_RUNNING`.
  */
 export function memoryStorage(): Storage {
   /** The tree writes go to, and how many iterators are reading it. */
@@ -35,6 +35,20 @@ export function memoryStorage(): Storage {
 
   const checkOpen = (): void => {
     if (closed) throw new DynameshError('NOT_RUNNING', 'memory storage is closed')
+  }
+
+  async function* read(reading: typeof current, range: { gte?: Uint8Array; lt?: Uint8Array }): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    try {
+      checkOpen()
+      const { gte, lt } = checkRange(range)
+      for (const [key, value] of reading.tree.entries(gte)) {
+        if (lt !== undefined && compareBytes(key, lt) >= 0) return
+        checkOpen()
+        yield [key.slice(), value.slice()]
+      }
+    } finally {
+      reading.readers--
+    }
   }
 
   return {
@@ -59,20 +73,11 @@ export function memoryStorage(): Storage {
 
     iterate(range) {
       return {
-        async *[Symbol.asyncIterator]() {
-          checkOpen()
-          const { gte, lt } = checkRange(range)
+        [Symbol.asyncIterator]() {
+          // The snapshot is the tree as it is when the iterator is made, as with LevelDB.
           const reading = current
           reading.readers++
-          try {
-            for (const [key, value] of reading.tree.entries(gte)) {
-              if (lt !== undefined && compareBytes(key, lt) >= 0) return
-              checkOpen()
-              yield [key.slice(), value.slice()] as [Uint8Array, Uint8Array]
-            }
-          } finally {
-            reading.readers--
-          }
+          return read(reading, range)
         },
       }
     },
