@@ -131,12 +131,26 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
    * per node: a join into thousands of nodes would otherwise schedule thousands of events.
    */
   const announce = (slot: Slot, isUp: boolean): void => {
-    const others = liveStarted().filter((o) => o !== slot).map((o) => [o, o.cur] as const)
+    const others: Slot[] = [], lives: Life[] = []
+    for (const o of slots.values()) {
+      if (o !== slot && up(o, o.cur)) {
+        others.push(o)
+        lives.push(o.cur)
+      }
+    }
     if (others.length === 0) return
+    const ev = { id: slot.id, up: isUp }
     sched.schedule(0, () => {
-      for (const [other, life] of others) {
-        if (!up(other, life)) continue
-        for (const h of life.onPeer) guard(() => h({ id: slot.id, up: isUp }))
+      for (let i = 0; i < others.length; i++) {
+        const life = lives[i]!
+        if (!up(others[i]!, life)) continue
+        for (const h of life.onPeer) {
+          try {
+            h({ ...ev })
+          } catch (e) {
+            sched.report(e)
+          }
+        }
       }
     })
   }

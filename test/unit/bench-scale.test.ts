@@ -32,6 +32,16 @@ describe('bench/scale.ts', () => {
     expect(r.connections!.distinctMax).toBeLessThanOrEqual(9)
   })
 
+  it('nodes send the same bytes on the simulation\'s shared storage as on the plain memory storage', async () => {
+    const shared = await measureScale(12, { seed: 5 })
+    const plain = await measureScale(12, { seed: 5, storage: 'memory' })
+    expect(shared.status).toBe('ok')
+    expect(shared.buildSent).toEqual(plain.buildSent)
+    expect(shared.quiet).toEqual(plain.quiet)
+    expect(shared.simMs).toEqual(plain.simMs)
+    expect([shared.leavePeriods, shared.rumourPeriods]).toEqual([plain.leavePeriods, plain.rumourPeriods])
+  })
+
   it('stops by itself when the budget runs out', async () => {
     const r = await measureScale(10, { budgetMs: 0 })
     expect(r.status).toBe('over budget in build')
