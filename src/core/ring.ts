@@ -319,7 +319,10 @@ export function preferenceList(ring: Ring, partition: number, n: number, isUp: (
 
 /** Ascending partitions where `id` is a primary; [] for a non-member. A scan: not for per-request use. */
 export function partitionsOf(ring: Ring, id: NodeId): number[] {
-  return ring.owners.flatMap((o, p) => (o.includes(id) ? [p] : []))
+  const out: number[] = []
+  const owners = ring.owners
+  for (let p = 0; p < owners.length; p++) if (owners[p]!.includes(id)) out.push(p)
+  return out
 }
 
 /** Whether `id` is one of partition's primaries (owners[partition]). */

@@ -103,7 +103,13 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     }
   }
   const emit = (ev: SimMessageEvent): void => {
-    for (const o of observers) guard(() => o(ev))
+    for (const o of observers) {
+      try {
+        o(ev)
+      } catch (e) {
+        sched.report(e)
+      }
+    }
   }
   const drop = (from: string, to: string, size: number, reason: string): void => {
     counts.dropped++
@@ -232,7 +238,14 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
       if (why !== undefined) return drop(from, dst.id, msg.length, why)
       counts.delivered++
       emit({ type: 'deliver', time: sched.now, from, to: dst.id, size: msg.length })
-      target.onMessage.forEach((h, i) => guard(() => h(from, i === 0 ? msg : msg.slice())))
+      const handlers = target.onMessage
+      for (let i = 0; i < handlers.length; i++) {
+        try {
+          handlers[i]!(from, i === 0 ? msg : msg.slice())
+        } catch (e) {
+          sched.report(e)
+        }
+      }
     })
   }
 
