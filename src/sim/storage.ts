@@ -49,46 +49,58 @@ function storedOps(ops: readonly BatchOp[]): BatchOp[] {
 
 /**
  * Creates an empty in-memory Storage whose stored bytes are shared with other such storages given
- * the same arrays (see the file's header). Keys are ordered as bytes; inputs and outputs are copied;
- * iteration runs over a snapshot taken when it starts. After `close()` every call rejects with
- * `NOT_RUNNING`.
+ * the same arrays (see the file's header); otherwise storage/memory.ts's contract: keys are ordered
+ * as bytes, inputs and outputs are copied, iteration runs over a snapshot taken when the iterator
+ * is made (writes while one reads go to a copy-on-write clone), and after `close()` every call
+ * rejects with `NOT_RUNNING`.
  */
 export function sharedMemoryStorage(): Storage {
-  let tree: Tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+  let current: { tree: Tree; readers: number } = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
   let closed = false
   const checkOpen = (): void => {
     if (closed) throw new DynameshError('NOT_RUNNING', 'memory storage is closed')
+  }
+  async function* read(reading: typeof current, range: { gte?: Uint8Array; lt?: Uint8Array }): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    try {
+      checkOpen()
+      const { gte, lt } = checkRange(range)
+      for (const [key, value] of reading.tree.entries(gte)) {
+        if (lt !== undefined && compareBytes(key, lt) >= 0) return
+        checkOpen()
+        yield [key.slice(), value.slice()]
+      }
+    } finally {
+      reading.readers--
+    }
   }
   return {
     async get(key) {
       checkOpen()
       checkBytes(key, 'key')
-      return tree.get(key)?.slice()
+      return current.tree.get(key)?.slice()
     },
     async batch(ops) {
       checkOpen()
-      for (const op of storedOps(ops)) {
+      const given = storedOps(ops)
+      if (current.readers > 0) current = { tree: current.tree.clone(), readers: 0 }
+      const { tree } = current
+      for (const op of given) {
         if (op.type === 'put') tree.set(op.key, op.value, true)
         else tree.delete(op.key)
       }
     },
     iterate(range) {
       return {
-        async *[Symbol.asyncIterator]() {
-          checkOpen()
-          const { gte, lt } = checkRange(range)
-          const snapshot = tree.clone()
-          for (const [key, value] of snapshot.entries(gte)) {
-            if (lt !== undefined && compareBytes(key, lt) >= 0) return
-            checkOpen()
-            yield [key.slice(), value.slice()] as [Uint8Array, Uint8Array]
-          }
+        [Symbol.asyncIterator]() {
+          const reading = current
+          reading.readers++
+          return read(reading, range)
         },
       }
     },
     async close() {
       closed = true
-      tree = new BTree<Uint8Array, Uint8Array>(undefined, compareBytes)
+      current = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
     },
   }
 }
