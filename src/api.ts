@@ -113,6 +113,12 @@ export interface NodeOptions {
   maxSiblings?: number
   /** Reads that cannot reach R replicas answer from local knowledge, flagged `stale` (see GetOptions). Default false. */
   staleReads?: boolean
+  /**
+   * Share of gets, in [0, 1], that ask all N replicas so read repair reaches each of them. The others
+   * ask R replicas first and the rest only when those are slow, fail or all answer "absent" (hedged
+   * reads: fewer messages per get; anti-entropy repairs the replicas not asked). Default 0.1.
+   */
+  readRepairChance?: number
   /** Default per-call timeout. Default 2000 ms. */
   timeoutMs?: number
   /** Periods of the background tasks, in ms. */

@@ -28,6 +28,8 @@ export interface NodeConfig {
   removeAfterMs: number
   /** Collection horizon: a tombstone is kept at least this long, then as a grave this long again (collect.ts). */
   tombstoneMs: number
+  /** Share of gets that ask every replica, for read repair; the others ask R first (coordinator.ts). */
+  readRepairChance?: number
   /** Reads without a quorum answer from local knowledge, flagged stale. */
   staleReads: boolean
 }

@@ -305,7 +305,30 @@ interface ReadReply {
   set: VersionSet | undefined
 }
 
-/** Reads `key` from the preference list; resolves with the merge of at least `r` replies. */
+/**
+ * Reads of a key ask every replica (for read repair) with this probability; otherwise only R of
+ * them, and the rest only when those are slow, fail or all answer "absent" (hedged reads).
+ */
+export const READ_REPAIR_CHANCE = 0.1
+
+/** Per node: a smoothed round trip of get replies, which sets how long R replicas get before the rest are asked. */
+const getRtt = new WeakMap<NodeContext, number>()
+/** The hedge waits this many smoothed round trips, within [HEDGE_MIN_MS, the replica's share of the call]. */
+const HEDGE_RTTS = 3
+const HEDGE_MIN_MS = 2
+/** Before any reply was timed: a round trip on a slow link. */
+const HEDGE_FIRST_MS = 50
+
+/**
+ * Reads `key` from the preference list; resolves with the merge of at least `r` replies.
+ *
+ * Hedged (as Cassandra's speculative retry): the call asks `r` replicas, this node first when it is
+ * one (its read costs no message), and asks the rest of the list only if those have not all
+ * answered after a few round trips, if one fails or is slow, or if every answer is "absent" (a
+ * replica that just joined answers that first). A read of a quorum thus costs 2 (r - 1) messages
+ * instead of 2 (n - 1) when this node is a replica. Read repair covers the replicas asked: one read
+ * in READ_REPAIR_CHANCE asks them all, and anti-entropy reaches the rest.
+ */
 export async function coordinateGet(
   ctx: NodeContext,
   key: Uint8Array,
@@ -326,12 +349,24 @@ export async function coordinateGet(
   const { q, promise } = quorum<VersionSet | undefined>(ctx, opts.timeoutMs, () =>
     new DynameshError('TIMEOUT', `get: ${replies.size} of ${opts.r} replies after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
+  /** False while only the first r replicas are asked; once true, ask() searches as far as it must. */
+  const chance = ctx.config.readRepairChance ?? READ_REPAIR_CHANCE
+  let wide = chance >= 1 || (chance > 0 && ctx.env.random() < chance)
+  let cancelHedge: () => void = () => {}
+  const widen = (): void => {
+    if (wide) return
+    wide = true
+    cancelHedge()
+    ask()
+  }
 
   const finishIfEnough = (): void => {
     if (q.done || replies.size < opts.r) return
-    // Empty answers alone do not end a read while a replica that may hold the key is still out:
-    // a node that just joined, or a fallback, answers "absent" first.
+    // Empty answers alone do not end a read while a replica that may hold the key is still out
+    // (or not asked yet): a node that just joined, or a fallback, answers "absent" first.
+    if (!merged && !wide) return widen()
     if (!merged && outstanding > slow.size) return
+    cancelHedge()
     q.resolve(merged)
   }
 
@@ -381,7 +416,13 @@ export async function coordinateGet(
       exhausted()
     }
     // A share of what is left, as in coordinatePut.
+    const sent = ctx.env.now()
     void callReplica(ctx, e.node, { t: 'get', key }, replicaTimeout(deadline - ctx.env.now()), deadline, onSlow).then((reply) => {
+      if (reply.t === 'get-r') {
+        const rtt = ctx.env.now() - sent
+        const avg = getRtt.get(ctx)
+        getRtt.set(ctx, avg === undefined ? rtt : avg + (rtt - avg) / 8)
+      }
       outstanding--
       waiting.delete(e.node)
       slow.delete(e.node)
@@ -405,7 +446,23 @@ export async function coordinateGet(
   }
 
   const ask = (): void => {
-    searchRound(ctx, p, opts.n, asked, read, () => (q.done ? 0 : opts.r - replies.size - (outstanding - slow.size)), (primaries) => primaries.filter((id) => !replies.has(id)))
+    // Anything that calls for more answers than the first r can give widens the read.
+    if (asked.size > 0) wide = true
+    if (wide) {
+      cancelHedge()
+      searchRound(ctx, p, opts.n, asked, read, () => (q.done ? 0 : opts.r - replies.size - (outstanding - slow.size)), (primaries) => primaries.filter((id) => !replies.has(id)))
+      return
+    }
+    const list = preferenceList(ctx.ring(), p, opts.n, ctx.isUp)
+    const first = [...list.filter((e) => e.node === ctx.id), ...list.filter((e) => e.node !== ctx.id)].slice(0, opts.r)
+    for (const e of first) read(e)
+    if (first.length < list.length && !q.done) {
+      const rtt = getRtt.get(ctx)
+      const hedgeMs = Math.min(replicaTimeout(opts.timeoutMs), Math.max(HEDGE_MIN_MS, rtt === undefined ? HEDGE_FIRST_MS : Math.ceil(HEDGE_RTTS * rtt)))
+      cancelHedge = ctx.env.setTimer(hedgeMs, widen)
+    } else {
+      wide = true // nobody else on the list: the search goes on as a wide read would
+    }
   }
   ask()
   afterAll()

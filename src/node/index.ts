@@ -5,6 +5,7 @@ import { MAX_Q, MAX_RECORD_BYTES, MAX_SIBLINGS, MAX_VALUE_BYTES, MAX_WEIGHT } fr
 import { realEnv } from './env.js'
 import { loadMembers, loadMeta } from './meta.js'
 import { Node } from './node.js'
+import { READ_REPAIR_CHANCE } from './coordinator.js'
 import { ReplicaStore } from './store.js'
 import type { NodeConfig } from './context.js'
 import type { NodeId } from '../types.js'
@@ -25,6 +26,8 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
   const n = positiveInt('n', options.n, 3)
   const maxRecordBytes = positiveInt('maxRecordBytes', options.maxRecordBytes, MAX_RECORD_BYTES)
   const maxSiblings = positiveInt('maxSiblings', options.maxSiblings, MAX_SIBLINGS)
+  const readRepairChance = options.readRepairChance ?? READ_REPAIR_CHANCE
+  if (!(readRepairChance >= 0 && readRepairChance <= 1)) throw new TypeError('readRepairChance must be in [0, 1]')
   const config: NodeConfig = {
     n,
     r: positiveInt('r', options.r, Math.min(2, n)),
@@ -41,6 +44,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
     tombstoneMs: positiveInt('tombstoneMs', options.tombstoneMs, 10 * 24 * 3600 * 1000),
     staleReads: options.staleReads ?? false,
+    readRepairChance,
   }
   if (config.r > n || config.w > n) throw new TypeError('r and w must not exceed n')
   // Limits may be lowered, never raised past what every message is sized for (limits.ts).
