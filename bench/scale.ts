@@ -5,7 +5,7 @@
  *
  *  - build and converge: nodes created one after another into the running cluster (seeds = the
  *    first node), then simulated time runs until every node's cluster().members lists all n as up.
- *    Wall ms and simulated ms; bytes each node sent meanwhile (node.stats().sent, average and max,
+ *    Wall ms, the process's CPU ms (the figure to compare on a shared machine) and simulated ms; bytes each node sent meanwhile (node.stats().sent, average and max,
  *    by message type); bytes the last joiner received (the network's 'deliver' events to it) while
  *    its createNode ran and until convergence.
  *  - quiet: 10 s of simulated time with nothing changing; bytes sent per node per second, by type.
@@ -68,6 +68,8 @@ export interface ScaleResult {
   budgetMs: number
   /** Wall ms; `checks`: the part of the total spent reading views (cluster()) to see whether they are done yet. */
   wallMs: { total: number; build?: number; buildAndConverge?: number; checks: number }
+  /** CPU ms of the whole process (all threads, garbage collection included) until converged: what wall time is on an idle machine, less waiting. */
+  cpuMs?: { buildAndConverge?: number }
   /** Simulated ms from the first join: until the last createNode resolved; until converged. */
   simMs: { build?: number; buildAndConverge?: number }
   /** Bytes each node sent from the first join until convergence. */
@@ -123,6 +125,11 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
   const log = opts.log ?? (() => {})
 
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const cpuMs = (): number => {
+    const c = process.cpuUsage(cpu0)
+    return (c.user + c.system) / 1000
+  }
   const wall = (): number => performance.now() - t0
   let phase = 'build'
   const check = (): void => {
@@ -240,7 +247,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       nodes.set(id, node)
       track(node)
       if (last) res.lastJoiner = { id, recvDuringJoin: recv(id) - r0, recvUntilConverged: 0, joinSimMs: net.now() - s0, joinWallMs: performance.now() - j0 }
-      if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) log(`n = ${n}: ${i + 1} joined, ${wall().toFixed(0)} ms wall, ${((net.now() - sim0) / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
+      if ((i + 1) % Math.max(1, Math.floor(n / 10)) === 0) log(`n = ${n}: ${i + 1} joined, ${wall().toFixed(0)} ms wall, ${cpuMs().toFixed(0)} ms cpu, ${((net.now() - sim0) / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
     }
     res.wallMs.build = wall()
     res.simMs.build = net.now() - sim0
@@ -253,6 +260,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       stepMs, maxSteps: Math.ceil(maxConvergeSimMs / stepMs), sweep: Math.max(1, Math.round((10 * gossipMs) / stepMs)),
     })
     res.wallMs.buildAndConverge = wall()
+    res.cpuMs = { buildAndConverge: cpuMs() }
     res.simMs.buildAndConverge = net.now() - sim0
     res.lastJoiner!.recvUntilConverged = recv(res.lastJoiner!.id)
     const sent: SentRecord[] = []
@@ -268,7 +276,7 @@ export async function measureScale(n: number, opts: ScaleOptions = {}): Promise<
       return res
     }
     res.converged = true
-    log(`n = ${n}: converged, ${res.wallMs.buildAndConverge.toFixed(0)} ms wall, ${(res.simMs.buildAndConverge / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
+    log(`n = ${n}: converged, ${res.wallMs.buildAndConverge.toFixed(0)} ms wall, ${res.cpuMs.buildAndConverge!.toFixed(0)} ms cpu, ${(res.simMs.buildAndConverge / 1000).toFixed(1)} s simulated, heap ${heapGB()}`)
 
     // ---- quiet: nothing changes for quietMs ----
     phase = 'quiet'
@@ -378,6 +386,7 @@ function tables(results: ScaleResult[]): void {
     results.map((r) => ({
       n: r.n,
       'wall ms': short(r, r.converged ? ms(r.wallMs.buildAndConverge) : undefined),
+      'cpu ms': short(r, r.converged ? ms(r.cpuMs?.buildAndConverge) : undefined),
       'sim ms': short(r, r.converged ? ms(r.simMs.buildAndConverge) : undefined),
       'joins sim ms': ms(r.simMs.build),
       'sent/node avg': kb(r.buildSent?.avg),
