@@ -4,7 +4,8 @@
  * handler's failure escapes into the transport's callback (STYLE.md 8).
  */
 import { decodeContext, decodeSet } from '../core/record.js'
-import { encodeOnce } from './cache.js'
+import { encodeOnce, rememberEncoding } from './cache.js'
+import type { VersionSet } from '../core/clock.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
@@ -149,19 +150,39 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Stores a batch of pushed records and hints. The records go in one bulk merge (one storage batch,
+   * their reads together); hints one by one, each under its owner's cap. Acknowledged (if asked) as
+   * ok only when every item was stored.
+   */
   private async storeItems(from: NodeId, msg: Extract<Msg, { t: 'store' }>): Promise<void> {
     let ok = true
     let err = ''
+    const failed = (e: unknown): void => {
+      if (e instanceof DynameshError && e.code === 'INVALID_MESSAGE') this.node.rejected++
+      ok = false
+      err ||= e instanceof DynameshError ? e.code : 'STORAGE_FAILED'
+    }
+    const records: Array<{ key: Uint8Array; set: VersionSet }> = []
+    const hints: Array<{ key: Uint8Array; set: VersionSet; hint: NodeId }> = []
     for (const item of msg.items) {
       try {
         const set = decodeSet(item.rec)
+        rememberEncoding(set, item.rec) // stored with the bytes it came in
         const hint = item.hint === undefined || item.hint === this.node.id ? undefined : item.hint
-        await this.node.store.apply(item.key, set, hint)
-        if (hint) this.node.emit({ type: 'hint-stored', for: hint, key: item.key })
+        if (hint) hints.push({ key: item.key, set, hint })
+        else records.push({ key: item.key, set })
       } catch (e) {
-        if (e instanceof DynameshError && e.code === 'INVALID_MESSAGE') this.node.rejected++
-        ok = false
-        err ||= e instanceof DynameshError ? e.code : 'STORAGE_FAILED'
+        failed(e)
+      }
+    }
+    if (records.length) await this.node.store.applyMany(records).catch(failed)
+    for (const h of hints) {
+      try {
+        await this.node.store.apply(h.key, h.set, h.hint)
+        this.node.emit({ type: 'hint-stored', for: h.hint, key: h.key })
+      } catch (e) {
+        failed(e)
       }
     }
     if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok, ...(err ? { err } : {}) })
