@@ -89,7 +89,7 @@ export function partitionOfDigest(d: Uint8Array, q: number): number {
   return bits === 0 ? 0 : ((d[0]! << 8) | d[1]!) >>> (16 - bits)
 }
 
-const byId = (a: RingMember, b: RingMember): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 function checkMember(id: unknown, weight: unknown): void {
   if (typeof id !== 'string') throw new TypeError('member id must be a string')
@@ -230,38 +230,52 @@ export function nextRing(prev: Ring, changes: readonly RingChange[]): Ring {
     if (c.weight !== undefined) checkMember(c.id, c.weight)
     last.set(c.id, c)
   }
-  const ups = [...last.values()].filter((c) => c.weight !== undefined).map((c) => memberOf(keyOf(c as RingMember))).sort(byId)
+  // Every changed id in id order, with its new member (none: it leaves the ring).
+  const all = [...last.values()]
+    .map((c) => ({ id: c.id, m: c.weight === undefined ? undefined : memberOf(keyOf(c as RingMember)) }))
+    .sort(byId)
   let f0 = prev.fingerprint[0], f1 = prev.fingerprint[1]
   const flip = (m: RingMember): void => {
     const [h0, h1] = memberHash(keyOf(m))
     f0 ^= h0; f1 ^= h1
   }
   const old = prev.members, oldRegs = prev.tokens.regs, oldCounts = prev.tokens.counts
-  const size = old.length + ups.length
+  const size = old.length + all.length
   const sorted: RingMember[] = [], regs = new Int32Array(size), counts = new Uint32Array(size)
-  let changed = false, k = 0
-  const keep = (m: RingMember, i: number, same: boolean): void => {
-    sorted.push(m)
-    regs[k] = i < 0 ? -1 : oldRegs[i]!
-    counts[k++] = same ? oldCounts[i]! : tokenCount(m.weight)
+  let changed = false, k = 0, i = 0
+  /** Keeps old[i, to) as they are: one run, found by a binary search, not a lookup per member. */
+  const run = (to: number): void => {
+    for (let x = i; x < to; x++) sorted.push(old[x]!)
+    regs.set(oldRegs.subarray(i, to), k)
+    counts.set(oldCounts.subarray(i, to), k)
+    k += to - i
+    i = to
   }
-  for (let i = 0, j = 0; i < old.length || j < ups.length;) {
-    const a = old[i], b = ups[j]
-    if (a !== undefined && (b === undefined || a.id < b.id)) {
-      if (last.has(a.id)) { flip(a); changed = true } // leaves
-      else keep(a, i, true)
+  for (const c of all) {
+    let lo = i, hi = old.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (old[mid]!.id < c.id) lo = mid + 1
+      else hi = mid
+    }
+    run(lo)
+    const a = old[i]
+    if (a !== undefined && a.id === c.id) {
       i++
-    } else if (a !== undefined && b !== undefined && a.id === b.id) {
-      const same = a.weight === b.weight
-      if (!same) { flip(a); flip(b); changed = true }
-      keep(b, i, same)
-      i++; j++
-    } else {
-      flip(b!); changed = true
-      keep(b!, -1, false)
-      j++
+      if (c.m === undefined) { flip(a); changed = true; continue } // leaves
+      const same = a.weight === c.m.weight
+      if (!same) { flip(a); flip(c.m); changed = true }
+      sorted.push(c.m)
+      regs[k] = oldRegs[i - 1]!
+      counts[k++] = same ? oldCounts[i - 1]! : tokenCount(c.m.weight)
+    } else if (c.m !== undefined) { // joins
+      flip(c.m); changed = true
+      sorted.push(c.m)
+      regs[k] = -1
+      counts[k++] = tokenCount(c.m.weight)
     }
   }
+  run(old.length)
   if (!changed) return prev
   const fp = [f0 >>> 0, f1 >>> 0] as const
   return recent(prev.q, prev.n, sorted, fp, () => assemble(sorted, prev.q, prev.n, fp, { index: prev.tokens.index, regs: regs.subarray(0, k), counts: counts.subarray(0, k) }))

@@ -31,6 +31,22 @@ interface Info {
 }
 
 const infos = new WeakMap<MemberEntry, Info>()
+/**
+ * The last entry asked about of each id number, and its info: views mostly hold the same interned
+ * entry of an id, so a version list or a comparison finds it here by the number it already has,
+ * without a WeakMap lookup per line.
+ */
+const lastEntry: Array<MemberEntry | undefined> = []
+const lastInfo: Info[] = []
+
+/** infoOf(e) for an entry of id number k. */
+function infoAt(k: number, e: MemberEntry): Info {
+  if (lastEntry[k] === e) return lastInfo[k]!
+  const info = infoOf(e)
+  lastEntry[k] = e
+  lastInfo[k] = info
+  return info
+}
 
 function infoOf(e: MemberEntry): Info {
   let info = infos.get(e)
@@ -139,7 +155,7 @@ export class MemberView {
     const k = info.num
     if (k >= this.slots.length) this.grow(k + 1)
     const old = this.slots[k]
-    if (old) this.xor(infoOf(old))
+    if (old) this.xor(infoAt(k, old))
     else this.count++
     this.slots[k] = entry
     this.xor(info)
@@ -219,7 +235,7 @@ export class MemberView {
     const w = new Writer(size)
     for (const k of held) {
       const entry = this.slots[k]!
-      const check = infoOf(entry).check
+      const check = infoAt(k, entry).check
       w.bytes(shortOf[k]!)
       w.u8(check >>> 8)
       w.u8(check & 0xff)
@@ -244,7 +260,7 @@ export class MemberView {
       const t = remaining.get(short)
       if (t === undefined || theirs.versions[t]! < e.version) give.push(e)
       else if (theirs.versions[t]! > e.version) want.push(short)
-      else if (theirs.checks[t] !== infoOf(e).check) {
+      else if (theirs.checks[t] !== infoAt(k, e).check) {
         give.push(e)
         want.push(short)
       }
