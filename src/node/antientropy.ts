@@ -53,7 +53,7 @@ const MAX_SESSIONS = 8
 /** One reconciliation this node decodes: the peer's cells so far, against this node's own. */
 interface Session {
   peer: NodeId
-  shared: number[]
+  shared: readonly number[]
   diff: Difference
   /** Cells asked for so far. */
   asked: number
@@ -127,16 +127,21 @@ export class AntiEntropy {
   }
 
   /** Partitions this node replicates together with `peer`, in this node's view of the ring. */
-  private shared(peer: NodeId): number[] {
+  private shared(peer: NodeId): readonly number[] {
     const ring = this.ring()
-    return partitionsOf(ring, this.ctx.id).filter((p) => isPrimary(ring, p, peer))
+    // Asked by every message of an exchange: kept while the ring stands (rings are immutable values).
+    if (this.sharedWith?.ring !== ring) this.sharedWith = { ring, byPeer: new Map() }
+    let out = this.sharedWith.byPeer.get(peer)
+    if (!out) this.sharedWith.byPeer.set(peer, (out = partitionsOf(ring, this.ctx.id).filter((p) => isPrimary(ring, p, peer))))
+    return out
   }
+  private sharedWith: { ring: Ring; byPeer: Map<NodeId, readonly number[]> } | undefined
 
   /**
    * 64 group hashes of 6 bytes over the shared partitions (group = p mod 64): each the XOR of
    * sha256(u32 p | root)[0..6) of its partitions, so it depends on the set, not on the order.
    */
-  private groups(shared: number[]): Uint8Array {
+  private groups(shared: readonly number[]): Uint8Array {
     const out = new Uint8Array(GROUPS * GROUP_HASH)
     for (const p of shared) {
       const h = this.groupPart(p)
@@ -243,7 +248,7 @@ export class AntiEntropy {
   }
 
   /** The reconciliation sources of the shared partitions: each one's sketch and its entry hashes. */
-  private sources(shared: number[]): Array<SketchSource & { size: number }> {
+  private sources(shared: readonly number[]): Array<SketchSource & { size: number }> {
     return shared.map((p) => {
       const tree = this.ctx.store.tree(p)
       return { sketch: tree.sketch!, hashes: () => tree.hashes(), size: tree.size }
@@ -309,7 +314,7 @@ export class AntiEntropy {
   }
 
   /** Starts the hash-tree walk: this node's group hashes, which the peer answers with the roots of differing groups. */
-  private walk(peer: NodeId, sid: number, shared: number[]): void {
+  private walk(peer: NodeId, sid: number, shared: readonly number[]): void {
     this.markBusy()
     this.ctx.send(peer, { t: 'ae-sum', sid, level: 1, h: this.groups(shared) })
   }
