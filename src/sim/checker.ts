@@ -6,7 +6,9 @@
  * - hints drain: with every owner up, no node holds a hint;
  * - nothing comes back: no value is in the final read of its key after an acknowledged write whose
  *   context had seen it (directly, or through the writes it had seen) superseded it (a resurrected
- *   value), and no value is there that no write of the history wrote to that key (a phantom).
+ *   value), and no value is there that no write of the history wrote to that key (a phantom);
+ * - (reported apart) no value comes back because the cluster stamped one write twice and a later
+ *   write saw only one of the two versions (restampedValues).
  * Values written through a {@link History} are unique strings, so a final read says exactly which
  * writes survived.
  */
@@ -137,9 +139,9 @@ export interface UnexpectedValue {
  * With `versions` (each key's final set, with dots: the swarm merges every replica's copy), a value
  * is resurrected when one of its final versions has a dot that such a write's context covered: the
  * system itself had superseded that version. Without, by values alone: when such a write had seen
- * the value. The value test is stricter than the system promises: one put that the cluster
- * coordinated twice (a forward that timed out, then a fallback) is two concurrent versions of one
- * value, and a write that saw only one of them leaves the other standing, correctly by the clocks.
+ * the value. The value test also catches one put that the cluster stamped twice (two concurrent
+ * versions of one value) of which a later write saw only one: the other stands, correctly by the
+ * clocks; {@link restampedValues} reports those apart.
  */
 export function resurrectedValues(history: History, finalReads: Map<string, string[]>, versions?: Map<string, VersionSet>): UnexpectedValue[] {
   const byId = new Map(history.writes.map((w) => [w.id, w]))
@@ -178,6 +180,22 @@ export function resurrectedValues(history: History, finalReads: Map<string, stri
     }
   }
   return out
+}
+
+/**
+ * Values back in a final read although a write that took effect had seen them, where no such write's
+ * context covered any of their final versions: one write the cluster stamped twice (a coordinator
+ * stamped it, its answer never reached the writer in time, and a retry through another node stamped
+ * it again), of which a later write read only one version. By the clocks the other is a concurrent
+ * version, so {@link resurrectedValues} with versions passes it; to the user an overwritten value is
+ * back. Forwarded writes are stamped once wherever a retry can learn of the first stamp
+ * (docs/writes.md); what remains is a first coordinator cut off right after it stamped.
+ *
+ * Values that resurrectedValues with `versions` already reports are not repeated here.
+ */
+export function restampedValues(history: History, finalReads: Map<string, string[]>, versions: Map<string, VersionSet>): UnexpectedValue[] {
+  const byDots = new Set(resurrectedValues(history, finalReads, versions).map((u) => `${u.key}\u0000${u.id}`))
+  return resurrectedValues(history, finalReads).filter((u) => !byDots.has(`${u.key}\u0000${u.id}`))
 }
 
 /** Values in a final read that no write of the history (acknowledged or not) put to that key. */

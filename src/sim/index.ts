@@ -11,6 +11,7 @@ export {
   History,
   lostWrites,
   resurrectedValues,
+  restampedValues,
   phantomValues,
   divergentPartitions,
   undeliveredHints,

@@ -3,7 +3,8 @@
  * allows), a random fault mix drawn from the seed (loss, duplication, latency, partitions, crashes,
  * restarts, and either a lost disk or joins and graceful leaves), about 100 operations, then heal,
  * restart, quiesce and check the history (lost writes, resurrected and phantom values, divergence,
- * undelivered hints; the most clock entries of any key is reported). Some seeds also write a few large values (up to the 1 MiB
+ * undelivered hints; the most clock entries of any key, the failed writes and the values back because
+ * one write was stamped twice are reported, the last failing the seed with SWARM_VALUES=1). Some seeds also write a few large values (up to the 1 MiB
  * value limit) or pile blind writes onto one hot key (many siblings). Same seed, same run.
  *
  * A lost disk (replace) needs a second copy of every acknowledged write, so it is drawn only with
@@ -24,6 +25,7 @@ import {
   lostWrites,
   phantomValues,
   randomInt,
+  restampedValues,
   resurrectedValues,
   seededRandom,
   undeliveredHints,
@@ -34,6 +36,10 @@ export interface SwarmResult {
   problems: string[]
   ops: number
   acked: number
+  /** Writes (puts and deletes) that failed: the availability the run saw. */
+  failed: number
+  /** Values back because one write was stamped twice and a later one saw a single stamp (restampedValues). */
+  restamped: number
   faults: string[]
   virtualMs: number
   /** Most version-vector entries of any key's final read (its context). */
@@ -171,9 +177,12 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   const contexts = new Map<string, string>()
   const final = await finalReads(h, nodes[0]!, n, contexts)
   for (const lost of lostWrites(h, final)) problems.push(`lost acknowledged write ${lost.id} to ${lost.key}; final read: ${final.get(lost.key)?.join(',')}`)
-  // Each key's versions, with dots, as every member holds them (records and hints) merged; SWARM_VALUES=1 judges by values alone.
-  const versions = process.env.SWARM_VALUES ? undefined : await finalVersions(h.keys(), nodes)
+  // Each key's versions, with dots, as every member holds them (records and hints) merged.
+  const versions = await finalVersions(h.keys(), nodes)
   for (const r of resurrectedValues(h, final, versions)) problems.push(`resurrected ${r.id} in ${r.key}: superseded by acknowledged ${r.supersededBy?.id}; final read: ${final.get(r.key)?.join(',')}`)
+  // One write stamped twice, one stamp overwritten, the other back: counted; failures with SWARM_VALUES=1.
+  const restamped = restampedValues(h, final, versions)
+  if (process.env.SWARM_VALUES) for (const r of restamped) problems.push(`resurrected ${r.id} in ${r.key} (stamped twice; judged by values): superseded by acknowledged ${r.supersededBy?.id}; final read: ${final.get(r.key)?.join(',')}`)
   for (const p of phantomValues(h, final)) problems.push(`phantom ${p.id} in ${p.key}: nobody wrote it there; final read: ${final.get(p.key)?.join(',')}`)
   const maxClock = Math.max(0, ...[...contexts.values()].map((c) => Object.keys(decodeContext(c)).length))
   for (const d of divergentPartitions(nodes)) problems.push(`partition ${d.partition} diverged: ${JSON.stringify(d.roots)}`)
@@ -186,7 +195,7 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
     for (const x of h.writes) if (x.key === process.env.SWARM_TRACE) console.log(JSON.stringify(x))
     console.log('final', final.get(process.env.SWARM_TRACE), decodeContext(contexts.get(process.env.SWARM_TRACE) ?? ''))
   }
-  const result = { seed, problems, ops: done, acked: h.writes.filter((x) => x.acked).length, faults, virtualMs: settled.virtualMs, maxClock }
+  const result = { seed, problems, ops: done, acked: h.writes.filter((x) => x.acked).length, failed: h.writes.filter((x) => !x.acked).length, restamped: restamped.length, faults, virtualMs: settled.virtualMs, maxClock }
   for (const id of ids) await node(id).stop().catch(() => {})
   await net.stop()
   return result
@@ -209,7 +218,8 @@ async function finalVersions(keys: string[], nodes: DynameshNode[]): Promise<Map
 /**
  * Registers one half of the swarm as a vitest test (two files, so the halves run in parallel).
  * SWARM_SEEDS sets how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed;
- * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run.
+ * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run; SWARM_VALUES=1 also fails a seed on a
+ * value back because one write was stamped twice (restampedValues: judged by values as well as dots).
  */
 export async function swarmHalf(half: 0 | 1, total: number, only: string | undefined): Promise<string[]> {
   const seeds = only !== undefined ? (half === 0 ? [Number(only)] : []) : Array.from({ length: Math.ceil(total / 2) }, (_, i) => 2 * i + half).filter((s) => s < total)
@@ -217,8 +227,12 @@ export async function swarmHalf(half: 0 | 1, total: number, only: string | undef
   const failures: string[] = []
   let maxClock = 0
   let sumClock = 0
+  let failed = 0
+  let restamped = 0
   for (const seed of seeds) {
     const r = await runSwarmSeed(seed)
+    failed += r.failed
+    restamped += r.restamped
     maxClock = Math.max(maxClock, r.maxClock)
     sumClock += r.maxClock
     if (r.problems.length) {
@@ -229,7 +243,7 @@ export async function swarmHalf(half: 0 | 1, total: number, only: string | undef
   const secs = (Date.now() - started) / 1000
   if (seeds.length) {
     const clocks = `clock entries per key at the end: max ${maxClock}, mean of each seed's max ${(sumClock / seeds.length).toFixed(2)}`
-    console.log(`swarm ${'ab'[half]}: ${seeds.length} seeds in ${secs.toFixed(1)} s (${(seeds.length / secs).toFixed(1)} seeds/s), ${failures.length} failed; ${clocks}`)
+    console.log(`swarm ${'ab'[half]}: ${seeds.length} seeds in ${secs.toFixed(1)} s (${(seeds.length / secs).toFixed(1)} seeds/s), ${failures.length} failed; ${failed} writes failed; ${restamped} values stamped twice came back${process.env.SWARM_VALUES ? '' : ' (failures with SWARM_VALUES=1)'}; ${clocks}`)
   }
   return failures
 }

@@ -5,7 +5,7 @@
  * that took effect, a value stored twice of which a write saw only one copy).
  */
 import { describe, expect, it } from 'vitest'
-import { History, lostWrites, phantomValues, resurrectedValues, type WriteRecord } from '../../src/sim/index.js'
+import { History, lostWrites, phantomValues, restampedValues, resurrectedValues, type WriteRecord } from '../../src/sim/index.js'
 import { encodeContext } from '../../src/core/record.js'
 import type { Sibling, VersionSet } from '../../src/core/clock.js'
 
@@ -76,6 +76,10 @@ describe('resurrected values', () => {
     expect(resurrectedValues(h, final, new Map([['k', set(['w:1', 'C', 1], ['w:2', 'B', 1])]]))).toEqual([])
     // Judged by values alone, the same run fails: the stricter reading.
     expect(ids(resurrectedValues(h, final))).toEqual(['w:1'])
+    // restampedValues reports it apart, and not what the dots already fail.
+    expect(ids(restampedValues(h, final, new Map([['k', set(['w:1', 'C', 1], ['w:2', 'B', 1])]])))).toEqual(['w:1'])
+    expect(restampedValues(h, final, new Map([['k', set(['w:1', 'A', 1], ['w:2', 'B', 1])]]))).toEqual([])
+    expect(restampedValues(h, reads(['w:2']), new Map([['k', set(['w:2', 'B', 1])]]))).toEqual([])
   })
 })
 
