@@ -12,6 +12,7 @@ import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
 import type { Node } from './node.js'
 import { routeWrite } from './coordinator.js'
 import { itemBytes } from './batch.js'
+import type { FwdOutcome } from './ops.js'
 
 export class Dispatcher {
   constructor(private readonly node: Node) {}
@@ -188,15 +189,24 @@ export class Dispatcher {
     if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok, ...(err ? { err } : {}) })
   }
 
+  /**
+   * A forwarded write: coordinated (or forwarded on) once per operation id; every copy of the same
+   * op (a duplicate, a resend, a retry that came back here) is answered with the first's outcome.
+   */
   private async forwarded(from: NodeId, msg: Extract<Msg, { t: 'fwd' }>): Promise<void> {
+    const out = await this.node.ops.run(msg, () => this.coordinate(msg))
+    this.node.send(from, { t: 'fwd-r', rid: msg.rid, ...out })
+  }
+
+  private async coordinate(msg: Extract<Msg, { t: 'fwd' }>): Promise<FwdOutcome> {
     try {
       const ctx = decodeContext(msg.ctx)
-      const out = await routeWrite(this.node, msg.key, msg.value, ctx, { n: msg.n, w: msg.w, timeoutMs: msg.timeoutMs })
-      this.node.send(from, { t: 'fwd-r', rid: msg.rid, ok: true, ctx: out, code: '', message: '' })
+      const out = await routeWrite(this.node, msg.key, msg.value, ctx, { n: msg.n, w: msg.w, timeoutMs: msg.timeoutMs, op: msg.op, again: msg.again })
+      return { ok: true, ctx: out, code: '', message: '' }
     } catch (e) {
       const code = e instanceof DynameshError ? e.code : 'QUORUM_FAILED'
       const message = e instanceof Error ? e.message : 'failed'
-      this.node.send(from, { t: 'fwd-r', rid: msg.rid, ok: false, ctx: '', code, message })
+      return { ok: false, ctx: '', code, message }
     }
   }
 }

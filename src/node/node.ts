@@ -23,6 +23,7 @@ import { ReplicaStore } from './store.js'
 import { checkCount, checkKey, checkTimeout, checkValue, withAbort } from './validate.js'
 import { Dispatcher } from './dispatch.js'
 import { RecentReads } from './recent.js'
+import { ForwardedOps } from './ops.js'
 import { Refusals } from './refusals.js'
 import type { Meta } from './meta.js'
 import { saveMembers, saveMeta } from './meta.js'
@@ -75,6 +76,8 @@ export class Node implements DynameshNode, NodeContext {
   /** Per-peer limits on inbound work (messages per second, bytes being stored). */
   readonly inbound: InboundLimits
   private readonly recent = new RecentReads()
+  /** Forwarded writes by operation id, so each is coordinated once however many copies arrive. */
+  readonly ops: ForwardedOps
   /** Messages the transport refused for their size, reported once per key. */
   readonly refusals = new Refusals((ev) => this.emit(ev))
   /** Set by createNode: the same node again, with overrides (used by the simulation's restart). */
@@ -90,6 +93,7 @@ export class Node implements DynameshNode, NodeContext {
     this.transport = parts.transport
     this.meta = parts.meta
     this.inbound = new InboundLimits(() => this.env.now())
+    this.ops = new ForwardedOps(() => this.env.now())
     this.rpc = new Rpc(this.env, (to, m) => this.send(to, m))
     this.detector = new FailureDetector(() => this.env.now(), (ev) => {
       this.emit({ type: 'reachable', id: ev.id, reachable: ev.reachable })

@@ -44,7 +44,13 @@ export type Msg =
   | { t: 'store'; rid: number; items: StoreItem[]; ack: boolean }
   /** `err`: why the replica did not store every item (an error code), when `ok` is false. */
   | { t: 'store-r'; rid: number; ok: boolean; err?: string }
-  | { t: 'fwd'; rid: number; key: Uint8Array; value: Uint8Array | null; ctx: string; w: number; n: number; timeoutMs: number }
+  /**
+   * A write for a coordinator to take on. `op` names the client's operation and is the same on every
+   * copy (duplicates, resends, retries through other nodes): a node coordinates one op once
+   * (node/ops.ts). `again`: an earlier attempt of this op went unanswered, so some node may already
+   * have stamped it; the coordinator then reuses that version when it holds it (docs/writes.md).
+   */
+  | { t: 'fwd'; rid: number; op: number; again: boolean; key: Uint8Array; value: Uint8Array | null; ctx: string; w: number; n: number; timeoutMs: number }
   | { t: 'fwd-r'; rid: number; ok: boolean; ctx: string; code: string; message: string }
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
   | { t: 'ae-step'; sid: number; parts: Array<[number, Uint8Array, Uint8Array]> }
@@ -220,6 +226,8 @@ export function decodeMessage(data: Uint8Array): Msg {
       return {
         t: 'fwd',
         rid: int(v.rid, 'rid'),
+        op: int(v.op, 'op', 1),
+        again: bool(v.again, 'again'),
         key: bytes(v.key, MAX_KEY_BYTES, 'key'),
         value: optBytes(v.value, MAX_RECORD_BYTES, 'value'),
         ctx: str(v.ctx, 64 * 1024, 'ctx'),

@@ -196,7 +196,7 @@ const others = {
   store: fc.record({ t: fc.constant('store' as const), rid, items: fc.array(storeItem, { maxLength: 4 }), ack: fc.boolean() }),
   'store-r': fc.tuple(rid, fc.boolean(), fc.option(errCode, { nil: undefined })).map(([r, ok, err]) => optErr({ t: 'store-r' as const, rid: r, ok }, err)),
   fwd: fc.record({
-    t: fc.constant('fwd' as const), rid, key: fuzzKey, value: fc.option(sized(4096), { nil: null }), ctx: contextString,
+    t: fc.constant('fwd' as const), rid, op: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), again: fc.boolean(), key: fuzzKey, value: fc.option(sized(4096), { nil: null }), ctx: contextString,
     w: fc.integer({ min: 1, max: 64 }), n: fc.integer({ min: 1, max: 64 }), timeoutMs: fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 1, max: 600_000 })),
   }),
   'fwd-r': fc.record({ t: fc.constant('fwd-r' as const), rid, ok: fc.boolean(), ctx: contextString, code: fc.oneof(fc.constant(''), errCode), message: fc.string({ maxLength: 1024 }) }),
