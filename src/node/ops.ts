@@ -11,7 +11,8 @@
  * value that reappeared. See docs/writes.md.
  *
  * Bounded: entries end `keepFactor` times the operation's own time budget after it arrived, and past
- * `max` entries the oldest that ended go first; a node holds a few thousand small entries at most.
+ * `max` entries the oldest that ended go first; an entry keeps a fingerprint of the write, not its
+ * context, so a node holds a few thousand entries of a few dozen bytes at most.
  */
 
 /** What a forwarded write's coordinator answers (the fields of a `fwd-r`). */
@@ -23,10 +24,8 @@ export interface FwdOutcome {
 }
 
 interface Entry {
-  /** What the operation wrote, so an id that collides (or is reused by a confused peer) is not taken for it. */
-  key: string
-  size: number
-  ctx: string
+  /** What the operation writes (fingerprint), so an id that collides, or that a confused peer reuses, is not taken for it. */
+  what: string
   outcome: Promise<FwdOutcome>
   settled: boolean
   /** Virtual or wall ms after which the entry may go. */
@@ -42,10 +41,23 @@ export interface FwdRequest {
   timeoutMs: number
 }
 
-const hex = (b: Uint8Array): string => {
-  let s = ''
-  for (const x of b) s += (x < 16 ? '0' : '') + x.toString(16)
-  return s
+/**
+ * A short fingerprint of what a forwarded write does: key, value size and context, hashed (two
+ * 32-bit FNV-style hashes, not cryptographic), so an entry costs a few dozen bytes whatever the
+ * context's size.
+ * The op id, not this, identifies the operation; this only keeps a reused id from another write.
+ */
+function fingerprint(req: FwdRequest): string {
+  let h1 = 0x811c9dc5
+  let h2 = 0x01000193
+  const mix = (c: number): void => {
+    h1 = Math.imul(h1 ^ c, 0x01000193)
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995)
+  }
+  for (const b of req.key) mix(b)
+  mix(0x100)
+  for (let i = 0; i < req.ctx.length; i++) mix(req.ctx.charCodeAt(i))
+  return `${req.key.length}:${req.value === null ? -1 : req.value.length}:${req.ctx.length}:${(h1 >>> 0).toString(36)}${(h2 >>> 0).toString(36)}`
 }
 
 export class ForwardedOps {
@@ -66,15 +78,14 @@ export class ForwardedOps {
   run(req: FwdRequest, run: () => Promise<FwdOutcome>): Promise<FwdOutcome> {
     const now = this.now()
     this.expire(now)
-    const key = hex(req.key)
-    const size = req.value === null ? -1 : req.value.length
+    const what = fingerprint(req)
     const known = this.entries.get(req.op)
-    if (known && known.key === key && known.size === size && known.ctx === req.ctx) {
+    if (known && known.what === what) {
       this.joined++
       return known.outcome
     }
     if (known) return run()
-    const entry: Entry = { key, size, ctx: req.ctx, outcome: run(), settled: false, until: now + this.keepFactor * req.timeoutMs }
+    const entry: Entry = { what, outcome: run(), settled: false, until: now + this.keepFactor * req.timeoutMs }
     void entry.outcome.finally(() => {
       entry.settled = true
       entry.until = Math.max(entry.until, this.now() + req.timeoutMs)
