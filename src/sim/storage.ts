@@ -28,7 +28,10 @@ const copies = new WeakMap<Uint8Array, Uint8Array>()
 function stored(b: Uint8Array): Uint8Array {
   const c = copies.get(b)
   if (c !== undefined && equalBytes(c, b)) return c
-  const copy = b.slice()
+  // A copy of its own: a Node Buffer's slice() is a view that would keep the whole buffer it came
+  // from (msgpackr packs into one large buffer and hands out views) alive for a few stored bytes.
+  const copy = new Uint8Array(b.length)
+  copy.set(b)
   copies.set(b, copy)
   return copy
 }
