@@ -7,18 +7,18 @@
  * until its deadline: when the preference list is used up short of the quorum, it walks on along the
  * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
-import { contextOf, covers, equalSets, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
-import { equalBytes } from '../core/hash.js'
+import { contextOf, equalSets, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
 import { decodeSet, encodeContext, setSize } from '../core/record.js'
 import { encodeOnce } from './cache.js'
 import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
 import { DynameshError, isDynameshError, isErrorCode, type ErrorCode } from '../errors.js'
 import { MAX_RECORD_BYTES, MAX_SIBLINGS, SLOW_LINK_BYTES_PER_MS } from '../limits.js'
-import type { Cancel, Env, NodeId } from '../types.js'
+import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
 import type { Miss, Reply, Request } from './rpc.js'
 import { checkGrowth } from './validate.js'
 import { deletedOnly } from './store.js'
+import { forward, gatherEarlier, newOp, stampedBefore } from './forward.js'
 
 /**
  * How long one replica gets to answer before it is suspected and replaced: a share of the call, plus
@@ -257,107 +257,6 @@ export async function coordinatePut(
   ask()
   exhausted()
   return promise
-}
-
-/**
- * True when `known` already holds what this write would stamp: a version with the same value that
- * the write's context had not seen (so written after the read the write came from), and nothing
- * left that the context had seen (that version superseded it, with the same context). Asked only
- * for a retry (an earlier attempt went unanswered and may have been stamped by another node, whose
- * copy reached this one), so a new write of a value that happens to be there already is stamped as
- * usual. Were a match a different write of the same bytes, reusing it still leaves what this write
- * would: its value, and nothing its context saw.
- */
-function stampedBefore(known: VersionSet, context: VersionVector, value: Uint8Array | null): boolean {
-  let same = false
-  for (const x of known.siblings) {
-    if (covers(context, x.dot)) return false
-    if (x.value === null ? value === null : value !== null && equalBytes(x.value, value)) same = true
-  }
-  return same
-}
-
-/**
- * An operation id for a forwarded write: random, 53 bits, never 0. The same on every copy of the
- * write, whichever node it goes through (node/ops.ts); drawn only when a write is forwarded.
- */
-const newOp = (env: Env): number => Math.floor(env.random() * 2 ** 21) * 2 ** 32 + Math.floor(env.random() * 2 ** 32) || 1
-
-type FwdRequest = Extract<Request, { t: 'fwd' }>
-
-/** Copies of a forwarded write sent after the first when no answer came, spread over the first half of the attempt. */
-const RESENDS = 3
-
-/**
- * Forwards a write to `to` for `attempt` ms. While nothing comes back, the same request (same op) goes
- * again at a sixth, a third and half of the attempt: a lost request or a lost answer then costs a
- * resend, not a second coordinator that would stamp the write again (two dots for one put). The
- * coordinator answers every copy of one op with one outcome (node/ops.ts), so a copy that arrives
- * after the first is harmless. None goes later than half the attempt: a copy that arrives first
- * gives its coordinator no less time than one resend did.
- */
-function forward(ctx: NodeContext, to: NodeId, fwd: FwdRequest, attempt: number): Promise<Reply | Miss> {
-  const end = ctx.env.now() + attempt
-  return new Promise((resolve, reject) => {
-    let open = 0
-    let resends = 0
-    let done = false
-    let cancel: Cancel = () => {}
-    const settle = (reply: Reply | Miss): void => {
-      open--
-      if (done) return
-      // Silence is final only once no copy is out and none is still to go.
-      if (reply.t === 'miss' && reply.why === 'timeout' && (open > 0 || resends < RESENDS)) return
-      done = true
-      cancel()
-      resolve(reply)
-    }
-    const fail = (e: unknown): void => {
-      if (done) return
-      done = true
-      cancel()
-      reject(e instanceof Error ? e : new Error(String(e)))
-    }
-    const send = (ms: number): void => {
-      open++
-      ctx.rpc.call(to, { ...fwd, timeoutMs: Math.max(1, Math.floor(ms * 0.8)) }, ms).then(settle, fail)
-    }
-    const resend = (): void => {
-      cancel = ctx.env.setTimer(Math.max(1, Math.floor(attempt / (2 * RESENDS))), () => {
-        const left = end - ctx.env.now()
-        if (done || !ctx.running() || left < 1) {
-          resends = RESENDS // none is still to go
-          return
-        }
-        resends++
-        send(left)
-        if (resends < RESENDS) resend()
-      })
-    }
-    resend()
-    send(attempt)
-  })
-}
-
-/**
- * What `nodes` hold of `key`, merged: asked before a retry is stamped, so that a version an earlier
- * attempt stamped elsewhere (its answer lost or late) is found and reused rather than stamped again.
- * Waits for every answer or `ms`, whichever comes first.
- */
-async function gatherEarlier(ctx: NodeContext, key: Uint8Array, nodes: Iterable<NodeId>, ms: number): Promise<VersionSet | undefined> {
-  const asked = [...new Set(nodes)].filter((id) => id !== ctx.id)
-  const replies = await Promise.all(asked.map((id) => ctx.rpc.call(id, { t: 'get', key }, ms)))
-  let out: VersionSet | undefined
-  for (const r of replies) {
-    if (r.t !== 'get-r' || r.err || !r.rec) continue
-    try {
-      const set = decodeSet(r.rec)
-      out = out ? merge(out, set) : set
-    } catch {
-      // A malformed record is no answer.
-    }
-  }
-  return out
 }
 
 /** Codes a forwarded write's coordinator answers with that mean the same here; others become QUORUM_FAILED. */

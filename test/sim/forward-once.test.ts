@@ -1,6 +1,6 @@
 /**
  * One put, one dot: a write forwarded to its coordinator is stamped once however its copies travel
- * (src/node/ops.ts, coordinator.ts `forward`, `stampedBefore`; docs/writes.md). Two dots for one put
+ * (src/node/ops.ts, src/node/forward.ts; docs/writes.md). Two dots for one put
  * are two concurrent versions of one value, and a later put whose read saw only one of them leaves
  * the other standing: the overwritten value comes back as a sibling (issue 9, "no resurrection").
  *
