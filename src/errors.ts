@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   INVALID_OPTION: 'an option is out of range',
   INVALID_MESSAGE: 'a message failed validation',
   NOT_RUNNING: 'the node is stopped',
+  NOT_OWNER: 'a replica was sent records of a partition it does not own in its view of the ring (the ring is changing): it keeps a copy and moves it on, but does not count as holding it',
   STORAGE_FAILED: 'the storage failed',
   UNAUTHORIZED: 'the signaling server refused the identity',
   UNAVAILABLE: 'the peer, server or client went away',

@@ -6,6 +6,7 @@
 import { decodeContext, decodeSet } from '../core/record.js'
 import { encodeOnce, rememberEncoding } from './cache.js'
 import type { VersionSet } from '../core/clock.js'
+import { isPrimary } from '../core/ring.js'
 import { DynameshError, isDynameshError } from '../errors.js'
 import type { NodeId } from '../types.js'
 import { decodeMessage, type Msg, type StoreItem } from '../wire/messages.js'
@@ -177,7 +178,18 @@ export class Dispatcher {
         failed(e)
       }
     }
-    if (records.length) await this.node.store.applyMany(records).catch(failed)
+    if (records.length) {
+      await this.node.store.applyMany(records).catch(failed)
+      // A transfer kept, but not taken over: a node that does not own a record's partition (in its
+      // view of the ring) is about to move it on, and an acknowledgement would let the sender delete
+      // its copy.
+      // Two nodes whose views differ, each sending the partition to the other (one leaving, one not
+      // yet told), would otherwise each delete on the other's acknowledgement, and the record be gone.
+      if (ok && msg.own && records.some((r) => !this.owns(r.key))) {
+        ok = false
+        err = 'NOT_OWNER'
+      }
+    }
     for (const h of hints) {
       try {
         await this.node.store.apply(h.key, h.set, h.hint)
@@ -187,6 +199,11 @@ export class Dispatcher {
       }
     }
     if (msg.ack && this.node.running()) this.node.send(from, { t: 'store-r', rid: msg.rid, ok, ...(err ? { err } : {}) })
+  }
+
+  /** True when this node is a primary of `key`'s partition in its current ring. */
+  private owns(key: Uint8Array): boolean {
+    return isPrimary(this.node.ring(), this.node.store.partitionOf(key), this.node.id)
   }
 
   /**

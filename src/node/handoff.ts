@@ -21,15 +21,18 @@ import { SLOW_LINK_BYTES_PER_MS } from '../limits.js'
 /** Bytes per store message: small batches keep a connection shared; a bigger record goes alone (batch.ts). */
 const BATCH_BYTES = 512 * 1024
 
-/** Sends `items` to `to` in acknowledged batches; returns the items that were acknowledged. */
-async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[]): Promise<T[]> {
+/**
+ * Sends `items` to `to` in acknowledged batches; returns the items that were acknowledged. `own`: an
+ * ownership transfer, acknowledged only by an owner of the records' partitions (see the `store` message).
+ */
+async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[], own = false): Promise<T[]> {
   const done: T[] = []
   for (const batch of batches(items, { maxBytes: BATCH_BYTES })) {
     if (!ctx.running()) break
     const storeItems: StoreItem[] = batch.map((b) => ({ key: b.key, rec: b.rec }))
     // A big batch gets the time its bytes take on a slow link on top of the call's timeout.
     const bytes = batch.reduce((n, b) => n + itemBytes(b), 0)
-    const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true }, ctx.config.timeoutMs + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
+    const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true, ...(own ? { own } : {}) }, ctx.config.timeoutMs + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
     if (reply.t === 'miss') {
       // A record too large for any message is counted and reported by the node; the others still move.
       if (reply.why === 'too-large') continue
@@ -172,7 +175,7 @@ export async function transferForeign(ctx: NodeContext): Promise<number> {
     for await (const r of ctx.store.records(p)) items.push({ key: r.key, rec: encodeSet(r.set), digest: r.digest })
     let acked: Set<string> | undefined
     for (const o of reachable) {
-      const done = await deliver(ctx, o, items)
+      const done = await deliver(ctx, o, items, true)
       const keys = new Set(done.map((d) => toHex(d.key)))
       acked = acked ? new Set([...acked].filter((k) => keys.has(k))) : keys
       const bytes = done.reduce((n, d) => n + d.rec.length, 0)

@@ -41,7 +41,11 @@ export type Msg =
   | { t: 'get'; rid: number; key: Uint8Array }
   /** `err`: why a replica that has the request could not answer it (e.g. MESSAGE_TOO_LARGE); then `rec` is null. */
   | { t: 'get-r'; rid: number; rec: Uint8Array | null; err?: string }
-  | { t: 'store'; rid: number; items: StoreItem[]; ack: boolean }
+  /**
+   * `own`: an ownership transfer; the sender deletes its copies once acknowledged, so a receiver
+   * that does not own the records' partitions keeps them but does not acknowledge (NOT_OWNER).
+   */
+  | { t: 'store'; rid: number; items: StoreItem[]; ack: boolean; own?: true }
   /** `err`: why the replica did not store every item (an error code), when `ok` is false. */
   | { t: 'store-r'; rid: number; ok: boolean; err?: string }
   /**
@@ -219,7 +223,7 @@ export function decodeMessage(data: Uint8Array): Msg {
     case 'get-r':
       return { t: 'get-r', rid: int(v.rid, 'rid'), rec: optBytes(v.rec, HARD_MESSAGE_BYTES, 'rec'), ...optCode(v.err) }
     case 'store':
-      return { t: 'store', rid: int(v.rid, 'rid'), items: list(v.items, 'items').map(storeItem), ack: bool(v.ack, 'ack') }
+      return { t: 'store', rid: int(v.rid, 'rid'), items: list(v.items, 'items').map(storeItem), ack: bool(v.ack, 'ack'), ...(v.own === undefined ? {} : { own: v.own === true ? true : fail('own: expected true') }) }
     case 'store-r':
       return { t: 'store-r', rid: int(v.rid, 'rid'), ok: bool(v.ok, 'ok'), ...optCode(v.err) }
     case 'fwd':

@@ -193,7 +193,7 @@ const towSums = fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), { mi
 const others = {
   get: fc.record({ t: fc.constant('get' as const), rid, key: fuzzKey }),
   'get-r': fc.tuple(rid, fc.option(rec, { nil: null }), fc.option(errCode, { nil: undefined })).map(([r, b, err]) => optErr({ t: 'get-r' as const, rid: r, rec: b }, err)),
-  store: fc.record({ t: fc.constant('store' as const), rid, items: fc.array(storeItem, { maxLength: 4 }), ack: fc.boolean() }),
+  store: fc.record({ t: fc.constant('store' as const), rid, items: fc.array(storeItem, { maxLength: 4 }), ack: fc.boolean(), own: fc.constant(true as const) }, { requiredKeys: ['t', 'rid', 'items', 'ack'] }),
   'store-r': fc.tuple(rid, fc.boolean(), fc.option(errCode, { nil: undefined })).map(([r, ok, err]) => optErr({ t: 'store-r' as const, rid: r, ok }, err)),
   fwd: fc.record({
     t: fc.constant('fwd' as const), rid, op: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), again: fc.boolean(), key: fuzzKey, value: fc.option(sized(4096), { nil: null }), ctx: contextString,
