@@ -10,16 +10,10 @@
  * node reads, writes or sends (stored bytes are never modified, reads get copies); it is what a
  * deduplicating file system does for identical blocks.
  */
-import sortedBtree from 'sorted-btree'
-import type * as btree from 'sorted-btree'
-import { compareBytes, equalBytes } from '../core/hash.js'
-import { DynameshError } from '../errors.js'
+import { equalBytes } from '../core/hash.js'
 import type { BatchOp, Storage } from '../types.js'
-import { checkBytes, checkRange } from '../storage/check.js'
-
-type BTreeClass = typeof sortedBtree.default
-const BTree: BTreeClass = (sortedBtree as { default?: BTreeClass }).default ?? (sortedBtree as unknown as BTreeClass)
-type Tree = btree.default<Uint8Array, Uint8Array>
+import { checkBytes } from '../storage/check.js'
+import { treeStorage } from '../storage/memory.js'
 
 /** The stored copy of each array given, by the array: reused while the array still holds the same bytes. */
 const copies = new WeakMap<Uint8Array, Uint8Array>()
@@ -58,52 +52,5 @@ function storedOps(ops: readonly BatchOp[]): BatchOp[] {
  * rejects with `NOT_RUNNING`.
  */
 export function sharedMemoryStorage(): Storage {
-  let current: { tree: Tree; readers: number } = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
-  let closed = false
-  const checkOpen = (): void => {
-    if (closed) throw new DynameshError('NOT_RUNNING', 'memory storage is closed')
-  }
-  async function* read(reading: typeof current, range: { gte?: Uint8Array; lt?: Uint8Array }): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    try {
-      checkOpen()
-      const { gte, lt } = checkRange(range)
-      for (const [key, value] of reading.tree.entries(gte)) {
-        if (lt !== undefined && compareBytes(key, lt) >= 0) return
-        checkOpen()
-        yield [key.slice(), value.slice()]
-      }
-    } finally {
-      reading.readers--
-    }
-  }
-  return {
-    async get(key) {
-      checkOpen()
-      checkBytes(key, 'key')
-      return current.tree.get(key)?.slice()
-    },
-    async batch(ops) {
-      checkOpen()
-      const given = storedOps(ops)
-      if (current.readers > 0) current = { tree: current.tree.clone(), readers: 0 }
-      const { tree } = current
-      for (const op of given) {
-        if (op.type === 'put') tree.set(op.key, op.value, true)
-        else tree.delete(op.key)
-      }
-    },
-    iterate(range) {
-      return {
-        [Symbol.asyncIterator]() {
-          const reading = current
-          reading.readers++
-          return read(reading, range)
-        },
-      }
-    },
-    async close() {
-      closed = true
-      current = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
-    },
-  }
+  return treeStorage(storedOps)
 }

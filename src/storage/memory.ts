@@ -13,7 +13,7 @@ import sortedBtree from 'sorted-btree'
 import type * as btree from 'sorted-btree'
 import { compareBytes } from '../core/hash.js'
 import { DynameshError } from '../errors.js'
-import type { Storage } from '../types.js'
+import type { BatchOp, Storage } from '../types.js'
 import { checkBytes, checkRange, copyOps } from './check.js'
 
 // sorted-btree is CommonJS with `exports.default`: bundlers hand over the class, Node's ESM loader
@@ -29,6 +29,15 @@ type Tree = btree.default<Uint8Array, Uint8Array>
  * in it (LevelDB iterators behave the same way). After `close()` every call rejects with `NOT_RUNNING`.
  */
 export function memoryStorage(): Storage {
+  return treeStorage(copyOps)
+}
+
+/**
+ * The B+ tree storage behind `memoryStorage` and the simulation's `sharedMemoryStorage`: `prepare`
+ * validates a batch's ops and returns the ops to apply, holding the arrays the tree may keep (never
+ * the caller's own, which the caller may change).
+ */
+export function treeStorage(prepare: (ops: readonly BatchOp[]) => BatchOp[]): Storage {
   /** The tree writes go to, and how many iterators are reading it. */
   let current: { tree: Tree; readers: number } = { tree: new BTree<Uint8Array, Uint8Array>(undefined, compareBytes), readers: 0 }
   let closed = false
@@ -60,12 +69,12 @@ export function memoryStorage(): Storage {
 
     async batch(ops) {
       checkOpen()
-      const copied = copyOps(ops)
+      const prepared = prepare(ops)
       // Open iterators keep the tree they started on; writes go to a copy-on-write clone.
       if (current.readers > 0) current = { tree: current.tree.clone(), readers: 0 }
       const { tree } = current
       // Later ops on the same key win, as in LevelDB.
-      for (const op of copied) {
+      for (const op of prepared) {
         if (op.type === 'put') tree.set(op.key, op.value, true)
         else tree.delete(op.key)
       }

@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest'
+import { sharedMemoryStorage } from '../../src/sim/storage.js'
 import { memoryStorage } from '../../src/storage/memory.js'
+import type { Storage } from '../../src/types.js'
 import { storageSuite } from '../suites/storage.js'
 
 // Memory storage does not persist across close, so there is no reopen.
-storageSuite('memory', async () => ({ storage: memoryStorage() }))
+storageSuite('memory', async () => ({ storage: memoryStorage() }), { persistent: false })
 
-describe('memory storage iterators', () => {
+// Both B+ tree storages (storage/memory.ts and the simulation's shared one) keep LevelDB's snapshot.
+describe.each([
+  ['memory', memoryStorage],
+  ['shared memory (sim)', sharedMemoryStorage],
+] as Array<[string, () => Storage]>)('%s storage iterators', (_name, open) => {
   const k = (i: number): Uint8Array => Uint8Array.of(i >> 8, i & 0xff)
   const put = (i: number, v: number) => ({ type: 'put' as const, key: k(i), value: Uint8Array.of(v) })
 
   it('read the snapshot taken when they were made: later puts, overwrites and deletes stay out', async () => {
-    const s = memoryStorage()
+    const s = open()
     await s.batch(Array.from({ length: 2000 }, (_, i) => put(2 * i, 1)))
     const seen: Array<[number, number]> = []
     let step = 0
@@ -26,7 +32,7 @@ describe('memory storage iterators', () => {
   })
 
   it('two iterators at once each keep their own snapshot', async () => {
-    const s = memoryStorage()
+    const s = open()
     await s.batch([put(1, 1), put(2, 1)])
     const first = s.iterate({})[Symbol.asyncIterator]()
     expect((await first.next()).value?.[0]).toEqual(k(1))
