@@ -83,6 +83,14 @@ const GROUP_HASH = 6
 
 const toId = (k: Uint8Array): string => String.fromCharCode(...k)
 
+/** What a node replicates in one ring (AntiEntropy.sharing). */
+interface Sharing {
+  ring: Ring
+  mine: readonly number[]
+  fellows: readonly NodeId[]
+  byPeer: Map<NodeId, readonly number[]>
+}
+
 export class AntiEntropy {
   private nextSid = 1
   /** Whole-partition pushes in progress, by "peer/partition". */
@@ -126,16 +134,32 @@ export class AntiEntropy {
     return this.ctx.ring(RING_MAX_AGE_MS)
   }
 
+  /**
+   * What this node replicates in its view of the ring, kept while the ring stands (rings are
+   * immutable values; every message of an exchange asks): its partitions, its fellows (the other
+   * replicas of any of them, in the ring's member order) and, filled as asked, what it shares with
+   * each peer. A scan of the ring per ring, not per round.
+   */
+  private sharing(): Sharing {
+    const ring = this.ring()
+    if (this.sharedWith?.ring !== ring) {
+      const mine = partitionsOf(ring, this.ctx.id)
+      const others = new Set<NodeId>()
+      for (const p of mine) for (const o of ring.owners[p]!) if (o !== this.ctx.id) others.add(o)
+      const fellows = others.size === 0 ? [] : ring.members.map((m) => m.id).filter((id) => others.has(id))
+      this.sharedWith = { ring, mine, fellows, byPeer: new Map() }
+    }
+    return this.sharedWith
+  }
+  private sharedWith: Sharing | undefined
+
   /** Partitions this node replicates together with `peer`, in this node's view of the ring. */
   private shared(peer: NodeId): readonly number[] {
-    const ring = this.ring()
-    // Asked by every message of an exchange: kept while the ring stands (rings are immutable values).
-    if (this.sharedWith?.ring !== ring) this.sharedWith = { ring, byPeer: new Map() }
-    let out = this.sharedWith.byPeer.get(peer)
-    if (!out) this.sharedWith.byPeer.set(peer, (out = partitionsOf(ring, this.ctx.id).filter((p) => isPrimary(ring, p, peer))))
+    const { ring, mine, byPeer } = this.sharing()
+    let out = byPeer.get(peer)
+    if (!out) byPeer.set(peer, (out = mine.filter((p) => isPrimary(ring, p, peer))))
     return out
   }
-  private sharedWith: { ring: Ring; byPeer: Map<NodeId, readonly number[]> } | undefined
 
   /**
    * 64 group hashes of 6 bytes over the shared partitions (group = p mod 64): each the XOR of
@@ -169,9 +193,8 @@ export class AntiEntropy {
     // An exchange in progress (started by either side) already covers what differs: a second one
     // now would find the same differences and send the same records again.
     if (this.busy) return
-    const ring = this.ring()
-    if (partitionsOf(ring, this.ctx.id).length === 0) return
-    const peers = ring.members.map((m) => m.id).filter((id) => id !== this.ctx.id && this.ctx.isUp(id))
+    // A fellow replica: any other member shares nothing to compare (in a large cluster, almost all).
+    const peers = this.sharing().fellows.filter((id) => this.ctx.isUp(id))
     if (peers.length === 0) return
     this.start(peers[Math.floor(this.ctx.env.random() * peers.length)]!)
   }
@@ -187,7 +210,6 @@ export class AntiEntropy {
     // the other's next round is the fallback should it be the only one that noticed.
     if (this.ctx.id > peer) return
     this.reconnected.set(peer, now)
-    if (partitionsOf(this.ring(), this.ctx.id).length === 0) return
     this.start(peer, true)
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { partitionOf } from '../../src/core/ring.js'
 import { divergentPartitions } from '../../src/sim/index.js'
+import { decodeMessage } from '../../src/wire/messages.js'
 import { cluster, texts } from './cluster.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -56,6 +57,31 @@ describe('anti-entropy', () => {
     expect(cNode.inspect().records).toBe(expected)
     for (const k of owned('c')) expect(texts((await cNode.get(k, { r: 1, n: 1 })).values)).toEqual([`value-${k}`.padEnd(100, '.')])
     expect(divergentPartitions(c.nodes())).toEqual([])
+    await c.stop()
+  })
+})
+
+describe('anti-entropy rounds', () => {
+  it('compare with a fellow replica every round, however few of the members are fellows', async () => {
+    // 12 nodes over 16 partitions at N = 3: each replicates about 4, with about 6 of the 11 others.
+    const c = await cluster(12, { seed: 5, q: 16 })
+    const ring = c.node('a').cluster().partitions
+    const fellows = (id: string): Set<string> => new Set(ring.filter((o) => o.includes(id as never)).flat().filter((o) => o !== id))
+    expect(Math.max(...c.ids.map((id) => fellows(id).size))).toBeLessThan(11)
+    const rounds = new Map<string, number>()
+    const strangers: string[] = []
+    const off = c.net.observe((ev) => {
+      if (ev.type !== 'send' || !ev.data || decodeMessage(ev.data).t !== 'ae-sum') return
+      const msg = decodeMessage(ev.data) as { level?: number }
+      if (msg.level !== 0) return
+      rounds.set(ev.from, (rounds.get(ev.from) ?? 0) + 1)
+      if (!fellows(ev.from).has(ev.to)) strangers.push(`${ev.from}>${ev.to}`)
+    })
+    await c.net.advance(20 * 2000) // 20 periods at the default antiEntropyMs
+    off()
+    expect(strangers).toEqual([])
+    // A round that drew a member sharing nothing would send nothing: about half of them would.
+    for (const id of c.ids) expect(rounds.get(id) ?? 0, id).toBeGreaterThanOrEqual(18)
     await c.stop()
   })
 })
