@@ -42,7 +42,8 @@ export const MAX_ENTRIES = 10_000
 /** Largest time with the short form: 2 + 2t stays a safe integer. */
 const SHORT_TIME_MAX = 2 ** 52 - 2
 const isShortTime = (t: number): boolean => Number.isInteger(t) && t >= 0 && t <= SHORT_TIME_MAX
-const timeSize = (t: number): number => (isShortTime(t + 0) ? varintSize(2 + 2 * (t + 0)) : 9)
+// -0 is short too (Number.isInteger(-0), -0 >= 0) and 2 + 2 * -0 is 2: one encoding per number.
+const timeSize = (t: number): number => (isShortTime(t) ? varintSize(2 + 2 * t) : 9)
 
 // Smallest encodings, used to reject a count the remaining input cannot hold before allocating.
 const MIN_ENTRY = 1 + 1 + 1 + 1
@@ -200,9 +201,10 @@ export function decodeVectors(b: Uint8Array): VersionVector[] {
       if (n * 2 > r.left()) r.fail('truncated vector')
       const vv: VersionVector = {}
       for (let j = 0; j < n; j++) {
-        const id = ids[r.varint(ids.length - 1)]
-        if (id === undefined || entryOf(vv, id) !== undefined) r.fail('bad or repeated id index')
-        setEntry(vv, id!, { n: r.counter(), ts: 0 })
+        // The bound makes the index name an id (with none, every index is over it).
+        const id = ids[r.varint(ids.length - 1)]!
+        if (entryOf(vv, id) !== undefined) r.fail('bad or repeated id index')
+        setEntry(vv, id, { n: r.counter(), ts: 0 })
       }
       out.push(vv)
     }
@@ -223,7 +225,7 @@ function sizeOf(entries: Entry[], siblings: Sibling[]): number {
   const index = new Map(entries.map(([id, e], i) => [id, { at: i, ts: e.ts }]))
   for (const x of siblings) {
     const ref = index.get(x.dot.id)
-    n += varintSize(ref?.at ?? 0) + varintSize(x.dot.n) + (ref !== undefined && ref.ts + 0 === x.ts + 0 ? 1 : timeSize(x.ts)) + 1
+    n += varintSize(ref?.at ?? 0) + varintSize(x.dot.n) + (ref !== undefined && ref.ts === x.ts ? 1 : timeSize(x.ts)) + 1
     if (x.value !== null) n += varintSize(x.value.length) + x.value.length
   }
   return n
@@ -270,6 +272,7 @@ function guard<T>(code: ErrorCode, run: () => T): T {
   try {
     return run()
   } catch (e) {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: every DynameshError raised inside carries the decoder's code
     if (e instanceof DynameshError && e.code === code) throw e
     throw new DynameshError(code, 'malformed input', { cause: e })
   }
@@ -282,6 +285,7 @@ function utf8Size(s: string): number {
     const c = s.charCodeAt(i)
     if (c < 0x80) n += 1
     else if (c < 0x800) n += 2
+    // Stryker disable next-line all: ids are well-formed (Writer.id refuses lone surrogates), so a high surrogate is always followed by a low one and a low one only follows a high one
     else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       n += 4
       i++
@@ -303,20 +307,21 @@ class Writer extends ByteWriter {
   }
   time(t: number): void {
     if (!Number.isFinite(t)) throw new TypeError(`time must be finite, got ${t}`)
-    const v = t + 0 // + 0 turns -0 into 0: one encoding per number
-    if (isShortTime(v)) this.varint(2 + 2 * v)
+    // -0 takes the short form, as 0 (see timeSize).
+    if (isShortTime(t)) this.varint(2 + 2 * t)
     else {
       this.u8(1)
-      this.f64(v)
+      this.f64(t)
     }
   }
   /** A sibling's time: 0x00 when it is its entry's. */
   stime(t: number, ref: number): void {
-    if (Number.isFinite(t) && t + 0 === ref + 0) this.u8(0)
+    if (Number.isFinite(t) && t === ref) this.u8(0)
     else this.time(t)
   }
   id(id: string): void {
-    if (typeof id !== 'string' || id.length === 0 || LONE_SURROGATE.test(id)) throw new TypeError('replica id must be non-empty, well-formed text')
+    // Ids are object keys, so strings.
+    if (id.length === 0 || LONE_SURROGATE.test(id)) throw new TypeError('replica id must be non-empty, well-formed text')
     const n = utf8Size(id)
     if (n > MAX_ID_BYTES) throw new TypeError(`replica id longer than ${MAX_ID_BYTES} bytes`)
     this.varint(n)
@@ -344,10 +349,12 @@ class Reader extends ByteReader {
       return (v - 2) / 2
     }
     const t = this.f64()
-    if (!Number.isFinite(t) || Object.is(t, -0) || isShortTime(t)) this.fail('bad time')
+    // A short time (-0 among them, see timeSize) has only the short form.
+    if (!Number.isFinite(t) || isShortTime(t)) this.fail('bad time')
     return t
   }
   stime(ref: number): number {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: past the end buf[pos] is undefined, and time() then fails as truncated
     if (this.left() > 0 && this.buf[this.pos] === 0) {
       this.pos++
       return ref

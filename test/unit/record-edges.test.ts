@@ -127,6 +127,8 @@ describe('decodeSet refuses, each for its reason', () => {
     }
     for (const t of [0.5, -1, 2 ** 53]) expect(decodeSet(set([entry('a', 1, f64(t))], [])).vv.a!.ts).toBe(t)
     expect(decodeSet(set([entry('a', 1, time(2 ** 52 - 2))], [])).vv.a!.ts).toBe(2 ** 52 - 2)
+    expect(setRefusal(set([entry('a', 1, f64(2 ** 52 - 2))], []))).toBe('version set: bad time')
+    expect(decodeSet(set([entry('a', 1, f64(2 ** 52 - 1))], [])).vv.a!.ts).toBe(2 ** 52 - 1)
   })
 
   it('replica ids of no bytes, too many bytes, or not UTF-8', () => {
@@ -170,6 +172,10 @@ describe('decodeContext refuses, each for its reason', () => {
     expect(ctxRefusal(ctx([3, 1, ...entry('a', 1)]))).toBe('context: unknown context format')
     expect(ctxRefusal('a!b')).toBe('context: not base64url')
     expect(ctxRefusal('A'.repeat(4_000_000))).toBe('context too long')
+    // The longest context accepted: one of MAX_ENTRIES entries of the longest ids and times.
+    const longest = Math.ceil(((1 + 3 + MAX_ENTRIES * (2 + MAX_ID_BYTES + 8 + 9)) * 4) / 3)
+    expect(ctxRefusal('A'.repeat(longest + 1))).toBe('context too long')
+    expect(ctxRefusal('A'.repeat(longest))).toBe('context: unknown context format')
     expect(ctxRefusal(7 as unknown as string)).toBe('context too long')
     expect(ctxRefusal(ctx([2, 1, ...entry('a', 1), 0]))).toBe('context: trailing bytes')
   })
@@ -183,8 +189,14 @@ describe('decodeVectors refuses, each for its reason', () => {
     expect(decodeVectors(encodeVectors(vvs))).toEqual([{ a: { n: 2, ts: 0 } }, {}, { b: { n: 1, ts: 0 }, a: { n: 7, ts: 0 } }])
   })
 
+  it('writes each id once, then index and counter pairs', () => {
+    expect([...encodeVectors([{ a: { n: 2, ts: 5 } }, { a: { n: 3, ts: 0 } }])]).toEqual([1, ...id('a'), 2, 1, 0, 2, 1, 0, 3])
+    expect(decodeVectors(Uint8Array.of(0, 1, 0))).toEqual([{}])
+  })
+
   it('ids the input cannot hold, repeated ids', () => {
     expect(vecRefusal([2, ...id('a')])).toBe('version set: truncated ids')
+    expect(vecRefusal([1, ...id('a')])).toBe('version set: truncated')
     expect(vecRefusal([2, ...id('a'), ...id('a'), 0])).toBe('version set: repeated replica id')
   })
 
@@ -202,6 +214,13 @@ describe('decodeVectors refuses, each for its reason', () => {
 describe('encodeSet and encodeContext refuse what no decoder would take', () => {
   const one = (vv: VersionVector, siblings: VersionSet['siblings'] = []): VersionSet => ({ vv, siblings })
   const x = Uint8Array.of(1)
+
+  it('siblings given in any order encode canonically', () => {
+    const sibs = [1, 2, 3].map((n) => ({ dot: { id: 'a', n }, ts: n, value: null }))
+    const canonical = encodeSet(one({ a: { n: 3, ts: 3 } }, sibs))
+    expect(encodeSet(one({ a: { n: 3, ts: 3 } }, [sibs[2]!, sibs[0]!, sibs[1]!]))).toEqual(canonical)
+    expect(encodeSet(one({ a: { n: 3, ts: 3 } }, [sibs[1]!, sibs[2]!, sibs[0]!]))).toEqual(canonical)
+  })
 
   it('duplicate dots, uncovered siblings', () => {
     expect(() => encodeSet(one({ a: { n: 1, ts: 0 } }, [{ dot: { id: 'a', n: 1 }, ts: 0, value: x }, { dot: { id: 'a', n: 1 }, ts: 1, value: null }]))).toThrow('duplicate sibling dot')
@@ -241,6 +260,9 @@ describe('setSize', () => {
       { vv: { '\u007f': { n: 1, ts: 1 }, '\u0080': { n: 1, ts: 1 }, '\u07ff': { n: 1, ts: 1 }, '\u0800': { n: 1, ts: 1 }, '\uffff': { n: 1, ts: 1 }, '\u{10000}': { n: 1, ts: 1 }, 'x\u{10ffff}': { n: 1, ts: 1 } }, siblings: [] },
       { vv: { ['é'.repeat(128)]: { n: 1, ts: 2 ** 52 - 2 } }, siblings: [] },
     ]
+    // A sibling of an entry past index 127 names it with a two-byte varint.
+    const wide: VersionVector = Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`r${String(i).padStart(3, '0')}`, { n: 1, ts: 0 }]))
+    sets.push({ vv: wide, siblings: [{ dot: { id: 'r129', n: 1 }, ts: 0, value: null }] })
     for (const s of sets) expect(setSize(s)).toBe(encodeSet(s).length)
   })
 })
