@@ -278,18 +278,17 @@ function guard<T>(code: ErrorCode, run: () => T): T {
   }
 }
 
-/** UTF-8 length without encoding (a lone surrogate counts as U+FFFD; `Writer.id` rejects it). */
+/**
+ * UTF-8 length without encoding, of well-formed text (`Writer.id` refuses a lone surrogate before
+ * anything is written): a surrogate pair is one 4-byte character, so each of its halves counts 2.
+ */
 function utf8Size(s: string): number {
   let n = 0
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c < 0x80) n += 1
-    else if (c < 0x800) n += 2
-    // Stryker disable next-line all: ids are well-formed (Writer.id refuses lone surrogates), so a high surrogate is always followed by a low one and a low one only follows a high one
-    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4
-      i++
-    } else n += 3
+    else if (c < 0x800 || (c >= 0xd800 && c < 0xe000)) n += 2
+    else n += 3
   }
   return n
 }

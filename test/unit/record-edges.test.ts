@@ -257,7 +257,7 @@ describe('setSize', () => {
       { vv: { a: { n: 1, ts: 5 } }, siblings: [{ dot: { id: 'a', n: 1 }, ts: -0, value: Uint8Array.of(1, 2) }] },
       { vv: { a: { n: 1, ts: -0 } }, siblings: [{ dot: { id: 'a', n: 1 }, ts: 0, value: null }] },
       { vv: { a: { n: 300, ts: 0.5 } }, siblings: [{ dot: { id: 'a', n: 200 }, ts: 2 ** 53, value: new Uint8Array(200) }] },
-      { vv: { '\u007f': { n: 1, ts: 1 }, '\u0080': { n: 1, ts: 1 }, '\u07ff': { n: 1, ts: 1 }, '\u0800': { n: 1, ts: 1 }, '\uffff': { n: 1, ts: 1 }, '\u{10000}': { n: 1, ts: 1 }, 'x\u{10ffff}': { n: 1, ts: 1 } }, siblings: [] },
+      { vv: { '\u007f': { n: 1, ts: 1 }, '\u0080': { n: 1, ts: 1 }, '\u07ff': { n: 1, ts: 1 }, '\u0800': { n: 1, ts: 1 }, '\ud7ff': { n: 1, ts: 1 }, '\ue000': { n: 1, ts: 1 }, '\uffff': { n: 1, ts: 1 }, '\u{10000}': { n: 1, ts: 1 }, '\u{dbff}\u{dfff}': { n: 1, ts: 1 }, 'x\u{10ffff}': { n: 1, ts: 1 } }, siblings: [] },
       { vv: { ['é'.repeat(128)]: { n: 1, ts: 2 ** 52 - 2 } }, siblings: [] },
     ]
     // A sibling of an entry past index 127 names it with a two-byte varint.
