@@ -71,9 +71,9 @@ describe('anti-entropy rounds', () => {
     const rounds = new Map<string, number>()
     const strangers: string[] = []
     const off = c.net.observe((ev) => {
-      if (ev.type !== 'send' || !ev.data || decodeMessage(ev.data).t !== 'ae-sum') return
-      const msg = decodeMessage(ev.data) as { level?: number }
-      if (msg.level !== 0) return
+      if (ev.type !== 'send' || !ev.data) return
+      const msg = decodeMessage(ev.data) as { t: string; level?: number }
+      if (msg.t !== 'ae-sum' || msg.level !== 0) return
       rounds.set(ev.from, (rounds.get(ev.from) ?? 0) + 1)
       if (!fellows(ev.from).has(ev.to)) strangers.push(`${ev.from}>${ev.to}`)
     })

@@ -208,6 +208,8 @@ describe('decodeVectors refuses, each for its reason', () => {
   it('an id index named twice in one vector, or past the last', () => {
     expect(vecRefusal([1, ...id('a'), 1, 2, 0, 1, 0, 1])).toBe('version set: bad or repeated id index')
     expect(vecRefusal([1, ...id('a'), 1, 1, 1, 1])).toBe('version set: count or index 1 over 0')
+    // With no ids at all, every index is past the last.
+    expect(vecRefusal([0, 1, 1, 0, 1])).toBe('version set: count or index 0 over -1')
   })
 })
 
