@@ -409,7 +409,8 @@ export class AntiEntropy {
       const hi = view.getInt32(at)
       if (shared.has(partitionOfItem(hi))) wanted.push(...this.ctx.store.tree(partitionOfItem(hi)).withTag(itemTag(hi)))
     }
-    const push: Uint8Array[] = []
+    // Records already read to compare are sent as read; only the wanted ones are read here.
+    const push: Array<{ key: Uint8Array; set: VersionSet }> = []
     const pull: number[] = []
     const graves: Uint8Array[] = []
     // The keys listed are decided here, whatever this node's item for them says.
@@ -426,17 +427,25 @@ export class AntiEntropy {
       else if (descends(theirs, set.vv) && this.ctx.store.isGrave(key)) graves.push(key)
       // Only this node has seen more, both have, or neither (same events, different bytes): push,
       // and the peer sends back its merge where it differs.
-      else push.push(key)
+      else push.push({ key, set })
     }
+    const more: Uint8Array[] = []
     for (const e of wanted) {
       const id = toId(e.key)
       if (listed.has(id)) continue
       listed.add(id)
-      push.push(e.key.slice())
+      more.push(e.key.slice())
     }
     for (let i = 0; i < pull.length; i += MAX_LIST_ITEMS) this.ctx.send(from, { t: 'ae-pull', sid, keys: [], idx: encodeVarints(pull.slice(i, i + MAX_LIST_ITEMS)) })
-    if (push.length) this.pushLater(from, push, 'ae-push')
     this.tellGraves(from, graves)
+    if (push.length === 0 && more.length === 0) return
+    const read = await this.readAll(more)
+    if (!this.ctx.running()) return
+    more.forEach((key, i) => {
+      const set = read[i]
+      if (set) push.push({ key, set })
+    })
+    this.sendSets(from, push, 'ae-push')
   }
 
   /** Tells `peer` that these keys' tombstones are graves here (node/collect.ts). */
@@ -547,8 +556,9 @@ export class AntiEntropy {
       }
     }
     const merged = await this.ctx.store.applyMany(valid)
-    const back = valid.filter((v, i) => !equalSets(merged[i]!, v.set)).map((v) => v.key)
-    if (back.length && this.ctx.running()) this.pushLater(from, back, 'store')
+    // Where this node had more, its merge goes back as merged (no second read).
+    const back = valid.flatMap((v, i) => (equalSets(merged[i]!, v.set) ? [] : [{ key: v.key, set: merged[i]! }]))
+    if (back.length && this.ctx.running()) this.sendSets(from, back, 'store')
     // A tombstone pushed that this node keeps as a grave, as it is: the pusher is told.
     this.tellGraves(from, valid.filter((v, i) => equalSets(merged[i]!, v.set) && this.ctx.store.isGrave(v.key)).map((v) => v.key))
     if (bad !== undefined) throw bad // counted as rejected; the rest was merged
@@ -576,6 +586,14 @@ export class AntiEntropy {
         if (set) out.add({ key, rec: encodeOnce(set) })
       })
     }
+    out.flush()
+  }
+
+  /** Sends records already read, in the same batches as push. */
+  private sendSets(to: NodeId, items: ReadonlyArray<{ key: Uint8Array; set: VersionSet }>, t: 'store' | 'ae-push'): void {
+    this.markBusy()
+    const out = this.sender(to, t)
+    for (const { key, set } of items) out.add({ key, rec: encodeOnce(set) })
     out.flush()
   }
 
