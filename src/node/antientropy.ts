@@ -188,11 +188,21 @@ export class AntiEntropy {
     return h
   }
 
+  /**
+   * A node that holds no records starts no exchange: it has nothing to offer, and its fellows, which
+   * hold what it lacks, start theirs with it (a round each, or at once when it becomes reachable).
+   * Nor does it look at its ring for that, which while a large cluster forms means a rebuild per
+   * round on every node that holds nothing yet.
+   */
+  private holdsNothing(): boolean {
+    return this.ctx.store.heldPartitions().length === 0
+  }
+
   /** Starts one exchange with a random reachable peer that shares partitions with this node. */
   tick(): void {
     // An exchange in progress (started by either side) already covers what differs: a second one
     // now would find the same differences and send the same records again.
-    if (this.busy) return
+    if (this.busy || this.holdsNothing()) return
     // A fellow replica: any other member shares nothing to compare (in a large cluster, almost all).
     const peers = this.sharing().fellows.filter((id) => this.ctx.isUp(id))
     if (peers.length === 0) return
@@ -201,7 +211,7 @@ export class AntiEntropy {
 
   /** A peer is reachable again (back from a partition, or online again): compare at once rather than at the next round. */
   onReachable(peer: NodeId): void {
-    if (this.busy || !this.ctx.running()) return
+    if (this.busy || !this.ctx.running() || this.holdsNothing()) return
     // At most one such comparison per period and peer, none in a node's first period (a period too
     // long to come turns anti-entropy off, and this with it).
     const now = this.ctx.env.now()

@@ -17,6 +17,10 @@ async function namedCluster(n: number, seed: number): Promise<Cluster> {
   const c = await cluster(0, { seed })
   for (const id of names(n)) await c.add(id)
   await c.net.settle({ quietMs: 3000 })
+  // Settled is not agreed: gossip spreads the last joins a few periods more.
+  const agreed = (): boolean => c.nodes().every((x) => x.cluster().members.filter((m) => m.status === 'up').length === n)
+  for (let i = 0; i < 60 && !agreed(); i++) await c.net.advance(1000)
+  expect(agreed()).toBe(true)
   return c
 }
 

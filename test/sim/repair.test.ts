@@ -68,6 +68,10 @@ describe('anti-entropy rounds', () => {
     const ring = c.node('a').cluster().partitions
     const fellows = (id: string): Set<string> => new Set(ring.filter((o) => o.includes(id as never)).flat().filter((o) => o !== id))
     expect(Math.max(...c.ids.map((id) => fellows(id).size))).toBeLessThan(11)
+    // Every partition holds keys, so every node holds records (one holding none starts no rounds).
+    for (let i = 0; i < 64; i++) await c.node('a').put(`k${i}`, 'v', { w: 3 })
+    expect(c.ids.filter((id) => c.node(id).inspect().records === 0)).toEqual([])
+    await c.net.settle({ quietMs: 3000 })
     const rounds = new Map<string, number>()
     const strangers: string[] = []
     const off = c.net.observe((ev) => {
@@ -82,6 +86,31 @@ describe('anti-entropy rounds', () => {
     expect(strangers).toEqual([])
     // A round that drew a member sharing nothing would send nothing: about half of them would.
     for (const id of c.ids) expect(rounds.get(id) ?? 0, id).toBeGreaterThanOrEqual(18)
+    await c.stop()
+  })
+
+  it('are started only by nodes that hold records, which fill a node that holds none', async () => {
+    // N = 5: every node replicates everything. No hinted handoff: only anti-entropy moves records.
+    const c = await cluster(5, { seed: 6, q: 16, n: 5, r: 1, w: 1, handoffMs: 1e9 })
+    const rounds = new Map<string, number>()
+    const off = c.net.observe((ev) => {
+      if (ev.type !== 'send' || !ev.data) return
+      const msg = decodeMessage(ev.data) as { t: string; level?: number }
+      if (msg.t === 'ae-sum' && msg.level === 0) rounds.set(ev.from, (rounds.get(ev.from) ?? 0) + 1)
+    })
+    await c.net.advance(10 * 2000)
+    // Nothing stored anywhere: no node compares (nor builds its ring to find whom to compare with).
+    expect([...rounds.keys()]).toEqual([])
+    // A key written to one node alone: the holder's rounds bring it to the others.
+    c.net.partition(['a'])
+    await c.net.advance(5000)
+    await c.node('a').put('only', 'here')
+    expect(c.ids.map((id) => c.node(id).inspect().records)).toEqual([1, 0, 0, 0, 0])
+    c.net.heal()
+    await c.net.settle({ quietMs: 10_000 })
+    off()
+    expect(rounds.get('a') ?? 0).toBeGreaterThan(0)
+    for (const id of c.ids) expect(c.node(id).inspect().records, id).toBe(1)
     await c.stop()
   })
 })
