@@ -62,7 +62,12 @@ export interface ClusterInfo {
   id: NodeId
   config: { n: number; r: number; w: number; q: number }
   members: MemberInfo[]
-  /** For each partition, the ids of its N primary replicas, in preference order. */
+  /**
+   * For each partition, the ids of its N primary replicas, in preference order. Computed when first
+   * read (placing every member on the ring costs what the cluster's size does; a caller that wants
+   * the members only does not pay for it), from the ring as it is then: read it in the same turn as
+   * the call for a snapshot that agrees with `members`.
+   */
   partitions: NodeId[][]
 }
 

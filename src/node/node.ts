@@ -354,7 +354,7 @@ export class Node implements DynameshNode, NodeContext {
   }
 
   cluster(): ClusterInfo {
-    return {
+    const info = {
       id: this.id,
       config: { n: this.config.n, r: this.config.r, w: this.config.w, q: this.config.q },
       members: this.gossip.members().map((m) => ({
@@ -363,8 +363,14 @@ export class Node implements DynameshNode, NodeContext {
         weight: m.weight,
         reachable: this.isUp(m.id),
       })),
-      partitions: this.ring().owners.map((o) => [...o]),
     }
+    // The ring is placed when partitions are first read (ClusterInfo): an enumerable getter, so
+    // spreading and JSON see a plain field; once read, the value stays.
+    let partitions: NodeId[][] | undefined
+    return Object.defineProperty(info, 'partitions', {
+      enumerable: true,
+      get: () => (partitions ??= this.ring().owners.map((o) => [...o])),
+    }) as ClusterInfo
   }
 
   async stats(): Promise<NodeStats> {

@@ -180,18 +180,22 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
       // Delete and re-insert: the connection moves to the most recently used end of both Maps.
       disconnect(a, b)
     } else {
-      for (const end of [a, b]) {
-        if (end.conns.open.size >= maxConnections) disconnect(end, end.conns.open.values().next().value!)
-      }
-      for (const [end, other] of [[a, b], [b, a]] as const) {
-        end.conns.opened++
-        end.conns.ever.add(other.id)
-      }
+      if (a.conns.open.size >= maxConnections) disconnect(a, a.conns.open.values().next().value!)
+      if (b.conns.open.size >= maxConnections) disconnect(b, b.conns.open.values().next().value!)
+      opened(a, b)
+      opened(b, a)
     }
-    for (const [end, other] of [[a, b], [b, a]] as const) {
-      end.conns.open.set(other.id, other)
-      end.conns.peak = Math.max(end.conns.peak, end.conns.open.size)
-    }
+    // Once per message: no arrays of ends to allocate.
+    reopen(a, b)
+    reopen(b, a)
+  }
+  const opened = (end: Slot, other: Slot): void => {
+    end.conns.opened++
+    end.conns.ever.add(other.id)
+  }
+  const reopen = (end: Slot, other: Slot): void => {
+    end.conns.open.set(other.id, other)
+    end.conns.peak = Math.max(end.conns.peak, end.conns.open.size)
   }
 
   function send(slot: Slot, life: Life, to: string, msg: Uint8Array): void {

@@ -33,4 +33,19 @@ describe('basic (3,2,2)', () => {
     expect(texts((await a.get('s', { r: 3 })).values)).toEqual(['merged'])
     await c.stop()
   })
+
+  it("cluster() names each partition's replicas, read directly, spread or serialized alike", async () => {
+    const c = await cluster(5)
+    const info = c.node('a').cluster()
+    expect(info.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(info.partitions).toHaveLength(256)
+    expect(info.partitions.every((owners) => owners.length === 3 && new Set(owners).size === 3)).toBe(true)
+    // Placed once, when first read: the same value after, and in a copy or JSON.
+    expect(info.partitions).toBe(info.partitions)
+    expect({ ...info }.partitions).toEqual(info.partitions)
+    expect(JSON.parse(JSON.stringify(info)).partitions).toEqual(info.partitions)
+    // Every node places the same ring.
+    expect(c.node('e').cluster().partitions).toEqual(info.partitions)
+    await c.stop()
+  })
 })
