@@ -5,8 +5,8 @@
  * many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed.
  */
 import { expect, it } from 'vitest'
-import { swarmHalf } from './swarm.js'
+import { swarmHalf, swarmTimeoutMs } from './swarm.js'
 
 it('swarm half a: no lost acknowledged write, nothing superseded or unwritten comes back, replicas converge, hints drain', async () => {
   expect(await swarmHalf(0, Number(process.env.SWARM_SEEDS ?? 2000), process.env.SWARM_SEED)).toEqual([])
-}, 900_000)
+}, swarmTimeoutMs(Number(process.env.SWARM_SEEDS ?? 2000)))

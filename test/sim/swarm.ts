@@ -221,6 +221,9 @@ async function finalVersions(keys: string[], nodes: DynameshNode[]): Promise<Map
  * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run; SWARM_VALUES=1 also fails a seed on a
  * value back because one write was stamped twice (restampedValues: judged by values as well as dots).
  */
+/** The vitest time-out of one half: 15 minutes, and 100 ms more per seed past the default 2,000 (a seed takes 40 ms on one core here). */
+export const swarmTimeoutMs = (total: number): number => 900_000 + 100 * Math.max(0, total - 2000)
+
 export async function swarmHalf(half: 0 | 1, total: number, only: string | undefined): Promise<string[]> {
   const seeds = only !== undefined ? (half === 0 ? [Number(only)] : []) : Array.from({ length: Math.ceil(total / 2) }, (_, i) => 2 * i + half).filter((s) => s < total)
   const started = Date.now()
