@@ -134,10 +134,17 @@ export interface NodeOptions {
   removeAfterMs?: number
   /**
    * Tombstone collection horizon. A tombstone at least this old, once every replica of its
-   * partition is known (through anti-entropy) to hold it, leaves sync as a grave; the grave is
-   * deleted this long after. Default 10 days.
+   * partition is known (through anti-entropy) to hold it, leaves sync as a grave. Default 10 days.
    */
   tombstoneMs?: number
+  /**
+   * How long a grave stays after burial (then it is deleted, once every replica is shown to hold
+   * nothing it lacks). Out of sync, a grave still turns a stale copy of the value it deleted into
+   * the delete: a replica that was away (expired by the others after removeAfterMs) or a hint held
+   * by a node that was down, coming back within tombstoneMs + graveMs of the delete, brings nothing
+   * back; later than that, it brings the value back. Default 9 × tombstoneMs (100 days in all).
+   */
+  graveMs?: number
 }
 
 /** Kinds of things a node reports as they happen (for logs and the demo page). */

@@ -11,16 +11,18 @@
  *   transfer) merges into it and stays dead, and anti-entropy no longer compares it.
  * - Telling. A replica that still compares a tombstone the peer holds as a grave is told so
  *   (`ae-grave`) instead of being sent the record again: graves spread, the trees agree again.
- * - Deletion. A grave `tombstoneMs` old, once every fellow replica is shown to hold nothing this
+ * - Deletion. A grave `graveMs` old (default 9 horizons), once every fellow replica is shown to hold nothing this
  *   node lacks there since the burial, or said it keeps the grave too (so none compares the
  *   tombstone any more: it would be sent back), is deleted,
  *   record and marker; only the counter of this node's own writes stays (a trace, store.ts), so its
  *   next write on the key gets a new dot.
  *
  * A replica that was out of reach keeps the others from burying (they lack its proof) for as long
- * as it is a member. One that was expired meanwhile (removeAfterMs) is not waited for: if it comes
- * back after the others deleted their graves, what it still holds of those keys comes back with it
- * (README, "Deletes and tombstone collection").
+ * as it is a member. One that was expired meanwhile (removeAfterMs) is not waited for; what it still
+ * holds of those keys merges into the graves when it comes back and stays deleted, as does a hint
+ * held by a node that was down. That is why graves stay long (graveMs, 90 days by default): one
+ * coming back after the graves went brings its values back (README, "Deletes and tombstone
+ * collection").
  */
 import { isPrimary } from '../core/ring.js'
 import { toHex } from '../core/hash.js'
@@ -79,7 +81,7 @@ export class Collector {
       }
       for (const g of [...store.graves.values()]) {
         if (!this.ctx.running()) return
-        if (now - g.since < horizon) continue
+        if (now - g.since < config.graveMs) continue
         // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
         const fellows = isPrimary(ring, g.p, this.ctx.id) ? (ring.owners[g.p] ?? []).filter((o) => o !== this.ctx.id) : []
         // A fellow shown to hold nothing this node lacks since the burial, or one that keeps the grave too, will not send the tombstone back.

@@ -26,8 +26,10 @@ export interface NodeConfig {
   antiEntropyMs: number
   handoffMs: number
   removeAfterMs: number
-  /** Collection horizon: a tombstone is kept at least this long, then as a grave this long again (collect.ts). */
+  /** Collection horizon: a tombstone is kept at least this long before it becomes a grave (collect.ts). */
   tombstoneMs: number
+  /** A grave is kept at least this long after burial (collect.ts). */
+  graveMs: number
   /** Share of gets that ask every replica, for read repair; the others ask R first (coordinator.ts). */
   readRepairChance?: number
   /** Reads without a quorum answer from local knowledge, flagged stale. */

@@ -28,6 +28,7 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
   const maxSiblings = positiveInt('maxSiblings', options.maxSiblings, MAX_SIBLINGS)
   const readRepairChance = options.readRepairChance ?? READ_REPAIR_CHANCE
   if (!(readRepairChance >= 0 && readRepairChance <= 1)) throw new TypeError('readRepairChance must be in [0, 1]')
+  const tombstoneMs = positiveInt('tombstoneMs', options.tombstoneMs, 10 * 24 * 3600 * 1000)
   const config: NodeConfig = {
     n,
     r: positiveInt('r', options.r, Math.min(2, n)),
@@ -42,7 +43,8 @@ export async function createNode(options: NodeOptions): Promise<DynameshNode & {
     antiEntropyMs: positiveInt('antiEntropyMs', options.antiEntropyMs, 2000),
     handoffMs: positiveInt('handoffMs', options.handoffMs, 1000),
     removeAfterMs: positiveInt('removeAfterMs', options.removeAfterMs, 24 * 3600 * 1000),
-    tombstoneMs: positiveInt('tombstoneMs', options.tombstoneMs, 10 * 24 * 3600 * 1000),
+    tombstoneMs,
+    graveMs: positiveInt('graveMs', options.graveMs, 9 * tombstoneMs),
     staleReads: options.staleReads ?? false,
     readRepairChance,
   }

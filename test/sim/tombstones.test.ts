@@ -21,13 +21,13 @@ async function count(storage: Storage): Promise<{ records: number; graves: numbe
   return { records, graves }
 }
 
-async function cluster(seed: number, horizonOf: (id: string) => number = () => HORIZON) {
+async function cluster(seed: number, horizonOf: (id: string) => number = () => HORIZON, extra: { graveMs?: number; removeAfterMs?: number } = {}) {
   const net = createSimNetwork({ seed, latencyMs: [1, 5] })
   const storages = new Map<string, Storage>()
   for (const id of IDS) {
     const storage = memoryStorage()
     storages.set(id, storage)
-    await createNode({ storage, ...net.join(id), n: 3, r: 2, w: 2, antiEntropyMs: 1000, tombstoneMs: horizonOf(id) })
+    await createNode({ storage, ...net.join(id), n: 3, r: 2, w: 2, antiEntropyMs: 1000, tombstoneMs: horizonOf(id), graveMs: horizonOf(id), ...extra })
   }
   await net.settle({ quietMs: 2000 })
   const node = (id: string): DynameshNode => net.node(id) as DynameshNode
@@ -133,6 +133,54 @@ describe('graves', () => {
   })
 })
 
+describe('a replica expired while away', () => {
+  /**
+   * c is cut off while a deletes half the keys; a and b expire it (removeAfterMs), bury the
+   * tombstones without it and, graveMs after burial, delete the graves. c comes back holding every
+   * value: what it held of the deleted keys must merge into graves and stay deleted.
+   */
+  async function away(graveMs: number): Promise<{ graves: number[]; readBack: string[][] }> {
+    const { net, node, storages } = await cluster(17, () => HORIZON, { graveMs, removeAfterMs: 2 * HORIZON })
+    net.partition(['a', 'b'], ['c'])
+    await net.advance(5000)
+    // Deletes through a and b (each then suspects c: its copy of the write went unanswered).
+    for (let i = 0; i < 20; i++) {
+      const via = node(i % 2 ? 'b' : 'a')
+      const { context } = await via.get(`k${i}`)
+      await via.delete(`k${i}`, { context, w: 2 })
+    }
+    // Expired at two horizons, buried a horizon after the deletes, six horizons gone in all.
+    await net.advance(6 * HORIZON)
+    for (const id of ['a', 'b']) expect(node(id).cluster().members.find((m) => m.id === 'c')?.status).toBe('left')
+    const graves = [(await count(storages.get('a')!)).graves, (await count(storages.get('b')!)).graves]
+    net.heal()
+    await net.advance(2 * HORIZON)
+    for (const id of ['a', 'b']) expect(node(id).cluster().members.find((m) => m.id === 'c')?.status).toBe('up')
+    const readBack: string[][] = []
+    for (const id of IDS) {
+      for (let i = 0; i < 20; i++) {
+        const got = await node(id).get(`k${i}`, { r: 1, n: 1 })
+        if (got.values.length) readBack.push([id, `k${i}`])
+      }
+    }
+    for (const id of IDS) await node(id).stop()
+    await net.stop()
+    return { graves, readBack }
+  }
+
+  it('comes back to graves within graveMs, and what it held of deleted keys stays deleted', async () => {
+    const r = await away(9 * HORIZON)
+    expect(r.graves).toEqual([20, 20])
+    expect(r.readBack).toEqual([])
+  })
+
+  it('(the limit) coming back after the graves went, it brings the deleted values back', async () => {
+    const r = await away(HORIZON)
+    expect(r.graves).toEqual([0, 0])
+    expect(r.readBack.length).toBeGreaterThan(0)
+  })
+})
+
 describe('graves spread', () => {
   it('a replica that cannot prove the other holds a tombstone buries it when told it is a grave there', async () => {
     // b never starts an exchange: a learns nothing from equal summaries (only their receiver does),
@@ -142,7 +190,7 @@ describe('graves spread', () => {
     for (const id of ['a', 'b']) {
       const storage = memoryStorage()
       storages.set(id, storage)
-      await createNode({ storage, ...net.join(id), n: 2, r: 1, w: 2, antiEntropyMs: id === 'b' ? 1e9 : 1000, tombstoneMs: HORIZON })
+      await createNode({ storage, ...net.join(id), n: 2, r: 1, w: 2, antiEntropyMs: id === 'b' ? 1e9 : 1000, tombstoneMs: HORIZON, graveMs: HORIZON })
     }
     await net.settle({ quietMs: 2000 })
     const node = (id: string): DynameshNode => net.node(id) as DynameshNode

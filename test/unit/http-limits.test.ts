@@ -74,6 +74,9 @@ describe('CLI', () => {
     await put(servers[0]!, 'cli', big(2))
     await put(servers[0]!, 'cli', big(3))
     await put(servers[0]!, 'cli', big(4))
+    // Acknowledged at W = 2: the third copy may still be on its way to c. A read at r = 3 through c
+    // repairs it, so the refused write below sees all four siblings wherever it is coordinated.
+    expect((await httpGet(servers[2]!.url, 'cli', { r: 3 })).values).toHaveLength(4)
     const out: string[] = []
     const code = await runClientCommand(['put', 'cli', 'x'.repeat(1_000_000), '--http', servers[2]!.url], (s) => out.push(s))
     expect(code).toBe(1)
