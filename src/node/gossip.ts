@@ -403,6 +403,10 @@ export class Gossip {
   private changed(entries: MemberEntry[], ringChanged: boolean): void {
     for (const e of entries) this.dirty.add(e.id)
     this.onChange(entries, ringChanged)
+    // A member going away is stored at once, not at the next round: a leaving member stops once
+    // one peer holds its last entry (confirm), and that peer crashing before its round would lose
+    // the news, leaving everyone to keep hints for a member that is gone.
+    if (entries.some((e) => e.status === 'left' || e.status === 'leaving')) void this.flush()
   }
 }
 

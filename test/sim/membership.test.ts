@@ -81,6 +81,23 @@ describe('join and leave', () => {
     expect(undeliveredHints(rest)).toEqual([])
     await c.stop()
   })
+
+  it('a leave only one peer heard survives that peer crashing right after, and reaches everyone', async () => {
+    // Long gossip periods: e's round, which stores what changed, does not come before the crash.
+    const c = await cluster(5, { seed: 44, gossipMs: 20_000 })
+    // d and e are cut off from the rest; d leaves, so only e can hear it (confirm: e agrees).
+    c.net.partition(['a', 'b', 'c'], ['d', 'e'])
+    await c.net.advance(3000)
+    await c.node('d').leave()
+    expect(c.node('e').cluster().members.find((m) => m.id === 'd')?.status).toBe('left')
+    // e crashes at once; what it stored is all it knows when it comes back.
+    c.net.crash('e')
+    c.net.heal()
+    await c.net.restart('e')
+    for (let i = 0; i < 30 && !c.nodes().every((n) => n.cluster().members.find((m) => m.id === 'd')?.status === 'left'); i++) await c.net.advance(10_000)
+    for (const n of c.nodes()) expect(n.cluster().members.find((m) => m.id === 'd')?.status, n.id).toBe('left')
+    await c.stop()
+  })
 })
 
 describe('long absence', () => {
