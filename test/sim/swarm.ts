@@ -170,7 +170,14 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   for (const id of [...crashed]) await net.restart(id)
   crashed.clear()
   let settled = await net.settle({ quietMs: 10_000 })
+  // Nodes that joined on the far side of a partition form a group of their own; it merges with the
+  // rest at the next introduction round (gossip.ts pickTarget), which settle does not wait for
+  // (a node is idle with a view short of members): wait for every view to list every member.
+  const known = (id: string): string => node(id).cluster().members.map((m) => m.id).filter((m) => members().includes(m)).sort().join()
+  const everyone = [...members()].sort().join()
+  for (let i = 0; i < 30 && !members().every((id) => known(id) === everyone); i++) settled = await net.settle({ quietMs: 2000 })
   const problems: string[] = []
+  for (const id of members()) if (known(id) !== everyone) problems.push(`${id} does not know every member: ${known(id)}`)
   for (const id of leaving.keys()) if (!left.has(id)) problems.push(`${id} did not finish leaving`)
   const nodes = members().map(node)
   if (divergentPartitions(nodes).length > 0) settled = await net.settle({ quietMs: 30_000 })
