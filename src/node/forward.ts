@@ -7,7 +7,7 @@
  * dots for one put are two concurrent versions of one value: a later put whose read saw only one of
  * them would leave the other standing, an overwritten value back as a sibling.
  */
-import { covers, merge, type VersionSet, type VersionVector } from '../core/clock.js'
+import { covers, descends, merge, type VersionSet, type VersionVector } from '../core/clock.js'
 import { equalBytes } from '../core/hash.js'
 import { decodeSet } from '../core/record.js'
 import type { Cancel, Env, NodeId } from '../types.js'
@@ -16,14 +16,19 @@ import type { Miss, Reply, Request } from './rpc.js'
 
 /**
  * True when `known` already holds what this write would stamp: a version with the same value that
- * the write's context had not seen (so written after the read the write came from), and nothing
- * left that the context had seen (that version superseded it, with the same context). Asked only
- * for a retry (an earlier attempt went unanswered and may have been stamped by another node, whose
- * copy reached this one), so a new write of a value that happens to be there already is stamped as
- * usual. Were a match a different write of the same bytes, reusing it still leaves what this write
- * would: its value, and nothing its context saw.
+ * the write's context had not seen (so written after the read the write came from), nothing left
+ * that the context had seen (that version superseded it, with the same context), and a vector that
+ * has seen all the context has (an earlier attempt stamped its version over that context, so its
+ * vector covers it). Asked only for a retry (an earlier attempt went unanswered and may have been
+ * stamped by another node, whose copy reached this one), so a new write of a value that happens to
+ * be there already is stamped as usual. Were a match a different write of the same bytes, reusing
+ * it still leaves what this write would: its value, and a vector that supersedes everything its
+ * context saw, wherever a copy of it still is. Without that last test a retried delete found
+ * another delete's tombstone here and took it for its own: acknowledged, it superseded nothing its
+ * context saw that this node did not hold, and a value it had deleted stayed (a hint elsewhere).
  */
 export function stampedBefore(known: VersionSet, context: VersionVector, value: Uint8Array | null): boolean {
+  if (!descends(known.vv, context)) return false
   let same = false
   for (const x of known.siblings) {
     if (covers(context, x.dot)) return false
