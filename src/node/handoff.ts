@@ -9,7 +9,7 @@
  * ones that left.
  */
 import { encodeSet } from '../core/record.js'
-import { isPrimary, type Ring } from '../core/ring.js'
+import { isPrimary, preferenceList, type Ring } from '../core/ring.js'
 import { toHex } from '../core/hash.js'
 import type { NodeId } from '../types.js'
 import type { StoreItem } from '../wire/messages.js'
@@ -25,11 +25,11 @@ const BATCH_BYTES = 512 * 1024
  * Sends `items` to `to` in acknowledged batches; returns the items that were acknowledged. `own`: an
  * ownership transfer, acknowledged only by an owner of the records' partitions (see the `store` message).
  */
-async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[], own = false): Promise<T[]> {
+async function deliver<T extends { key: Uint8Array; rec: Uint8Array }>(ctx: NodeContext, to: NodeId, items: T[], own = false, hint?: NodeId): Promise<T[]> {
   const done: T[] = []
   for (const batch of batches(items, { maxBytes: BATCH_BYTES })) {
     if (!ctx.running()) break
-    const storeItems: StoreItem[] = batch.map((b) => ({ key: b.key, rec: b.rec }))
+    const storeItems: StoreItem[] = batch.map((b) => (hint === undefined ? { key: b.key, rec: b.rec } : { key: b.key, rec: b.rec, hint }))
     // A big batch gets the time its bytes take on a slow link on top of the call's timeout.
     const bytes = batch.reduce((n, b) => n + itemBytes(b), 0)
     const reply = await ctx.rpc.call(to, { t: 'store', items: storeItems, ack: true, ...(own ? { own } : {}) }, ctx.config.timeoutMs + Math.floor(bytes / SLOW_LINK_BYTES_PER_MS))
@@ -67,7 +67,11 @@ export async function deliverHints(ctx: NodeContext): Promise<number> {
       total += await rehome(ctx, hints)
       continue
     }
-    if (to === ctx.id || !ctx.isUp(to)) continue
+    if (to === ctx.id) continue
+    if (!ctx.isUp(to)) {
+      if (leaving(ctx)) total += await handOn(ctx, to, hints)
+      continue
+    }
     const items = hints.map((h) => ({ ...h, rec: encodeSet(h.set) }))
     const acked = await deliver(ctx, to, items)
     if (acked.length === 0) continue
@@ -120,6 +124,41 @@ async function rehome(ctx: NodeContext, hints: HintEntry[]): Promise<number> {
   return ctx.store.deleteHints(safe, ctx.dotId())
 }
 
+/** This node is leaving: it hands everything off, and cannot wait for owners that are away. */
+const leaving = (ctx: NodeContext): boolean => ctx.memberStatus(ctx.id) === 'leaving'
+
+/**
+ * The reachable nodes that stand in for `owner` in partition p, as for a write (the sloppy quorum's
+ * fallbacks, ring.ts preferenceList): where a leaving node puts what `owner` is due while `owner` is
+ * away. It may never come back before the others expire it (removeAfterMs): a leave that waited for
+ * it would wait as long. Not this node, which is going.
+ */
+function standIns(ctx: NodeContext, ring: Ring, p: number, owner: NodeId): NodeId[] {
+  return preferenceList(ring, p, ring.n, ctx.isUp).filter((e) => e.hintFor === owner && e.node !== ctx.id).map((e) => e.node)
+}
+
+/**
+ * A leaving node's hints for `owner`, away: handed to a node that stands in for it (as hints for
+ * it still), and deleted here once acknowledged.
+ */
+async function handOn(ctx: NodeContext, owner: NodeId, hints: HintEntry[]): Promise<number> {
+  const ring = ctx.ring()
+  const byTarget = new Map<NodeId, HintEntry[]>()
+  for (const h of hints) {
+    const to = standIns(ctx, ring, ctx.store.partitionOf(h.key), owner)[0]
+    if (to === undefined) continue
+    const list = byTarget.get(to) ?? []
+    list.push(h)
+    byTarget.set(to, list)
+  }
+  let n = 0
+  for (const [to, list] of byTarget) {
+    const done = await deliver(ctx, to, list.map((h) => ({ ...h, rec: encodeSet(h.set) })), false, owner)
+    if (done.length) n += await ctx.store.deleteHints(done as HintEntry[], ctx.dotId())
+  }
+  return n
+}
+
 /** Hints this node could deliver right now (their owner is reachable). */
 export function deliverableHints(ctx: NodeContext): boolean {
   for (const owner of ctx.store.hintOwners()) {
@@ -167,15 +206,27 @@ export async function transferForeign(ctx: NodeContext): Promise<number> {
     if (!ctx.running()) break
     // Not this node: it does not own the partition.
     // Stryker disable next-line ArrayDeclaration: owners[p] exists for every partition
-    const owners = ctx.ring().owners[p] ?? []
+    const ring = ctx.ring()
+    const owners = ring.owners[p] ?? []
     const reachable = owners.filter((o) => ctx.isUp(o))
+    // Leaving, an owner that is away gets its share through a node standing in for it, as hints.
+    const away: Array<[NodeId, NodeId]> = []
+    if (leaving(ctx)) {
+      for (const o of owners) {
+        if (ctx.isUp(o)) continue
+        const to = standIns(ctx, ring, p, o)[0]
+        if (to === undefined) continue
+        away.push([o, to])
+      }
+    }
     // Stryker disable next-line ConditionalExpression: a shortcut; with nobody to send to, nothing is acknowledged or deleted
-    if (reachable.length === 0) continue
+    if (reachable.length === 0 && away.length === 0) continue
     const items: Array<{ key: Uint8Array; rec: Uint8Array; digest: Uint8Array }> = []
     for await (const r of ctx.store.records(p)) items.push({ key: r.key, rec: encodeSet(r.set), digest: r.digest })
     let acked: Set<string> | undefined
-    for (const o of reachable) {
-      const done = await deliver(ctx, o, items, true)
+    const targets: Array<[NodeId, NodeId | undefined]> = [...reachable.map((o): [NodeId, undefined] => [o, undefined]), ...away.map(([o, to]): [NodeId, NodeId] => [to, o])]
+    for (const [o, hint] of targets) {
+      const done = await deliver(ctx, o, items, hint === undefined, hint)
       const keys = new Set(done.map((d) => toHex(d.key)))
       acked = acked ? new Set([...acked].filter((k) => keys.has(k))) : keys
       const bytes = done.reduce((n, d) => n + d.rec.length, 0)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { partitionOf } from '../../src/core/ring.js'
 import { divergentPartitions, undeliveredHints } from '../../src/sim/index.js'
-import { cluster, texts, type Cluster } from './cluster.js'
+import { cluster, ownersOf, texts, type Cluster } from './cluster.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const keys = Array.from({ length: 500 }, (_, i) => `m-${i}`)
@@ -79,6 +79,37 @@ describe('join and leave', () => {
     }
     expect(bad).toEqual([])
     expect(undeliveredHints(rest)).toEqual([])
+    await c.stop()
+  })
+
+  it("a leaving node hands an away owner's share to a node standing in for it, as hints that reach the owner when it is back", async () => {
+    // N = 2 over four nodes; no anti-entropy, so only the handoff can move what b holds.
+    const c = await cluster(4, { seed: 45, n: 2, r: 1, w: 1, antiEntropyMs: 1e9 })
+    for (const k of keys) await c.node('a').put(k, `v-${k}`, { w: 2 })
+    await c.net.settle()
+    // c is away (a crash: its disk stays), and stays a member: nobody expires it for a day.
+    c.net.crash('c')
+    await c.net.advance(5000)
+    let left = false
+    const leaving = c.node('b').leave().then(() => (left = true))
+    for (let i = 0; i < 60 && !left; i++) await c.net.advance(1000)
+    expect(left).toBe(true)
+    await leaving
+    // What c was due while away waits as hints on a node standing in for it, and reaches it back.
+    const held = c.nodes().reduce((n, x) => n + x.inspect().hints, 0)
+    expect(held).toBeGreaterThan(0)
+    await c.net.restart('c')
+    await c.net.settle({ quietMs: 5000 })
+    expect(c.nodes().reduce((n, x) => n + x.inspect().hints, 0)).toBe(0)
+    const bad: string[] = []
+    for (const k of keys) {
+      const owners = ownersOf(c.node('a'), k)
+      for (const o of owners) {
+        const r = await c.node(o).get(k, { r: 1, n: 1 })
+        if (texts(r.values).join() !== `v-${k}`) bad.push(`${k}@${o}`)
+      }
+    }
+    expect(bad).toEqual([])
     await c.stop()
   })
 
