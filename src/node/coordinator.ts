@@ -195,7 +195,14 @@ export async function coordinatePut(
   const { q, promise } = quorum<VersionSet>(ctx, opts.timeoutMs, () =>
     new DynameshError('TIMEOUT', `put: ${acks} of ${opts.w} acknowledgements after ${opts.timeoutMs} ms${misses.text(waiting)}`),
   )
-  let acks = 1
+  /**
+   * Whom the acknowledged copies stand for: a primary for itself, a fallback for the primary its
+   * hint names (this node: itself, or opts.hintFor). W counts these, not copies: two hints for one
+   * absent owner (this node's own and a fallback's, say) are one owner's copy, and delivered they
+   * land on that one owner, whose lost disk would lose the write W promised to survive.
+   */
+  const standsFor = new Set<NodeId>([opts.hintFor ?? ctx.id])
+  let acks = standsFor.size
   const asked = new Set<NodeId>([ctx.id])
   /** Who has the write, or a hint of it held for them: this node (and whom its hint is for), each acknowledging replica (and whom its hint names). */
   const covered = new Set<NodeId>([ctx.id])
@@ -234,8 +241,11 @@ export async function coordinatePut(
         if (reply.t === 'store-r' && reply.ok) {
           covered.add(e.node)
           if (hint) covered.add(hint)
-          // Short of W still (the others in flight went slow meanwhile, say): look further.
-          if (++acks >= opts.w) q.resolve(set)
+          standsFor.add(hint ?? e.node)
+          acks = standsFor.size
+          // Short of W still (the others in flight went slow meanwhile, or this copy stands for an
+          // owner another already does): look further.
+          if (acks >= opts.w) q.resolve(set)
           else ask()
         } else {
           misses.add(e.node, reply)
