@@ -55,9 +55,11 @@ export const sortedTokens = memoByString(200_000, (key) => {
 function radixSort(keys: Uint32Array, vals: Uint32Array): void {
   const n = keys.length, at = new Uint32Array(257)
   let k: Uint32Array = keys, v: Uint32Array = vals, k2: Uint32Array = new Uint32Array(n), v2: Uint32Array = new Uint32Array(n)
+  // Stryker disable next-line EqualityOperator: a fifth pass would write only the scratch arrays; keys/vals keep the fourth's
   for (let shift = 0; shift < 32; shift += 8) {
     at.fill(0)
     for (let i = 0; i < n; i++) at[((k[i]! >>> shift) & 255) + 1]!++
+    // Stryker disable next-line EqualityOperator: at[257] is past the end, and a typed array ignores the write
     for (let b = 0; b < 256; b++) at[b + 1]! += at[b]!
     for (let i = 0; i < n; i++) {
       const j = at[(k[i]! >>> shift) & 255]!++
@@ -107,18 +109,21 @@ export class TokenIndex {
     const pos = new Uint32Array(total), gen = new Uint32Array(total)
     for (let i = 0, at = 0; i < ids.length; i++) {
       memberTokens(ids[i]!, counts[i]!, pos, at)
+      // Stryker disable next-line EqualityOperator: one more writes gen[at + count] = at + count, what the next member writes there
       for (let k = 0; k < counts[i]!; k++) gen[at + k] = at + k
       at += counts[i]!
       ix.register(ids[i]!, counts[i]!)
     }
     radixSort(pos, gen) // stable: generated in (id, k) order, so a shared position falls back to it
     const regOf = new Uint32Array(total), first = new Uint32Array(ids.length)
+    // Stryker disable next-line EqualityOperator: one more pass writes past first's end and fills an empty range (end NaN)
     for (let i = 0, at = 0; i < ids.length; i++) {
       first[i] = at
       regOf.fill(i, at, at + counts[i]!)
       at += counts[i]!
     }
     const who = new Float64Array(total)
+    // Stryker disable next-line EqualityOperator: one more writes who[total], past its end
     for (let j = 0; j < total; j++) {
       const r = regOf[gen[j]!]!
       who[j] = r * K + (gen[j]! - first[r]!)
@@ -147,6 +152,7 @@ export class TokenIndex {
   /** Adds whatever of the first `count` tokens of reg's stream the index lacks (bucketed indexes only). */
   ensure(reg: number, count: number): void {
     const made = this.made[reg]!
+    // Stryker disable next-line EqualityOperator: at made === count the loop below adds nothing
     if (made >= count) return
     const id = this.ids[reg]!
     const toks = new Uint32Array(count)
@@ -156,10 +162,12 @@ export class TokenIndex {
       const p = toks[k]!, b = p >>> shift
       const P = (this.pos[b] ??= []) as number[], W = (this.who[b] ??= []) as number[]
       let j = lowerBound(P, p)
-      // Equal positions: by id, then by stream index (the order a flat index sorts them in).
-      while (j < P.length && P[j] === p) {
-        const other = this.ids[Math.floor(W[j]! / K)]!
-        if (other > id || (other === id && W[j]! - Math.floor(W[j]! / K) * K > k)) break
+      // Equal positions (past the end P[j] is undefined): by id, then by stream index (the order a
+      // flat index sorts them in). An entry of this id already here has a smaller stream index
+      // (made only grows), so goes first.
+      while (P[j] === p) {
+        // Stryker disable next-line EqualityOperator: before or after its own entry at one position, a walk meets this member there alike
+        if (this.ids[Math.floor(W[j]! / K)]! > id) break
         j++
       }
       P.splice(j, 0, p)
@@ -201,26 +209,33 @@ export function tokenView(ids: (i: number) => string, counts: Uint32Array, reuse
   let total = 0
   for (let i = 0; i < m; i++) total += counts[i]!
   let index = reuse?.index
-  if (index === undefined || index.bits === 0 || index !== shared) {
+  if (index !== shared) {
     if (total < FLAT_BELOW) index = undefined
     else {
+      // A ring reads the same through any index (see the header): a fresh shared index changes no
+      // walk, only memory, and a test would have to put 8,000,000 tokens in the old one.
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: changes no walk (above)
       if (shared.size + total > SHARED_LIMIT) shared = new TokenIndex(16)
       // A walk through an index mostly of others' tokens would skip more than it reads.
+      // Stryker disable next-line EqualityOperator: at exactly four times, either index gives the same walk
       index = shared.size <= 4 * total ? shared : undefined
     }
   }
   if (index === undefined) {
     const flat = TokenIndex.flat(Array.from({ length: m }, (_, i) => ids(i)), counts)
     const regs = new Int32Array(m)
+    // Stryker disable next-line EqualityOperator: regs[m] is past the end, and a typed array ignores the write
     for (let i = 0; i < m; i++) regs[i] = i
     return { index: flat, table: regs.slice(), regs, counts, total }
   }
   const regs = reuse?.index === index ? reuse.regs : new Int32Array(m).fill(-1)
   for (let i = 0; i < m; i++) {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a shortcut; regOf gives a registered id its reg again
     if (regs[i]! < 0) regs[i] = index.regOf(ids(i))
     index.ensure(regs[i]!, counts[i]!)
   }
   const table = new Int32Array(index.registered).fill(-1)
+  // Stryker disable next-line EqualityOperator: table[regs[m]] is table[undefined], not an element
   for (let i = 0; i < m; i++) table[regs[i]!] = i
   return { index, table, regs, counts, total }
 }
@@ -246,13 +261,15 @@ export class TokenWalk {
     const { index, table, counts } = this.v
     const nb = index.pos.length
     for (;;) {
-      const P = index.pos[this.b], W = index.who[this.b]
-      if (P !== undefined && W !== undefined) {
+      const P = index.pos[this.b]
+      if (P !== undefined) {
+        const W = index.who[this.b]! // made with P, always
+        // Stryker disable next-line EqualityOperator: the entry past the end reads as no member's (reg NaN), and is skipped
         while (this.j < P.length) {
           const w = W[this.j]!, at = P[this.j]!
           this.j++
           const reg = Math.floor(w / K)
-          const i = reg < table.length ? table[reg]! : -1
+          const i = table[reg] ?? -1 // past the table's end: registered after this view, no member
           if (i >= 0 && w - reg * K < counts[i]!) {
             this.left--
             this.at = at
