@@ -183,7 +183,10 @@ export interface DynameshNode {
   /** Every event, or the events of one type (`node.on('change', ...)`). Returns an unsubscribe function. */
   on(handler: (ev: NodeEvent) => void): () => void
   on<T extends NodeEvent['type']>(type: T, handler: (ev: Extract<NodeEvent, { type: T }>) => void): () => void
-  /** Moves this node's data to the remaining owners, then marks it left. */
+  /**
+   * Moves this node's data to the remaining owners, marks it left, makes sure a peer heard that, and
+   * stops. Waits while this node is cut off from every peer; `stop()` abandons it.
+   */
   leave(): Promise<void>
   stop(): Promise<void>
 }

@@ -49,7 +49,7 @@ export class Dispatcher {
       case 'g-ver':
         return node.gossip.onVersions(from, msg.nb, msg.b, msg.v)
       case 'g-delta':
-        return node.gossip.onDelta(from, msg.members, msg.want)
+        return node.gossip.onDelta(from, msg.members, msg.want, msg.end === true)
       case 'get':
         void node.store
           .readAll(msg.key)

@@ -276,10 +276,10 @@ export class Gossip {
 
   onVersions(from: NodeId, nb: number, buckets: number[], list: Uint8Array): void {
     const { give, want } = this.view.compare(nb, buckets, parseVersions(list, fail))
-    this.sendDelta(from, give, this.view.shortsOf(want))
+    this.sendDelta(from, give, this.view.shortsOf(want), true)
   }
 
-  onDelta(from: NodeId, members: MemberEntry[], want: Uint8Array): void {
+  onDelta(from: NodeId, members: MemberEntry[], want: Uint8Array, end = false): void {
     this.apply(members)
     if (want.length > 0) {
       const wanted: MemberEntry[] = []
@@ -289,14 +289,20 @@ export class Gossip {
         if (e) wanted.push(e)
         if (id === this.ctx.id) this.wantedSelf.add(from)
       }
-      this.sendDelta(from, wanted, new Uint8Array(0))
+      this.sendDelta(from, wanted, new Uint8Array(0), false)
     }
-    this.settled(from, false)
+    // Only the answer to this node's g-ver ends its exchange: a peer's own news (announce) or the
+    // entries it was asked for say nothing about what that peer now holds of this node's view.
+    if (end) this.settled(from, false)
   }
 
-  private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array): void {
-    for (let i = 0; i === 0 || i < entries.length; i += DELTA_CHUNK) {
-      this.ctx.send(to, { t: 'g-delta', members: entries.slice(i, i + DELTA_CHUNK), want: i === 0 ? want : new Uint8Array(0) })
+  /** Entries in chunks; the last carries the want and, answering a g-ver, the exchange's end. */
+  private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array, end: boolean): void {
+    const last = Math.max(0, Math.ceil(entries.length / DELTA_CHUNK) - 1)
+    for (let c = 0; c <= last; c++) {
+      const members = entries.slice(c * DELTA_CHUNK, (c + 1) * DELTA_CHUNK)
+      if (c < last) this.ctx.send(to, { t: 'g-delta', members, want: new Uint8Array(0) })
+      else this.ctx.send(to, { t: 'g-delta', members, want, ...(end ? { end: true as const } : {}) })
     }
   }
 
@@ -376,14 +382,14 @@ export class Gossip {
       if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
       this.expired.add(id)
       this.ringTouched.add(id)
-        changed.push({ ...m, status: 'left' })
+      changed.push({ ...m, status: 'left' })
       ringChanged ||= inRing(m)
     }
     for (const id of this.expired) {
       if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
       this.ringTouched.add(id)
-        const m = this.view.get(id)!
+      const m = this.view.get(id)!
       changed.push(m)
       ringChanged ||= inRing(m)
     }

@@ -43,7 +43,6 @@ export interface NodeParts {
 }
 
 /** How long a leaving node keeps trying to hand its last member entry to somebody. */
-const LEAVE_CONFIRM_MS = 30_000
 
 export class Node implements DynameshNode, NodeContext {
   readonly id: NodeId
@@ -261,9 +260,10 @@ export class Node implements DynameshNode, NodeContext {
     await this.hold(this.drain())
     this.gossip.setSelf('left')
     this.gossip.announce()
-    // Somebody must hold the last entry, or the others would keep this node's hints until they
-    // expire it: keep trying for a while (a member cut off that long stops anyway).
-    await this.hold(this.gossip.confirm(LEAVE_CONFIRM_MS))
+    // Somebody must hold the last entry, or the others would take this node for crashed and keep
+    // the hints they hold for it until they expire it: like the hand-off above, keep trying until a
+    // peer heard it (a member cut off waits for a link to heal; stop() abandons the leave).
+    await this.hold(this.gossip.confirm(Infinity))
     await this.hold(this.gossip.flush())
     await this.stop()
   }

@@ -36,8 +36,12 @@ export type Msg =
   | { t: 'g-bkt'; h: Uint8Array }
   /** Step 3: the sender's version list (core/view.ts) of the buckets, at resolution `nb`, whose sums differed. */
   | { t: 'g-ver'; nb: number; b: number[]; v: Uint8Array }
-  /** Steps 4 and 5: signed entries for the receiver, and the short ids the sender wants (answered once, with an empty want). */
-  | { t: 'g-delta'; members: MemberEntry[]; want: Uint8Array }
+  /**
+   * Steps 4 and 5: signed entries for the receiver, and the short ids the sender wants (answered
+   * once, with an empty want). `end` marks the answer to a g-ver, the last message of the exchange
+   * its receiver began (entries pushed outside an exchange, or sent because they were wanted, have none).
+   */
+  | { t: 'g-delta'; members: MemberEntry[]; want: Uint8Array; end?: true }
   | { t: 'get'; rid: number; key: Uint8Array }
   /** `err`: why a replica that has the request could not answer it (e.g. MESSAGE_TOO_LARGE); then `rec` is null. */
   | { t: 'get-r'; rid: number; rec: Uint8Array | null; err?: string }
@@ -216,7 +220,7 @@ export function decodeMessage(data: Uint8Array): Msg {
     case 'g-delta': {
       const want = bytes(v.want, MAX_GOSSIP_MEMBERS * SHORT_ID_BYTES, 'want')
       parseShorts(want, fail)
-      return { t: 'g-delta', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), want }
+      return { t: 'g-delta', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), want, ...(v.end === undefined ? {} : { end: v.end === true ? true : fail('end: expected true') }) }
     }
     case 'get':
       return { t: 'get', rid: int(v.rid, 'rid'), key: bytes(v.key, MAX_KEY_BYTES, 'key') }

@@ -176,7 +176,8 @@ export const gossipMessage: fc.Arbitrary<Msg> = fc.oneof(
     t: fc.constant('g-delta' as const),
     members: fc.array(memberEntry, { maxLength: 6 }),
     want: fc.array(bytes(SHORT_ID_BYTES, SHORT_ID_BYTES), { maxLength: 4 }).map((ws) => Uint8Array.from(ws.flatMap((w) => [...w]))),
-  }),
+    end: fc.constant(true as const),
+  }, { requiredKeys: ['t', 'members', 'want'] }),
 )
 
 /** A replica record: mostly a real encoded set (so handlers get past decodeSet), sometimes opaque bytes. */

@@ -41,7 +41,7 @@ function wellFormed(m: Msg): boolean {
     case 'g-ver':
       return isPow2(m.nb) && m.nb <= MAX_GOSSIP_BUCKETS && m.b.every((b) => isInt(b, 0, m.nb - 1)) && m.v instanceof Uint8Array
     case 'g-delta':
-      return Array.isArray(m.members) && m.members.length <= MAX_GOSSIP_MEMBERS && m.members.every(isMember) && isBytes(m.want, Infinity) && m.want.length % 6 === 0
+      return Array.isArray(m.members) && m.members.length <= MAX_GOSSIP_MEMBERS && m.members.every(isMember) && isBytes(m.want, Infinity) && m.want.length % 6 === 0 && (m.end === undefined || m.end === true)
     case 'get':
       return isInt(m.rid) && isBytes(m.key, MAX_KEY_BYTES)
     case 'get-r':

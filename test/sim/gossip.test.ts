@@ -96,6 +96,28 @@ describe('leaving', () => {
     for (const n of c.nodes()) expect(n.cluster().members.find((m) => m.id === 'e')?.status).toBe('left')
     await c.stop()
   }, 60_000)
+
+  it('a member cut off for minutes keeps trying to be heard, so nobody keeps hints for it', async () => {
+    const c = await cluster(5, { seed: 23 })
+    c.net.partition(['e'], ['a', 'b', 'c', 'd'])
+    await c.net.advance(3000)
+    // Writes while e is away: the others hold hints for it.
+    for (let i = 0; i < 40; i++) await c.node('a').put(`cut-${i}`, `v${i}`)
+    const owed = (): number => c.nodes().filter((n) => n.id !== 'e').reduce((s, n) => s + n.inspect().hints, 0)
+    expect(owed()).toBeGreaterThan(0)
+    const leaving = c.node('e').leave()
+    await c.net.advance(5 * 60_000) // far past any confirmation deadline, far short of expiry
+    c.net.heal()
+    await leaving
+    await c.net.settle()
+    for (const n of c.nodes().filter((x) => x.id !== 'e')) {
+      expect(n.cluster().members.find((m) => m.id === 'e')?.status).toBe('left')
+      expect(n.inspect().hintOwners).not.toContain('e')
+    }
+    expect(owed()).toBe(0)
+    for (let i = 0; i < 40; i++) expect(texts((await c.node('b').get(`cut-${i}`)).values)).toEqual([`v${i}`])
+    await c.stop()
+  }, 60_000)
 })
 
 describe('hostile gossip', () => {

@@ -45,6 +45,7 @@ function world() {
       store: { hintOwners: () => new Set<string>() },
       detector,
       isUp: (x: NodeId) => x === id || detector.isUp(x),
+      running: () => true,
       send: (to: NodeId, msg: Msg) => {
         const s = { from: id as NodeId, to, t: msg.t, bytes: encodeMessage(msg) }
         queue.push(s)
@@ -70,7 +71,7 @@ function world() {
       if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply)
       else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
       else if (m.t === 'g-ver') g.onVersions(s.from, m.nb, m.b, m.v)
-      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want)
+      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want, m.end === true)
     }
   }
 
@@ -82,7 +83,7 @@ function world() {
     return log.slice(start)
   }
 
-  return { add, run, exchange, nodes, advance: (ms: number) => (now += ms) }
+  return { add, run, exchange, nodes, advance: (ms: number) => (now += ms), drop: () => void queue.splice(0) }
 }
 
 /** A signed entry of a simulated member. */
@@ -184,6 +185,34 @@ describe('gossip exchange', () => {
     expect(a.g.ring(ring, opts).owners).toBe(owners)
     expect(placementsMade()).toBe(before + 1)
     expect(owners).toEqual(buildRing(a.g.ringMembers(), opts).owners)
+  })
+})
+
+describe('confirming a leave', () => {
+  it('ends only with the answer to its own exchange, not with news the peer pushed meanwhile', async () => {
+    const w = world()
+    const b = w.add('b')
+    const c = w.add('c')
+    w.exchange('b', 'c')
+    c.g.setSelf('left')
+    let confirmed: boolean | undefined
+    void c.g.confirm(60_000).then((ok) => (confirmed = ok))
+    w.drop() // c's digest to b is lost
+    b.g.setSelf('leaving')
+    b.g.announce() // b's own news reaches c, outside any exchange
+    w.run()
+    await new Promise((r) => setImmediate(r))
+    expect(confirmed).toBeUndefined()
+    expect(b.g.view.get('c')?.status).toBe('up')
+    // The exchange done again: b asks for c's entry, so c makes sure with one more, which agrees.
+    c.g.begin('b' as NodeId)
+    w.run()
+    for (let i = 0; i < 5 && confirmed === undefined; i++) {
+      await new Promise((r) => setImmediate(r))
+      w.run()
+    }
+    expect(confirmed).toBe(true)
+    expect(b.g.view.get('c')?.status).toBe('left')
   })
 })
 
