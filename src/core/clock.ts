@@ -26,12 +26,25 @@ export interface Dot {
   n: number
 }
 
-/** One concurrent version. `value: null` is a tombstone (delete); `ts` is the coordinator's wall time (ms) of the write. */
+/**
+ * One concurrent version. `value: null` is a tombstone (delete); `ts` is the coordinator's wall
+ * time (ms) of the write. `op`: the operation id of a forwarded write (node/forward.ts), the same
+ * on every version of it, should two coordinators each stamp it (one timed out after stamping).
+ */
 export interface Sibling {
   dot: Dot
   value: Uint8Array | null
   ts: number
+  op?: number
 }
+
+/**
+ * Most superseded operations a set remembers: the highest ids, which are the latest (an op id
+ * begins with its time, node/forward.ts newOp). One write stamped twice (by a coordinator whose
+ * answer was lost and by the one its retry reached) is two versions; a later write that saw only one
+ * of them supersedes both through this list, wherever the other turns up.
+ */
+export const MAX_GONE = 4
 
 /** Per replica: the highest event seen and the time of that event (used to prune the oldest entries). */
 export interface VersionVector {
@@ -41,11 +54,13 @@ export interface VersionVector {
 /**
  * The versions of one key. Canonical form: `siblings` sorted by (`dot.id` in UTF-8 byte order,
  * `dot.n`), no two with the same dot, every dot covered by `vv`, and no sibling covered by another
- * version (a superseded sibling is dropped, not kept).
+ * version (a superseded sibling is dropped, not kept). `gone`, when present: the operation ids of
+ * superseded forwarded writes, highest first, at most MAX_GONE, none twice and none a sibling's.
  */
 export interface VersionSet {
   vv: VersionVector
   siblings: Sibling[]
+  gone?: number[]
 }
 
 
@@ -148,7 +163,7 @@ export function update(
   replica: ReplicaId,
   value: Uint8Array | null,
   now: number,
-  opts: { maxEntries?: number } = {},
+  opts: { maxEntries?: number; op?: number } = {},
 ): VersionSet {
   if (typeof replica !== 'string' || replica.length === 0) throw new TypeError('replica id must be a non-empty string')
   if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array or null')
@@ -156,15 +171,44 @@ export function update(
   const maxEntries = opts.maxEntries ?? Infinity
   if (maxEntries !== Infinity && (!Number.isInteger(maxEntries) || maxEntries < 1)) throw new TypeError('maxEntries must be an integer >= 1')
 
+  if (opts.op !== undefined && !isOp(opts.op)) throw new TypeError('op must be a safe integer >= 1')
+  // Its coordinator reuses what it holds instead (node/coordinator.ts): never a second stamp here.
+  if (opts.op !== undefined && (sawGone(s, opts.op) || s.siblings.some((x) => x.op === opts.op))) throw new TypeError('operation already stamped here')
+
   const ts = now + 0 // -0 becomes 0, which is what a decoded copy holds
-  const siblings = s.siblings.filter((x) => !covers(ctx, x.dot))
+  const superseded = s.siblings.filter((x) => covers(ctx, x.dot))
+  const gone = joinGone(s.gone, undefined, superseded)
+  const siblings = live(s.siblings.filter((x) => !covers(ctx, x.dot)), gone)
   const vv = mergeVV(s.vv, ctx)
   const n = (entryOf(vv, replica)?.n ?? 0) + 1
   setEntry(vv, replica, { n, ts })
-  siblings.push({ dot: { id: replica, n }, value, ts })
+  siblings.push(opts.op === undefined ? { dot: { id: replica, n }, value, ts } : { dot: { id: replica, n }, value, ts, op: opts.op })
   siblings.sort(compareSiblings)
-  return { vv: prune(vv, siblings, maxEntries), siblings }
+  return withGone({ vv: prune(vv, siblings, maxEntries), siblings }, gone)
 }
+
+/** True for a valid operation id: a safe integer >= 1. */
+export const isOp = (op: number): boolean => Number.isSafeInteger(op) && op >= 1
+
+/** True when the set saw operation `op` superseded. */
+export const sawGone = (s: VersionSet, op: number): boolean => s.gone?.includes(op) ?? false
+
+/**
+ * The superseded operations of two sets and of the `superseded` siblings: the MAX_GONE highest,
+ * highest first; undefined when none. A join: the same whatever the grouping.
+ */
+function joinGone(a: readonly number[] | undefined, b: readonly number[] | undefined, superseded: readonly Sibling[]): number[] | undefined {
+  const ops = new Set<number>([...(a ?? []), ...(b ?? [])])
+  for (const x of superseded) if (x.op !== undefined) ops.add(x.op)
+  if (ops.size === 0) return undefined
+  return [...ops].sort((x, y) => y - x).slice(0, MAX_GONE)
+}
+
+/** The siblings that are not another stamp of a superseded operation. */
+const live = (siblings: Sibling[], gone: readonly number[] | undefined): Sibling[] =>
+  gone === undefined ? siblings : siblings.filter((x) => x.op === undefined || !gone.includes(x.op))
+
+const withGone = (s: VersionSet, gone: number[] | undefined): VersionSet => (gone === undefined ? s : { ...s, gone })
 
 /** Drops the oldest entries past `max`, sparing ids of live siblings. Mutates the fresh `vv` it is given. */
 function prune(vv: VersionVector, siblings: Sibling[], max: number): VersionVector {
@@ -194,8 +238,9 @@ export function merge(a: VersionSet, b: VersionSet): VersionSet {
   const aDots = new Set(a.siblings.map((x) => dotKey(x.dot)))
   const bDots = new Set(b.siblings.map((x) => dotKey(x.dot)))
   const kept: Sibling[] = []
-  for (const x of a.siblings) if (!covers(b.vv, x.dot) || bDots.has(dotKey(x.dot))) kept.push(x)
-  for (const y of b.siblings) if (!covers(a.vv, y.dot) || aDots.has(dotKey(y.dot))) kept.push(y)
+  const superseded: Sibling[] = []
+  for (const x of a.siblings) (!covers(b.vv, x.dot) || bDots.has(dotKey(x.dot)) ? kept : superseded).push(x)
+  for (const y of b.siblings) (!covers(a.vv, y.dot) || aDots.has(dotKey(y.dot)) ? kept : superseded).push(y)
   kept.sort(compareSiblings)
   // Both sides may hold the same dot. Dots are unique per write, so the copies are equal; should they
   // differ anyway (a reused replica id), the larger by compareSiblings wins on every replica alike.
@@ -205,7 +250,10 @@ export function merge(a: VersionSet, b: VersionSet): VersionSet {
     if (last !== undefined && compareDots(last.dot, x.dot) === 0) siblings[siblings.length - 1] = x
     else siblings.push(x)
   }
-  return { vv: mergeVV(a.vv, b.vv), siblings }
+  // A superseded version's other stamps (one write stamped twice) go with it, here and wherever
+  // this set's list reaches.
+  const gone = joinGone(a.gone, b.gone, superseded)
+  return withGone({ vv: mergeVV(a.vv, b.vv), siblings: live(siblings, gone) }, gone)
 }
 
 /** The values of the non-tombstone siblings, in canonical order. */
@@ -226,9 +274,12 @@ export function equalSets(a: VersionSet, b: VersionSet): boolean {
     if (y === undefined || x.n !== y.n || x.ts !== y.ts) return false
   }
   if (a.siblings.length !== b.siblings.length) return false
+  const ga = a.gone ?? []
+  const gb = b.gone ?? []
+  if (ga.length !== gb.length || ga.some((op, i) => op !== gb[i])) return false
   return a.siblings.every((x, i) => {
     const y = b.siblings[i]!
-    if (x.dot.id !== y.dot.id || x.dot.n !== y.dot.n || x.ts !== y.ts) return false
+    if (x.dot.id !== y.dot.id || x.dot.n !== y.dot.n || x.ts !== y.ts || x.op !== y.op) return false
     return x.value === null || y.value === null ? x.value === y.value : equalBytes(x.value, y.value)
   })
 }
@@ -241,6 +292,6 @@ function compareSiblings(a: Sibling, b: Sibling): number {
   const d = compareDots(a.dot, b.dot)
   if (d !== 0) return d
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1
-  if (a.value === null || b.value === null) return (a.value === null ? 0 : 1) - (b.value === null ? 0 : 1)
-  return compareBytes(a.value, b.value)
+  if (a.value === null || b.value === null) return (a.value === null ? 0 : 1) - (b.value === null ? 0 : 1) || (a.op ?? 0) - (b.op ?? 0)
+  return compareBytes(a.value, b.value) || (a.op ?? 0) - (b.op ?? 0)
 }

@@ -6,15 +6,17 @@
  *
  * Layout, version 2 (varint = unsigned LEB128, minimal, at most 2^53 - 1; f64 = big-endian double):
  *
- *   set      := 0x02 varint(#entries) entry* varint(#siblings) sibling*
+ *   set      := 0x02 varint(#entries) entry* varint(#siblings) sibling* [gone]
  *   context  := 0x02 varint(#entries >= 1) entry*          then base64url, no padding; {} is ''
  *   entry    := id varint(n >= 1) time                     sorted by id, strictly
- *   sibling  := varint(entry index) varint(n >= 1) stime kind [value]   sorted by (id, n), strictly
+ *   sibling  := varint(entry index) varint(n >= 1) stime kind [op] [value]   sorted by (id, n), strictly
  *   id       := varint(1..256) utf8-bytes
  *   time     := varint(2 + 2 t)  for an integer t in [0, 2^52 - 2] (wall-clock ms: 6 bytes)
  *             | 0x01 f64(t)      for any other finite t
  *   stime    := 0x00 when the sibling's time is its entry's, else time
- *   kind     := 0x00 (tombstone) | 0x01 (value)            value := varint(len) bytes
+ *   kind     := 0x00 (tombstone) | 0x01 (value), plus 0x02 when an op follows
+ *   op       := varint(1..2^53 - 1)                         value := varint(len) bytes
+ *   gone     := varint(1..MAX_GONE) op*                    highest first, strictly; none a sibling's op
  *
  * Why: the vector covers every sibling, so a sibling's id is always one of the vector's: it is named
  * by its index instead of repeating the text, and the newest sibling of a replica usually shares
@@ -27,7 +29,7 @@
  */
 import { DynameshError, type ErrorCode } from '../errors.js'
 import { Reader as ByteReader, Writer as ByteWriter, fromBase64url as fromB64, toBase64url, varintSize } from './bytes.js'
-import { compareDots, compareIds, covers, entryOf, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
+import { MAX_GONE, compareDots, compareIds, covers, entryOf, isOp, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
 import { compareBytes, hash } from './hash.js'
 import { HARD_SIBLINGS } from '../limits.js'
 
@@ -65,7 +67,7 @@ export function encodeSet(s: VersionSet): Uint8Array {
   }
   if (entries.length > MAX_ENTRIES || siblings.length > MAX_SIBLINGS) throw new TypeError('version set too large')
   const index = new Map(entries.map(([id], i) => [id, i]))
-  const w = new Writer(sizeOf(entries, siblings))
+  const w = new Writer(sizeOf(entries, siblings, s.gone))
   w.u8(FORMAT)
   writeEntries(w, entries)
   w.varint(siblings.length)
@@ -76,12 +78,19 @@ export function encodeSet(s: VersionSet): Uint8Array {
     w.varint(at)
     w.counter(x.dot.n)
     w.stime(x.ts, entries[at]![1].ts)
-    if (x.value === null) w.u8(0)
-    else {
-      w.u8(1)
+    w.u8((x.value === null ? 0 : 1) | (x.op === undefined ? 0 : 2))
+    if (x.op !== undefined) w.op(x.op)
+    if (x.value !== null) {
       w.varint(x.value.length)
       w.bytes(x.value)
     }
+  }
+  if (s.gone !== undefined && s.gone.length > 0) {
+    if (s.gone.length > MAX_GONE) throw new TypeError('too many superseded operations')
+    for (let i = 1; i < s.gone.length; i++) if (s.gone[i - 1]! <= s.gone[i]!) throw new TypeError('superseded operations not highest first')
+    if (siblings.some((x) => x.op !== undefined && s.gone!.includes(x.op))) throw new TypeError('a superseded operation is live')
+    w.varint(s.gone.length)
+    for (const op of s.gone) w.op(op)
   }
   return w.done()
 }
@@ -103,15 +112,26 @@ export function decodeSet(b: Uint8Array): VersionSet {
       const dot = { id, n: r.counter() }
       const ts = r.stime(vv[id]!.ts)
       const kind = r.u8()
-      if (kind > 1) r.fail('bad sibling kind')
-      const value = kind === 0 ? null : r.bytes(r.varint())
+      if (kind > 3) r.fail('bad sibling kind')
+      const op = kind & 2 ? r.op() : undefined
+      const value = kind & 1 ? r.bytes(r.varint()) : null
       const prev = siblings[siblings.length - 1]
       if (prev !== undefined && compareDots(prev.dot, dot) >= 0) r.fail('siblings not in canonical order')
       if (!covers(vv, dot)) r.fail('sibling not covered by its version vector')
-      siblings.push({ dot, value, ts })
+      siblings.push(op === undefined ? { dot, value, ts } : { dot, value, ts, op })
+    }
+    if (r.left() === 0) return { vv, siblings }
+    const n = r.varint()
+    if (n < 1 || n > MAX_GONE) r.fail('bad count of superseded operations')
+    const gone: number[] = []
+    for (let i = 0; i < n; i++) {
+      const op = r.op()
+      if (gone.length > 0 && gone[gone.length - 1]! <= op) r.fail('superseded operations not in canonical order')
+      if (siblings.some((x) => x.op === op)) r.fail('a superseded operation is live')
+      gone.push(op)
     }
     r.end()
-    return { vv, siblings }
+    return { vv, siblings, gone }
   })
 }
 
@@ -214,19 +234,24 @@ export function decodeVectors(b: Uint8Array): VersionVector[] {
 }
 
 /** Size in bytes of the set's encoding, without building it (for size limits). */
-export const setSize = (s: VersionSet): number => sizeOf(sortedEntries(s.vv), s.siblings)
+export const setSize = (s: VersionSet): number => sizeOf(sortedEntries(s.vv), s.siblings, s.gone)
 
 type Entry = [string, { n: number; ts: number }]
 
 const sortedEntries = (vv: VersionVector): Entry[] => Object.entries(vv).sort((a, b) => compareIds(a[0], b[0]))
 
-function sizeOf(entries: Entry[], siblings: Sibling[]): number {
+function sizeOf(entries: Entry[], siblings: Sibling[], gone: readonly number[] | undefined): number {
   let n = 1 + entriesSize(entries) + varintSize(siblings.length)
   const index = new Map(entries.map(([id, e], i) => [id, { at: i, ts: e.ts }]))
   for (const x of siblings) {
     const ref = index.get(x.dot.id)
     n += varintSize(ref?.at ?? 0) + varintSize(x.dot.n) + (ref !== undefined && ref.ts === x.ts ? 1 : timeSize(x.ts)) + 1
+    if (x.op !== undefined) n += varintSize(x.op)
     if (x.value !== null) n += varintSize(x.value.length) + x.value.length
+  }
+  if (gone !== undefined && gone.length > 0) {
+    n += varintSize(gone.length)
+    for (const op of gone) n += varintSize(op)
   }
   return n
 }
@@ -313,6 +338,10 @@ class Writer extends ByteWriter {
       this.f64(t)
     }
   }
+  op(op: number): void {
+    if (!isOp(op)) throw new TypeError(`op must be a safe integer >= 1, got ${op}`)
+    this.varint(op)
+  }
   /** A sibling's time: 0x00 when it is its entry's. */
   stime(t: number, ref: number): void {
     if (Number.isFinite(t) && t === ref) this.u8(0)
@@ -351,6 +380,11 @@ class Reader extends ByteReader {
     // A short time (-0 among them, see timeSize) has only the short form.
     if (!Number.isFinite(t) || isShortTime(t)) this.fail('bad time')
     return t
+  }
+  op(): number {
+    const op = this.varint()
+    if (op < 1) this.fail('op must be >= 1')
+    return op
   }
   stime(ref: number): number {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: past the end buf[pos] is undefined, and time() then fails as truncated

@@ -7,7 +7,7 @@
  * until its deadline: when the preference list is used up short of the quorum, it walks on along the
  * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
-import { contextOf, equalSets, merge, update, type VersionSet, type VersionVector } from '../core/clock.js'
+import { contextOf, equalSets, merge, sawGone, update, type VersionSet, type VersionVector } from '../core/clock.js'
 import { decodeSet, encodeContext, setSize } from '../core/record.js'
 import { encodeOnce } from './cache.js'
 import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
@@ -167,15 +167,19 @@ export async function coordinatePut(
   key: Uint8Array,
   value: Uint8Array | null,
   context: VersionVector,
-  opts: { n: number; w: number; timeoutMs: number; hintFor?: NodeId; again?: boolean; seen?: VersionSet },
+  opts: { n: number; w: number; timeoutMs: number; hintFor?: NodeId; again?: boolean; seen?: VersionSet;
+    /** A forwarded write's operation id: its version carries it (clock.ts, Sibling.op). */
+    op?: number },
 ): Promise<VersionSet> {
   const p = ctx.store.partitionOf(key)
   const limits = { maxRecordBytes: ctx.config.maxRecordBytes ?? MAX_RECORD_BYTES, maxSiblings: ctx.config.maxSiblings ?? MAX_SIBLINGS }
   const set = await ctx.store.modify(key, opts.hintFor, (held) => {
     const known = opts.seen ? merge(held, opts.seen) : held
     // A retry whose earlier attempt's version is already here is not stamped again: one put, one dot.
+    // Nor one whose version was stamped and then superseded by a write that saw it.
+    if (opts.op !== undefined && (known.siblings.some((x) => x.op === opts.op) || sawGone(known, opts.op))) return known
     if (opts.again && stampedBefore(known, context, value)) return known
-    const next = update(known, context, ctx.dotId(), value, ctx.env.now())
+    const next = update(known, context, ctx.dotId(), value, ctx.env.now(), opts.op === undefined ? {} : { op: opts.op })
     // Throwing here stores nothing: the write is refused before it reaches any replica.
     checkGrowth(key, { siblings: known.siblings.length, bytes: setSize(known) }, { siblings: next.siblings.length, bytes: setSize(next) }, limits)
     return next
@@ -294,8 +298,8 @@ export async function routeWrite(
   /** Some attempt of this write went unanswered: a node may have stamped it already (see stampedBefore). */
   let again = opts.again ?? false
   const tried: NodeId[] = []
+  let op = opts.op
   if (!me) {
-    let op = opts.op
     for (const e of pl) {
       // Each attempt gets half of what is left, and the remote coordinator a little less than the
       // attempt, so it answers (success or failure) before this side gives up on it. The call as a
@@ -324,7 +328,7 @@ export async function routeWrite(
   // time left: an earlier attempt's version found there is reused (coordinatePut, stampedBefore).
   const seen = again ? await gatherEarlier(ctx, key, [...tried, ...(ring.owners[p] ?? [])], Math.max(1, Math.floor((deadline - ctx.env.now()) / 4))) : undefined
   const timeoutMs = Math.max(1, deadline - ctx.env.now())
-  const set = await coordinatePut(ctx, key, value, context, { n: opts.n, w: opts.w, timeoutMs, again, ...(hintFor ? { hintFor } : {}), ...(seen ? { seen } : {}) })
+  const set = await coordinatePut(ctx, key, value, context, { n: opts.n, w: opts.w, timeoutMs, again, ...(hintFor ? { hintFor } : {}), ...(seen ? { seen } : {}), ...(op === undefined ? {} : { op }) })
   return encodeContext(contextOf(set))
 }
 

@@ -38,10 +38,19 @@ export function stampedBefore(known: VersionSet, context: VersionVector, value: 
 }
 
 /**
- * An operation id for a forwarded write: random, 53 bits, never 0. The same on every copy of the
- * write, whichever node it goes through (node/ops.ts); drawn only when a write is forwarded.
+ * An operation id for a forwarded write: 53 bits, never 0. The same on every copy of the write,
+ * whichever node it goes through (node/ops.ts), and on its version (clock.ts, Sibling.op); drawn
+ * only when a write is forwarded. The high 22 bits count ten-minute periods since OP_EPOCH (80
+ * years), the low 31 are random: later writes have higher ids, so a set that keeps the highest of
+ * the superseded ones keeps the latest (clock.ts, MAX_GONE), and two writes of one key collide
+ * only within ten minutes and then once in 2^31.
  */
-export const newOp = (env: Env): number => Math.floor(env.random() * 2 ** 21) * 2 ** 32 + Math.floor(env.random() * 2 ** 32) || 1
+export function newOp(env: Env): number {
+  const period = Math.min(Math.max(0, Math.floor((env.now() - OP_EPOCH) / OP_PERIOD_MS)), 2 ** 22 - 1)
+  return period * 2 ** 31 + Math.floor(env.random() * 2 ** 31) || 1
+}
+const OP_EPOCH = Date.UTC(2023, 0, 1)
+const OP_PERIOD_MS = 600_000
 
 /** A forwarded write as `forward` sends it (each copy gets its own request id). */
 export type FwdRequest = Extract<Request, { t: 'fwd' }>

@@ -31,6 +31,7 @@ import { equalBytes } from '../core/hash.js'
 import { MAX_MEMBER_VERSION } from '../limits.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
+import { foreignPartitions } from './handoff.js'
 
 /** Random peers a starting node greets (its seeds stand in when it knows nobody else, or the first is silent). */
 export const GREET_EXTRA = 3
@@ -152,10 +153,11 @@ export class Gossip {
     }
     if (this.ticks % 2 === 0) {
       const suspects = this.ctx.detector.suspected().filter((id) => this.pool.has(id))
-      // Hints wait for their owner: a suspected member this node holds hints for is tried every
-      // other period, so its return is noticed (and the hints delivered) within seconds.
+      // Hints and records that moved wait for their owner: a suspected member this node holds hints
+      // for, or owning a partition this node holds records of but no longer replicates, is tried
+      // every other period, so its return is noticed (and the data handed over) within seconds.
       const owed = this.ctx.store.hintOwners()
-      const waitedFor = suspects.filter((id) => owed.has(id))
+      const waitedFor = suspects.filter((id) => owed.has(id) || this.ownsForeign(id))
       if (waitedFor.length > 0) return random(waitedFor)
       if (this.ticks % 4 === 0 && suspects.length > 0) return random(suspects)
     }
@@ -165,6 +167,14 @@ export class Gossip {
       if (id !== undefined && this.ctx.isUp(id)) return id
     }
     return undefined
+  }
+
+  /** True when `id` owns a partition this node holds records of but does not replicate (handoff.ts). */
+  private ownsForeign(id: NodeId): boolean {
+    const foreign = foreignPartitions(this.ctx)
+    if (foreign.length === 0) return false
+    const owners = this.ctx.ring().owners
+    return foreign.some((p) => owners[p]?.includes(id) ?? false)
   }
 
   /** Starts an exchange with `to`. */

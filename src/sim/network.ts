@@ -222,11 +222,11 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     if (rng() < (link?.loss ?? faults.loss)) return drop(from, to, msg.length, 'loss')
     const copy = msg.slice()
     const target = dst.cur
-    deliverLater(slot.id, dst, target, copy, link)
-    if (faults.duplicate > 0 && rng() < faults.duplicate) deliverLater(slot.id, dst, target, copy.slice(), link)
+    deliverLater(slot.id, life, dst, target, copy, link)
+    if (faults.duplicate > 0 && rng() < faults.duplicate) deliverLater(slot.id, life, dst, target, copy.slice(), link)
   }
 
-  function deliverLater(from: NodeId, dst: Slot, target: Life, msg: Uint8Array, link: LinkFaults | undefined): void {
+  function deliverLater(from: NodeId, sender: Life, dst: Slot, target: Life, msg: Uint8Array, link: LinkFaults | undefined): void {
     const [lo, hi] = link?.latencyMs ?? faults.latencyMs
     let at = sched.now + randomInt(rng, lo, hi)
     if (fifo) {
@@ -237,7 +237,9 @@ export function createSimNetwork(opts: SimOptions): SimNetwork {
     }
     sched.schedule(at - sched.now, () => {
       // Checked again on arrival: a crash resets the connection and a partition cuts what is in flight.
-      if (!up(dst, target)) return drop(from, dst.id, msg.length, 'down')
+      // A crashed sender's too: over a real connection nothing arrives after the peer saw it close,
+      // and a message that did would tell the receiver's failure detector the dead node is alive.
+      if (!up(dst, target) || !sender.alive) return drop(from, dst.id, msg.length, 'down')
       const why = blocked(from, dst.id)
       if (why !== undefined) return drop(from, dst.id, msg.length, why)
       counts.delivered++

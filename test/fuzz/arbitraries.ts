@@ -10,7 +10,7 @@
  * fuzzed peer sends reaches them.
  */
 import fc from 'fast-check'
-import { compareDots, setEntry, type Sibling, type VersionSet, type VersionVector } from '../../src/core/clock.js'
+import { MAX_GONE, compareDots, setEntry, type Sibling, type VersionSet, type VersionVector } from '../../src/core/clock.js'
 import type { LeafListing, Probe } from '../../src/core/merkle.js'
 import { DEPTH, FANOUT, HASH_BYTES } from '../../src/core/merkle-shape.js'
 import { encodeListings, encodeProbes } from '../../src/core/merkle-codec.js'
@@ -80,6 +80,8 @@ export const replicaId: fc.Arbitrary<string> = fc.oneof(
 )
 const counter = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
 /** Times: wall-clock integers (the short form) or any other finite double (the f64 form); never -0. */
+/** An operation id of a forwarded write (node/forward.ts newOp): any safe integer >= 1. */
+const op = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
 const time = fc.oneof(
   { weight: 4, arbitrary: fc.integer({ min: 0, max: 2 ** 52 - 2 }) },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }).map((t) => t + 0) },
@@ -98,14 +100,20 @@ export const versionSet: fc.Arbitrary<VersionSet> = vvEntries(0).chain((entries)
   const vv = toVV(entries)
   if (entries.length === 0) return fc.constant<VersionSet>({ vv, siblings: [] })
   const sibling = fc
-    .record({ at: fc.nat(entries.length - 1), back: fc.nat(), value: fc.option(sized(2048, 32), { nil: null }), ts: fc.option(time, { nil: undefined }) })
-    .map(({ at, back, value, ts }): Sibling => {
+    .record({ at: fc.nat(entries.length - 1), back: fc.nat(), value: fc.option(sized(2048, 32), { nil: null }), ts: fc.option(time, { nil: undefined }), op: fc.option(op, { nil: undefined, freq: 2 }) })
+    .map(({ at, back, value, ts, op }): Sibling => {
       const e = entries[at]!
-      return { dot: { id: e.id, n: e.n - (back % Math.min(e.n, 1000)) }, value, ts: ts ?? e.ts }
+      const x: Sibling = { dot: { id: e.id, n: e.n - (back % Math.min(e.n, 1000)) }, value, ts: ts ?? e.ts }
+      return op === undefined ? x : { ...x, op }
     })
   return fc
-    .uniqueArray(sibling, { selector: (s) => JSON.stringify([s.dot.id, s.dot.n]), maxLength: 4 })
-    .map((siblings) => ({ vv, siblings: [...siblings].sort((a, b) => compareDots(a.dot, b.dot)) }))
+    .tuple(fc.uniqueArray(sibling, { selector: (s) => JSON.stringify([s.dot.id, s.dot.n]), maxLength: 4 }), fc.uniqueArray(op, { maxLength: MAX_GONE }))
+    .map(([siblings, ops]) => {
+      // Superseded ops: highest first, none a sibling's (the canonical form).
+      const gone = ops.filter((o) => !siblings.some((x) => x.op === o)).sort((a, b) => b - a)
+      const set: VersionSet = { vv, siblings: [...siblings].sort((a, b) => compareDots(a.dot, b.dot)) }
+      return gone.length > 0 ? { ...set, gone } : set
+    })
 })
 
 /** A non-empty causal context's vector (an empty one encodes as ''). */

@@ -32,7 +32,7 @@ function world() {
   const log: Sent[] = []
   const nodes = new Map<NodeId, { g: Gossip; changes: Array<{ ids: string[]; ring: boolean }>; detector: FailureDetector; verifies: { n: number }; saved: string[][] }>()
 
-  function add(id: string, opts: { auth?: MemberAuth | null; removeAfterMs?: number } = {}) {
+  function add(id: string, opts: { auth?: MemberAuth | null; removeAfterMs?: number; foreign?: { partition: number; owner: string } } = {}) {
     const detector = new FailureDetector(() => now)
     const verifies = { n: 0 }
     const base = opts.auth === null ? undefined : (opts.auth ?? simAuth(secret, id))
@@ -42,7 +42,9 @@ function world() {
       env: { now: () => now, setTimer: () => () => {}, random },
       config: { weight: 1, removeAfterMs: opts.removeAfterMs ?? 60_000, gossipMs: 1000 },
       transport: { ...(auth ? { auth } : {}), peers: () => [] },
-      store: { hintOwners: () => new Set<string>() },
+      store: { hintOwners: () => new Set<string>(), heldPartitions: () => (opts.foreign ? [opts.foreign.partition] : []) },
+      // A ring of one partition per index up to the foreign one, all owned by its owner.
+      ring: () => ({ q: (opts.foreign?.partition ?? 0) + 1, n: 1, members: [{ id: opts.foreign?.owner ?? id, weight: 1 }], owners: Array.from({ length: (opts.foreign?.partition ?? 0) + 1 }, () => [opts.foreign?.owner ?? id]) }),
       detector,
       isUp: (x: NodeId) => x === id || detector.isUp(x),
       running: () => true,
@@ -83,7 +85,7 @@ function world() {
     return log.slice(start)
   }
 
-  return { add, run, exchange, nodes, advance: (ms: number) => (now += ms), drop: () => void queue.splice(0) }
+  return { add, run, exchange, nodes, log, advance: (ms: number) => (now += ms), drop: () => void queue.splice(0) }
 }
 
 /** A signed entry of a simulated member. */
@@ -309,6 +311,29 @@ describe('signed entries', () => {
     w.exchange('a', 'b')
     expect(a.g.view.get('b')).toEqual({ id: 'b', weight: 1, status: 'up', version: 1 })
     expect(a.g.refused).toBe(0)
+  })
+})
+
+describe('choosing whom to gossip with', () => {
+  it('tries a suspected member every other period while it owns records this node holds for it', () => {
+    for (const owns of [true, false]) {
+      const w = world()
+      const a = w.add('a', owns ? { foreign: { partition: 3, owner: 'o' } } : {})
+      const peers = ['o', ...ids(8, 'p')]
+      a.g.load(peers.map((id) => entry(id)))
+      a.detector.suspect('o' as NodeId)
+      const targets: string[] = []
+      for (let t = 1; t <= 6; t++) {
+        const before = w.log.length
+        a.g.tick()
+        targets.push(w.log.slice(before).find((x) => x.from === 'a' && x.t === 'g-sum')?.to ?? '-')
+        w.drop()
+      }
+      // Periods 2, 4 and 6 go to the owner; without records waiting for it, only the fourth does
+      // (a suspect is tried every fourth period), and the others go to members believed up.
+      const toOwner = targets.map((t, i) => (t === 'o' ? i + 1 : 0)).filter((x) => x > 0)
+      expect(toOwner).toEqual(owns ? [2, 4, 6] : [4])
+    }
   })
 })
 

@@ -87,7 +87,7 @@ describe('decodeSet refuses, each for its reason', () => {
 
   it('a sibling of an unknown kind', () => {
     const b = set([entry('a', 1)], [sibling(0, 1, null)])
-    b[b.length - 1] = 2
+    b[b.length - 1] = 4
     expect(setRefusal(b)).toBe('version set: bad sibling kind')
   })
 
@@ -139,7 +139,9 @@ describe('decodeSet refuses, each for its reason', () => {
   })
 
   it('trailing bytes', () => {
-    expect(setRefusal([...set([entry('a', 1)], []), 0])).toBe('version set: trailing bytes')
+    // After the siblings only a list of superseded operations may follow, and nothing after it.
+    expect(setRefusal([...set([entry('a', 1)], []), 1, 5, 4, 0])).toBe('version set: trailing bytes')
+    expect(setRefusal([...set([entry('a', 1)], []), 0])).toBe('version set: bad count of superseded operations')
   })
 
   it('anything thrown inside becomes malformed input with its cause, of the decoder code', () => {

@@ -170,6 +170,19 @@ describe('sim network: crash and restart', () => {
     await net.stop()
   })
 
+  it("a crash cuts what the crashed node had in flight: nothing of it arrives after its peers saw it go", async () => {
+    const net = createSimNetwork({ seed: 6, latencyMs: [50, 50] })
+    const n = startAll(net, ['a', 'b'])
+    await net.settle({ quietMs: 10 })
+    n.a!.j.transport.send('b' as NodeId, bytes(1)) // 50 ms on its way when a crashes
+    await net.advance(10)
+    net.crash('a')
+    await net.advance(100)
+    expect(n.b!.peers.at(-1)).toEqual(['a', false])
+    expect(n.b!.got.length).toBe(0)
+    await net.stop()
+  })
+
   it('restart recreates with a new env and the same storage; replace loses the storage', async () => {
     const net = createSimNetwork({ seed: 7 })
     const n = startAll(net, ['b'])
