@@ -28,21 +28,29 @@ export interface Dot {
 
 /**
  * One concurrent version. `value: null` is a tombstone (delete); `ts` is the coordinator's wall
- * time (ms) of the write. `op`: the operation id of a forwarded write (node/forward.ts), the same
- * on every version of it, should two coordinators each stamp it (one timed out after stamping).
+ * time (ms) of the write. `op`: which forwarded write this is (node/forward.ts), the same on every
+ * version of it, should two coordinators each stamp it (one timed out after stamping).
  */
 export interface Sibling {
   dot: Dot
   value: Uint8Array | null
   ts: number
-  op?: number
+  op?: OpStamp
 }
 
 /**
- * Most superseded operations a set remembers: the highest ids, which are the latest (an op id
- * begins with its time, node/forward.ts newOp). One write stamped twice (by a coordinator whose
- * answer was lost and by the one its retry reached) is two versions; a later write that saw only one
- * of them supersedes both through this list, wherever the other turns up.
+ * A forwarded write's identity in its versions: 32 random bits of its operation id and the time
+ * (ms, the forwarding node's clock) it was first forwarded. Equal stamps are one write.
+ */
+export interface OpStamp {
+  tag: number
+  at: number
+}
+
+/**
+ * Most superseded operations a set remembers: the latest (by `at`). One write stamped twice (by a
+ * coordinator whose answer was lost and by the one its retry reached) is two versions; a later
+ * write that saw only one of them supersedes both through this list, wherever the other turns up.
  */
 export const MAX_GONE = 4
 
@@ -54,13 +62,14 @@ export interface VersionVector {
 /**
  * The versions of one key. Canonical form: `siblings` sorted by (`dot.id` in UTF-8 byte order,
  * `dot.n`), no two with the same dot, every dot covered by `vv`, and no sibling covered by another
- * version (a superseded sibling is dropped, not kept). `gone`, when present: the operation ids of
- * superseded forwarded writes, highest first, at most MAX_GONE, none twice and none a sibling's.
+ * version (a superseded sibling is dropped, not kept). `gone`, when present: the stamps of
+ * superseded forwarded writes, latest first (by `at`, then `tag`), at most MAX_GONE, none twice
+ * and none a sibling's.
  */
 export interface VersionSet {
   vv: VersionVector
   siblings: Sibling[]
-  gone?: number[]
+  gone?: OpStamp[]
 }
 
 
@@ -163,7 +172,7 @@ export function update(
   replica: ReplicaId,
   value: Uint8Array | null,
   now: number,
-  opts: { maxEntries?: number; op?: number } = {},
+  opts: { maxEntries?: number; op?: OpStamp } = {},
 ): VersionSet {
   if (typeof replica !== 'string' || replica.length === 0) throw new TypeError('replica id must be a non-empty string')
   if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('value must be a Uint8Array or null')
@@ -171,9 +180,9 @@ export function update(
   const maxEntries = opts.maxEntries ?? Infinity
   if (maxEntries !== Infinity && (!Number.isInteger(maxEntries) || maxEntries < 1)) throw new TypeError('maxEntries must be an integer >= 1')
 
-  if (opts.op !== undefined && !isOp(opts.op)) throw new TypeError('op must be a safe integer >= 1')
+  if (opts.op !== undefined && !isOpStamp(opts.op)) throw new TypeError('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
   // Its coordinator reuses what it holds instead (node/coordinator.ts): never a second stamp here.
-  if (opts.op !== undefined && (sawGone(s, opts.op) || s.siblings.some((x) => x.op === opts.op))) throw new TypeError('operation already stamped here')
+  if (opts.op !== undefined && holdsOp(s, opts.op)) throw new TypeError('operation already stamped here')
 
   const ts = now + 0 // -0 becomes 0, which is what a decoded copy holds
   const superseded = s.siblings.filter((x) => covers(ctx, x.dot))
@@ -187,28 +196,41 @@ export function update(
   return withGone({ vv: prune(vv, siblings, maxEntries), siblings }, gone)
 }
 
-/** True for a valid operation id: a safe integer >= 1. */
-export const isOp = (op: number): boolean => Number.isSafeInteger(op) && op >= 1
+/** True for a valid stamp: a 32-bit unsigned tag and a time that is a safe integer >= 0. */
+export const isOpStamp = (op: OpStamp): boolean => Number.isInteger(op.tag) && op.tag >= 0 && op.tag < 2 ** 32 && Number.isSafeInteger(op.at) && op.at >= 0
 
-/** True when the set saw operation `op` superseded. */
-export const sawGone = (s: VersionSet, op: number): boolean => s.gone?.includes(op) ?? false
+/** True when `a` and `b` are stamps of one write. */
+export const sameOp = (a: OpStamp | undefined, b: OpStamp): boolean => a !== undefined && a.tag === b.tag && a.at === b.at
+
+/** True when the set holds a version of operation `op`, or saw it superseded. */
+export const holdsOp = (s: VersionSet, op: OpStamp): boolean =>
+  s.siblings.some((x) => sameOp(x.op, op)) || (s.gone?.some((g) => sameOp(g, op)) ?? false)
+
+/** Latest first: by time, then by tag. */
+const compareOps = (a: OpStamp, b: OpStamp): number => (a.at !== b.at ? (a.at < b.at ? 1 : -1) : b.tag - a.tag)
 
 /**
- * The superseded operations of two sets and of the `superseded` siblings: the MAX_GONE highest,
- * highest first; undefined when none. A join: the same whatever the grouping.
+ * The superseded operations of two sets and of the `superseded` siblings: the MAX_GONE latest,
+ * latest first; undefined when none. A join: the same whatever the grouping.
  */
-function joinGone(a: readonly number[] | undefined, b: readonly number[] | undefined, superseded: readonly Sibling[]): number[] | undefined {
-  const ops = new Set<number>([...(a ?? []), ...(b ?? [])])
-  for (const x of superseded) if (x.op !== undefined) ops.add(x.op)
-  if (ops.size === 0) return undefined
-  return [...ops].sort((x, y) => y - x).slice(0, MAX_GONE)
+function joinGone(a: readonly OpStamp[] | undefined, b: readonly OpStamp[] | undefined, superseded: readonly Sibling[]): OpStamp[] | undefined {
+  const all: OpStamp[] = [...(a ?? []), ...(b ?? [])]
+  for (const x of superseded) if (x.op !== undefined) all.push(x.op)
+  if (all.length === 0) return undefined
+  all.sort(compareOps)
+  const out: OpStamp[] = []
+  for (const g of all) {
+    if (out.length === MAX_GONE) break
+    if (out.length === 0 || !sameOp(out[out.length - 1], g)) out.push(g)
+  }
+  return out
 }
 
 /** The siblings that are not another stamp of a superseded operation. */
-const live = (siblings: Sibling[], gone: readonly number[] | undefined): Sibling[] =>
-  gone === undefined ? siblings : siblings.filter((x) => x.op === undefined || !gone.includes(x.op))
+const live = (siblings: Sibling[], gone: readonly OpStamp[] | undefined): Sibling[] =>
+  gone === undefined ? siblings : siblings.filter((x) => x.op === undefined || !gone.some((g) => sameOp(x.op, g)))
 
-const withGone = (s: VersionSet, gone: number[] | undefined): VersionSet => (gone === undefined ? s : { ...s, gone })
+const withGone = (s: VersionSet, gone: OpStamp[] | undefined): VersionSet => (gone === undefined ? s : { ...s, gone })
 
 /** Drops the oldest entries past `max`, sparing ids of live siblings. Mutates the fresh `vv` it is given. */
 function prune(vv: VersionVector, siblings: Sibling[], max: number): VersionVector {
@@ -276,10 +298,10 @@ export function equalSets(a: VersionSet, b: VersionSet): boolean {
   if (a.siblings.length !== b.siblings.length) return false
   const ga = a.gone ?? []
   const gb = b.gone ?? []
-  if (ga.length !== gb.length || ga.some((op, i) => op !== gb[i])) return false
+  if (ga.length !== gb.length || ga.some((g, i) => !sameOp(gb[i], g))) return false
   return a.siblings.every((x, i) => {
     const y = b.siblings[i]!
-    if (x.dot.id !== y.dot.id || x.dot.n !== y.dot.n || x.ts !== y.ts || x.op !== y.op) return false
+    if (x.dot.id !== y.dot.id || x.dot.n !== y.dot.n || x.ts !== y.ts || (x.op === undefined ? y.op !== undefined : !sameOp(y.op, x.op))) return false
     return x.value === null || y.value === null ? x.value === y.value : equalBytes(x.value, y.value)
   })
 }
@@ -292,6 +314,10 @@ function compareSiblings(a: Sibling, b: Sibling): number {
   const d = compareDots(a.dot, b.dot)
   if (d !== 0) return d
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1
-  if (a.value === null || b.value === null) return (a.value === null ? 0 : 1) - (b.value === null ? 0 : 1) || (a.op ?? 0) - (b.op ?? 0)
-  return compareBytes(a.value, b.value) || (a.op ?? 0) - (b.op ?? 0)
+  if (a.value === null || b.value === null) return (a.value === null ? 0 : 1) - (b.value === null ? 0 : 1) || compareOpsOf(a, b)
+  return compareBytes(a.value, b.value) || compareOpsOf(a, b)
 }
+
+/** Order of two copies of one dot by their stamps, none first (only a confused replica makes them differ). */
+const compareOpsOf = (a: Sibling, b: Sibling): number =>
+  a.op === undefined || b.op === undefined ? (a.op === undefined ? 0 : 1) - (b.op === undefined ? 0 : 1) : -compareOps(a.op, b.op)

@@ -9,14 +9,15 @@
  *   set      := 0x02 varint(#entries) entry* varint(#siblings) sibling* [gone]
  *   context  := 0x02 varint(#entries >= 1) entry*          then base64url, no padding; {} is ''
  *   entry    := id varint(n >= 1) time                     sorted by id, strictly
- *   sibling  := varint(entry index) varint(n >= 1) stime kind [op] [value]   sorted by (id, n), strictly
+ *   sibling  := varint(entry index) varint(n >= 1) stime kind [stamp] [value]   sorted by (id, n), strictly
  *   id       := varint(1..256) utf8-bytes
  *   time     := varint(2 + 2 t)  for an integer t in [0, 2^52 - 2] (wall-clock ms: 6 bytes)
  *             | 0x01 f64(t)      for any other finite t
  *   stime    := 0x00 when the sibling's time is its entry's, else time
- *   kind     := 0x00 (tombstone) | 0x01 (value), plus 0x02 when an op follows
- *   op       := varint(1..2^53 - 1)                         value := varint(len) bytes
- *   gone     := varint(1..MAX_GONE) op*                    highest first, strictly; none a sibling's op
+ *   kind     := 0x00 (tombstone) | 0x01 (value), plus 0x02 when a stamp follows
+ *   stamp    := tag(4 bytes, big-endian) time(at)           value := varint(len) bytes
+ *   gone     := varint(1..MAX_GONE) stamp (tag(4) varint(previous at - at))*
+ *                                                          latest first by (at, tag), strictly; none a sibling's
  *
  * Why: the vector covers every sibling, so a sibling's id is always one of the vector's: it is named
  * by its index instead of repeating the text, and the newest sibling of a replica usually shares
@@ -29,7 +30,7 @@
  */
 import { DynameshError, type ErrorCode } from '../errors.js'
 import { Reader as ByteReader, Writer as ByteWriter, fromBase64url as fromB64, toBase64url, varintSize } from './bytes.js'
-import { MAX_GONE, compareDots, compareIds, covers, entryOf, isOp, setEntry, type Sibling, type VersionSet, type VersionVector } from './clock.js'
+import { MAX_GONE, compareDots, compareIds, covers, entryOf, isOpStamp, sameOp, setEntry, type OpStamp, type Sibling, type VersionSet, type VersionVector } from './clock.js'
 import { compareBytes, hash } from './hash.js'
 import { HARD_SIBLINGS } from '../limits.js'
 
@@ -79,7 +80,7 @@ export function encodeSet(s: VersionSet): Uint8Array {
     w.counter(x.dot.n)
     w.stime(x.ts, entries[at]![1].ts)
     w.u8((x.value === null ? 0 : 1) | (x.op === undefined ? 0 : 2))
-    if (x.op !== undefined) w.op(x.op)
+    if (x.op !== undefined) w.stamp(x.op)
     if (x.value !== null) {
       w.varint(x.value.length)
       w.bytes(x.value)
@@ -87,10 +88,15 @@ export function encodeSet(s: VersionSet): Uint8Array {
   }
   if (s.gone !== undefined && s.gone.length > 0) {
     if (s.gone.length > MAX_GONE) throw new TypeError('too many superseded operations')
-    for (let i = 1; i < s.gone.length; i++) if (s.gone[i - 1]! <= s.gone[i]!) throw new TypeError('superseded operations not highest first')
-    if (siblings.some((x) => x.op !== undefined && s.gone!.includes(x.op))) throw new TypeError('a superseded operation is live')
-    w.varint(s.gone.length)
-    for (const op of s.gone) w.op(op)
+    const gone = s.gone
+    for (let i = 1; i < gone.length; i++) if (!laterOp(gone[i - 1]!, gone[i]!)) throw new TypeError('superseded operations not latest first')
+    if (siblings.some((x) => gone.some((g) => sameOp(x.op, g)))) throw new TypeError('a superseded operation is live')
+    w.varint(gone.length)
+    w.stamp(gone[0]!)
+    for (let i = 1; i < gone.length; i++) {
+      w.tag(gone[i]!.tag)
+      w.varint(gone[i - 1]!.at - gone[i]!.at)
+    }
   }
   return w.done()
 }
@@ -113,7 +119,7 @@ export function decodeSet(b: Uint8Array): VersionSet {
       const ts = r.stime(vv[id]!.ts)
       const kind = r.u8()
       if (kind > 3) r.fail('bad sibling kind')
-      const op = kind & 2 ? r.op() : undefined
+      const op = kind & 2 ? r.stamp() : undefined
       const value = kind & 1 ? r.bytes(r.varint()) : null
       const prev = siblings[siblings.length - 1]
       if (prev !== undefined && compareDots(prev.dot, dot) >= 0) r.fail('siblings not in canonical order')
@@ -123,12 +129,13 @@ export function decodeSet(b: Uint8Array): VersionSet {
     if (r.left() === 0) return { vv, siblings }
     const n = r.varint()
     if (n < 1 || n > MAX_GONE) r.fail('bad count of superseded operations')
-    const gone: number[] = []
+    const gone: OpStamp[] = []
     for (let i = 0; i < n; i++) {
-      const op = r.op()
-      if (gone.length > 0 && gone[gone.length - 1]! <= op) r.fail('superseded operations not in canonical order')
-      if (siblings.some((x) => x.op === op)) r.fail('a superseded operation is live')
-      gone.push(op)
+      const prev = gone[i - 1]
+      const g = prev === undefined ? r.stamp() : { tag: r.tag(), at: prev.at - r.varint(prev.at) }
+      if (prev !== undefined && !laterOp(prev, g)) r.fail('superseded operations not in canonical order')
+      if (siblings.some((x) => sameOp(x.op, g))) r.fail('a superseded operation is live')
+      gone.push(g)
     }
     r.end()
     return { vv, siblings, gone }
@@ -240,18 +247,22 @@ type Entry = [string, { n: number; ts: number }]
 
 const sortedEntries = (vv: VersionVector): Entry[] => Object.entries(vv).sort((a, b) => compareIds(a[0], b[0]))
 
-function sizeOf(entries: Entry[], siblings: Sibling[], gone: readonly number[] | undefined): number {
+/** True when `a` comes strictly before `b` in a set's list of superseded operations. */
+const laterOp = (a: OpStamp, b: OpStamp): boolean => a.at > b.at || (a.at === b.at && a.tag > b.tag)
+
+function sizeOf(entries: Entry[], siblings: Sibling[], gone: readonly OpStamp[] | undefined): number {
   let n = 1 + entriesSize(entries) + varintSize(siblings.length)
   const index = new Map(entries.map(([id, e], i) => [id, { at: i, ts: e.ts }]))
   for (const x of siblings) {
     const ref = index.get(x.dot.id)
     n += varintSize(ref?.at ?? 0) + varintSize(x.dot.n) + (ref !== undefined && ref.ts === x.ts ? 1 : timeSize(x.ts)) + 1
-    if (x.op !== undefined) n += varintSize(x.op)
+    if (x.op !== undefined) n += 4 + timeSize(x.op.at)
     if (x.value !== null) n += varintSize(x.value.length) + x.value.length
   }
   if (gone !== undefined && gone.length > 0) {
     n += varintSize(gone.length)
-    for (const op of gone) n += varintSize(op)
+    n += 4 + timeSize(gone[0]!.at)
+    for (let i = 1; i < gone.length; i++) n += 4 + varintSize(gone[i - 1]!.at - gone[i]!.at)
   }
   return n
 }
@@ -338,9 +349,17 @@ class Writer extends ByteWriter {
       this.f64(t)
     }
   }
-  op(op: number): void {
-    if (!isOp(op)) throw new TypeError(`op must be a safe integer >= 1, got ${op}`)
-    this.varint(op)
+  tag(tag: number): void {
+    if (!Number.isInteger(tag) || tag < 0 || tag >= 2 ** 32) throw new TypeError(`op tag must be a 32-bit unsigned integer, got ${tag}`)
+    this.u8(tag >>> 24)
+    this.u8((tag >>> 16) & 0xff)
+    this.u8((tag >>> 8) & 0xff)
+    this.u8(tag & 0xff)
+  }
+  stamp(op: OpStamp): void {
+    if (!isOpStamp(op)) throw new TypeError('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
+    this.tag(op.tag)
+    this.time(op.at)
   }
   /** A sibling's time: 0x00 when it is its entry's. */
   stime(t: number, ref: number): void {
@@ -381,10 +400,15 @@ class Reader extends ByteReader {
     if (!Number.isFinite(t) || isShortTime(t)) this.fail('bad time')
     return t
   }
-  op(): number {
-    const op = this.varint()
-    if (op < 1) this.fail('op must be >= 1')
-    return op
+  tag(): number {
+    if (this.left() < 4) this.fail('truncated')
+    return ((this.u8() << 24) >>> 0) + (this.u8() << 16) + (this.u8() << 8) + this.u8()
+  }
+  stamp(): OpStamp {
+    const tag = this.tag()
+    const at = this.time()
+    if (!Number.isSafeInteger(at)) this.fail('op time must be an integer')
+    return { tag, at }
   }
   stime(ref: number): number {
     // Stryker disable next-line ConditionalExpression,EqualityOperator: past the end buf[pos] is undefined, and time() then fails as truncated

@@ -7,7 +7,7 @@
  * until its deadline: when the preference list is used up short of the quorum, it walks on along the
  * ring to members not asked yet, and fails early only when no member is left that could answer.
  */
-import { contextOf, equalSets, merge, sawGone, update, type VersionSet, type VersionVector } from '../core/clock.js'
+import { contextOf, equalSets, holdsOp, merge, update, type OpStamp, type VersionSet, type VersionVector } from '../core/clock.js'
 import { decodeSet, encodeContext, setSize } from '../core/record.js'
 import { encodeOnce } from './cache.js'
 import { preferenceList, type PrefEntry, type Ring } from '../core/ring.js'
@@ -18,7 +18,7 @@ import type { NodeContext } from './context.js'
 import type { Miss, Reply, Request } from './rpc.js'
 import { checkGrowth } from './validate.js'
 import { deletedOnly } from './store.js'
-import { forward, gatherEarlier, newOp, stampedBefore } from './forward.js'
+import { forward, gatherEarlier, newOp, opStamp, stampedBefore } from './forward.js'
 
 /**
  * How long one replica gets to answer before it is suspected and replaced: a share of the call, plus
@@ -168,8 +168,8 @@ export async function coordinatePut(
   value: Uint8Array | null,
   context: VersionVector,
   opts: { n: number; w: number; timeoutMs: number; hintFor?: NodeId; again?: boolean; seen?: VersionSet;
-    /** A forwarded write's operation id: its version carries it (clock.ts, Sibling.op). */
-    op?: number },
+    /** A forwarded write's stamp: its version carries it (clock.ts, Sibling.op). */
+    op?: OpStamp },
 ): Promise<VersionSet> {
   const p = ctx.store.partitionOf(key)
   const limits = { maxRecordBytes: ctx.config.maxRecordBytes ?? MAX_RECORD_BYTES, maxSiblings: ctx.config.maxSiblings ?? MAX_SIBLINGS }
@@ -177,7 +177,7 @@ export async function coordinatePut(
     const known = opts.seen ? merge(held, opts.seen) : held
     // A retry whose earlier attempt's version is already here is not stamped again: one put, one dot.
     // Nor one whose version was stamped and then superseded by a write that saw it.
-    if (opts.op !== undefined && (known.siblings.some((x) => x.op === opts.op) || sawGone(known, opts.op))) return known
+    if (opts.op !== undefined && holdsOp(known, opts.op)) return known
     if (opts.again && stampedBefore(known, context, value)) return known
     const next = update(known, context, ctx.dotId(), value, ctx.env.now(), opts.op === undefined ? {} : { op: opts.op })
     // Throwing here stores nothing: the write is refused before it reaches any replica.
@@ -287,8 +287,8 @@ export async function routeWrite(
   value: Uint8Array | null,
   context: VersionVector,
   opts: { n: number; w: number; timeoutMs: number;
-    /** The operation id of a write forwarded here, and whether an earlier attempt of it went unanswered. */
-    op?: number; again?: boolean },
+    /** The operation id of a write forwarded here, when it was first forwarded, and whether an earlier attempt of it went unanswered. */
+    op?: number; at?: number; again?: boolean },
 ): Promise<string> {
   const p = ctx.store.partitionOf(key)
   const ring = ctx.ring()
@@ -299,6 +299,7 @@ export async function routeWrite(
   let again = opts.again ?? false
   const tried: NodeId[] = []
   let op = opts.op
+  let at = opts.at
   if (!me) {
     for (const e of pl) {
       // Each attempt gets half of what is left, and the remote coordinator a little less than the
@@ -308,7 +309,8 @@ export async function routeWrite(
       const attempt = Math.floor(remaining / 2)
       if (attempt < 20) break
       op ??= newOp(ctx.env)
-      const fwd = { t: 'fwd', op, again, key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: Math.floor(attempt * 0.8) } as const
+      at ??= ctx.env.now()
+      const fwd = { t: 'fwd', op, at, again, key, value, ctx: encodeContext(context), w: opts.w, n: opts.n, timeoutMs: Math.floor(attempt * 0.8) } as const
       const reply = await forward(ctx, e.node, fwd, attempt)
       if (reply.t === 'fwd-r') {
         if (reply.ok) return reply.ctx
@@ -328,7 +330,7 @@ export async function routeWrite(
   // time left: an earlier attempt's version found there is reused (coordinatePut, stampedBefore).
   const seen = again ? await gatherEarlier(ctx, key, [...tried, ...(ring.owners[p] ?? [])], Math.max(1, Math.floor((deadline - ctx.env.now()) / 4))) : undefined
   const timeoutMs = Math.max(1, deadline - ctx.env.now())
-  const set = await coordinatePut(ctx, key, value, context, { n: opts.n, w: opts.w, timeoutMs, again, ...(hintFor ? { hintFor } : {}), ...(seen ? { seen } : {}), ...(op === undefined ? {} : { op }) })
+  const set = await coordinatePut(ctx, key, value, context, { n: opts.n, w: opts.w, timeoutMs, again, ...(hintFor ? { hintFor } : {}), ...(seen ? { seen } : {}), ...(op === undefined ? {} : { op: opStamp(op, at ?? ctx.env.now()) }) })
   return encodeContext(contextOf(set))
 }
 

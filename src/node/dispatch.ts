@@ -218,7 +218,7 @@ export class Dispatcher {
   private async coordinate(msg: Extract<Msg, { t: 'fwd' }>): Promise<FwdOutcome> {
     try {
       const ctx = decodeContext(msg.ctx)
-      const out = await routeWrite(this.node, msg.key, msg.value, ctx, { n: msg.n, w: msg.w, timeoutMs: msg.timeoutMs, op: msg.op, again: msg.again })
+      const out = await routeWrite(this.node, msg.key, msg.value, ctx, { n: msg.n, w: msg.w, timeoutMs: msg.timeoutMs, op: msg.op, at: msg.at, again: msg.again })
       return { ok: true, ctx: out, code: '', message: '' }
     } catch (e) {
       const code = e instanceof DynameshError ? e.code : 'QUORUM_FAILED'

@@ -7,7 +7,7 @@
  * dots for one put are two concurrent versions of one value: a later put whose read saw only one of
  * them would leave the other standing, an overwritten value back as a sibling.
  */
-import { covers, descends, merge, type VersionSet, type VersionVector } from '../core/clock.js'
+import { covers, descends, merge, type OpStamp, type VersionSet, type VersionVector } from '../core/clock.js'
 import { equalBytes } from '../core/hash.js'
 import { decodeSet } from '../core/record.js'
 import type { Cancel, Env, NodeId } from '../types.js'
@@ -38,19 +38,17 @@ export function stampedBefore(known: VersionSet, context: VersionVector, value: 
 }
 
 /**
- * An operation id for a forwarded write: 53 bits, never 0. The same on every copy of the write,
- * whichever node it goes through (node/ops.ts), and on its version (clock.ts, Sibling.op); drawn
- * only when a write is forwarded. The high 22 bits count ten-minute periods since OP_EPOCH (80
- * years), the low 31 are random: later writes have higher ids, so a set that keeps the highest of
- * the superseded ones keeps the latest (clock.ts, MAX_GONE), and two writes of one key collide
- * only within ten minutes and then once in 2^31.
+ * An operation id for a forwarded write: random, 53 bits, never 0. The same on every copy of the
+ * write, whichever node it goes through (node/ops.ts); drawn only when a write is forwarded.
  */
-export function newOp(env: Env): number {
-  const period = Math.min(Math.max(0, Math.floor((env.now() - OP_EPOCH) / OP_PERIOD_MS)), 2 ** 22 - 1)
-  return period * 2 ** 31 + Math.floor(env.random() * 2 ** 31) || 1
-}
-const OP_EPOCH = Date.UTC(2023, 0, 1)
-const OP_PERIOD_MS = 600_000
+export const newOp = (env: Env): number => Math.floor(env.random() * 2 ** 21) * 2 ** 32 + Math.floor(env.random() * 2 ** 32) || 1
+
+/**
+ * What a version of a forwarded write carries of it (clock.ts, OpStamp): 32 bits of its id and the
+ * time it was first forwarded (`at`, which travels with it), so every stamp of the write carries the
+ * same, and the latest superseded writes are the ones a set remembers.
+ */
+export const opStamp = (op: number, at: number): OpStamp => ({ tag: op % 2 ** 32, at: Math.max(0, Math.floor(at)) })
 
 /** A forwarded write as `forward` sends it (each copy gets its own request id). */
 export type FwdRequest = Extract<Request, { t: 'fwd' }>

@@ -58,7 +58,7 @@ export type Msg =
    * (node/ops.ts). `again`: an earlier attempt of this op went unanswered, so some node may already
    * have stamped it; the coordinator then reuses that version when it holds it (docs/writes.md).
    */
-  | { t: 'fwd'; rid: number; op: number; again: boolean; key: Uint8Array; value: Uint8Array | null; ctx: string; w: number; n: number; timeoutMs: number }
+  | { t: 'fwd'; rid: number; op: number; at: number; again: boolean; key: Uint8Array; value: Uint8Array | null; ctx: string; w: number; n: number; timeoutMs: number }
   | { t: 'fwd-r'; rid: number; ok: boolean; ctx: string; code: string; message: string }
   | { t: 'ae-roots'; sid: number; parts: Array<[number, Uint8Array]> }
   | { t: 'ae-step'; sid: number; parts: Array<[number, Uint8Array, Uint8Array]> }
@@ -235,6 +235,7 @@ export function decodeMessage(data: Uint8Array): Msg {
         t: 'fwd',
         rid: int(v.rid, 'rid'),
         op: int(v.op, 'op', 1),
+        at: int(v.at, 'at'),
         again: bool(v.again, 'again'),
         key: bytes(v.key, MAX_KEY_BYTES, 'key'),
         value: optBytes(v.value, MAX_RECORD_BYTES, 'value'),

@@ -101,8 +101,8 @@ function invalidMessages(): Uint8Array[] {
     bad({ t: 'store', rid: 1, items: [{ key: randomBytes(5000), rec: randomBytes(10) }], ack: true }),
     // Packed directly: encodeMessage takes store items as a list (it sends them as tuples).
     raw({ t: 'store', rid: 1, items: 'all of them', ack: true }),
-    bad({ t: 'fwd', rid: 2, op: 1, again: false, key, value: utf8.encode('evil'), ctx: '', w: 0, n: 3, timeoutMs: 1000 }),
-    bad({ t: 'fwd', rid: 2, op: 1, again: false, key, value: utf8.encode('evil'), ctx: '', w: 2, n: 3, timeoutMs: 10_000_000 }),
+    bad({ t: 'fwd', rid: 2, op: 1, at: 0, again: false, key, value: utf8.encode('evil'), ctx: '', w: 0, n: 3, timeoutMs: 1000 }),
+    bad({ t: 'fwd', rid: 2, op: 1, at: 0, again: false, key, value: utf8.encode('evil'), ctx: '', w: 2, n: 3, timeoutMs: 10_000_000 }),
     bad({ t: 'ae-roots', sid: 1, parts: [[70_000, randomBytes(16)]] }),
     bad({ t: 'ae-pull', sid: 1, keys: [randomBytes(2000)] }),
     bad({ t: 'store-r', rid: 1.5, ok: true }),
@@ -123,7 +123,7 @@ function deepMessages(): Msg[] {
     { t: 'store', rid: 101, items: [{ key, rec: randomBytes(64) }], ack: true },
     { t: 'store', rid: 102, items: [{ key, rec: new Uint8Array(0), hint: targets[targets.length - 1]! }], ack: true },
     // A forwarded write whose context is not one: refused before anything is written.
-    { t: 'fwd', rid: 103, op: 103, again: false, key, value: utf8.encode('evil'), ctx: '!!not a context!!', w: 2, n: 3, timeoutMs: 1000 },
+    { t: 'fwd', rid: 103, op: 103, at: 0, again: false, key, value: utf8.encode('evil'), ctx: '!!not a context!!', w: 2, n: 3, timeoutMs: 1000 },
     // Merkle steps with garbage probes and listings; roots of partitions nobody holds.
     { t: 'ae-step', sid: 7, parts: [[0, randomBytes(100), randomBytes(100)]] },
     { t: 'ae-roots', sid: 8, parts: [[65_535, randomBytes(16)]] },
@@ -194,7 +194,7 @@ async function badProof(): Promise<void> {
     t: 'store', rid: 1, ack: true,
     items: [{ key: utf8.encode(`canary-${tag}`), rec: encodeSet(update(emptySet, {}, `rogue-${tag}.1`, utf8.encode('evil'), Date.now())) }],
   })
-  const fwd: Msg = { t: 'fwd', rid: 9, op: 9, again: false, key: utf8.encode('canary-fwd'), value: utf8.encode('evil'), ctx: '', w: 1, n: 3, timeoutMs: 1000 }
+  const fwd: Msg = { t: 'fwd', rid: 9, op: 9, at: 0, again: false, key: utf8.encode('canary-fwd'), value: utf8.encode('evil'), ctx: '', w: 1, n: 3, timeoutMs: 1000 }
   const until = Date.now() + 4000
   for (let tick = 0; Date.now() < until; tick++) {
     for (const id of targets) {

@@ -80,8 +80,8 @@ export const replicaId: fc.Arbitrary<string> = fc.oneof(
 )
 const counter = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
 /** Times: wall-clock integers (the short form) or any other finite double (the f64 form); never -0. */
-/** An operation id of a forwarded write (node/forward.ts newOp): any safe integer >= 1. */
-const op = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }))
+/** A forwarded write's stamp (clock.ts OpStamp): 32 bits of its id, the time it was first forwarded. */
+const opStamp = fc.record({ tag: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), at: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })) })
 const time = fc.oneof(
   { weight: 4, arbitrary: fc.integer({ min: 0, max: 2 ** 52 - 2 }) },
   { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }).map((t) => t + 0) },
@@ -100,17 +100,17 @@ export const versionSet: fc.Arbitrary<VersionSet> = vvEntries(0).chain((entries)
   const vv = toVV(entries)
   if (entries.length === 0) return fc.constant<VersionSet>({ vv, siblings: [] })
   const sibling = fc
-    .record({ at: fc.nat(entries.length - 1), back: fc.nat(), value: fc.option(sized(2048, 32), { nil: null }), ts: fc.option(time, { nil: undefined }), op: fc.option(op, { nil: undefined, freq: 2 }) })
+    .record({ at: fc.nat(entries.length - 1), back: fc.nat(), value: fc.option(sized(2048, 32), { nil: null }), ts: fc.option(time, { nil: undefined }), op: fc.option(opStamp, { nil: undefined, freq: 2 }) })
     .map(({ at, back, value, ts, op }): Sibling => {
       const e = entries[at]!
       const x: Sibling = { dot: { id: e.id, n: e.n - (back % Math.min(e.n, 1000)) }, value, ts: ts ?? e.ts }
       return op === undefined ? x : { ...x, op }
     })
   return fc
-    .tuple(fc.uniqueArray(sibling, { selector: (s) => JSON.stringify([s.dot.id, s.dot.n]), maxLength: 4 }), fc.uniqueArray(op, { maxLength: MAX_GONE }))
+    .tuple(fc.uniqueArray(sibling, { selector: (s) => JSON.stringify([s.dot.id, s.dot.n]), maxLength: 4 }), fc.uniqueArray(opStamp, { maxLength: MAX_GONE, selector: (o) => `${o.tag}@${o.at}` }))
     .map(([siblings, ops]) => {
-      // Superseded ops: highest first, none a sibling's (the canonical form).
-      const gone = ops.filter((o) => !siblings.some((x) => x.op === o)).sort((a, b) => b - a)
+      // Superseded ops: latest first, none a sibling's (the canonical form).
+      const gone = ops.filter((o) => !siblings.some((x) => x.op?.tag === o.tag && x.op.at === o.at)).sort((a, b) => (a.at !== b.at ? b.at - a.at : b.tag - a.tag))
       const set: VersionSet = { vv, siblings: [...siblings].sort((a, b) => compareDots(a.dot, b.dot)) }
       return gone.length > 0 ? { ...set, gone } : set
     })
@@ -205,7 +205,7 @@ const others = {
   store: fc.record({ t: fc.constant('store' as const), rid, items: fc.array(storeItem, { maxLength: 4 }), ack: fc.boolean(), own: fc.constant(true as const) }, { requiredKeys: ['t', 'rid', 'items', 'ack'] }),
   'store-r': fc.tuple(rid, fc.boolean(), fc.option(errCode, { nil: undefined })).map(([r, ok, err]) => optErr({ t: 'store-r' as const, rid: r, ok }, err)),
   fwd: fc.record({
-    t: fc.constant('fwd' as const), rid, op: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), again: fc.boolean(), key: fuzzKey, value: fc.option(sized(4096), { nil: null }), ctx: contextString,
+    t: fc.constant('fwd' as const), rid, op: fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), at: fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })), again: fc.boolean(), key: fuzzKey, value: fc.option(sized(4096), { nil: null }), ctx: contextString,
     w: fc.integer({ min: 1, max: 64 }), n: fc.integer({ min: 1, max: 64 }), timeoutMs: fc.oneof(fc.integer({ min: 1, max: 2000 }), fc.integer({ min: 1, max: 600_000 })),
   }),
   'fwd-r': fc.record({ t: fc.constant('fwd-r' as const), rid, ok: fc.boolean(), ctx: contextString, code: fc.oneof(fc.constant(''), errCode), message: fc.string({ maxLength: 1024 }) }),

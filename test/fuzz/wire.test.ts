@@ -51,7 +51,7 @@ function wellFormed(m: Msg): boolean {
     case 'store-r':
       return isInt(m.rid) && typeof m.ok === 'boolean' && optErr(m.err)
     case 'fwd':
-      return isInt(m.rid) && isInt(m.op, 1) && typeof m.again === 'boolean' && isBytes(m.key, MAX_KEY_BYTES) && (m.value === null || isBytes(m.value, MAX_RECORD_BYTES)) && isStr(m.ctx, 65536) &&
+      return isInt(m.rid) && isInt(m.op, 1) && isInt(m.at) && typeof m.again === 'boolean' && isBytes(m.key, MAX_KEY_BYTES) && (m.value === null || isBytes(m.value, MAX_RECORD_BYTES)) && isStr(m.ctx, 65536) &&
         isInt(m.w, 1, 64) && isInt(m.n, 1, 64) && isInt(m.timeoutMs, 1, 600_000)
     case 'fwd-r':
       return isInt(m.rid) && typeof m.ok === 'boolean' && isStr(m.ctx, 65536) && isStr(m.code, 64) && isStr(m.message, 1024)

@@ -7,12 +7,14 @@
  * storing it; 84568 (N = 2, W = 2), a put acknowledged by two hints for the same absent owner, lost
  * with that owner's disk (coordinator.ts counts whom copies stand for); 91165, nodes that joined on
  * the far side of a partition, judged before their group merged; 22066, a member that left while cut
- * off took a peer's pushed news for the answer to its confirming exchange and stopped unheard.
+ * off took a peer's pushed news for the answer to its confirming exchange and stopped unheard. Judged by
+ * values: 871 and 1281 (N = 1), one write stamped twice, a later write read one stamp and the other
+ * came back (versions now carry their write's stamp).
  */
 import { expect, it } from 'vitest'
 import { runSwarmSeed } from './swarm.js'
 
-for (const seed of [5361, 8567, 11930, 19874, 3932, 69143, 84568, 91165, 22066]) {
+for (const seed of [5361, 8567, 11930, 19874, 3932, 69143, 84568, 91165, 22066, 871, 1281]) {
   it(`swarm seed ${seed} runs clean`, async () => {
     const r = await runSwarmSeed(seed)
     expect(r.problems).toEqual([])

@@ -3,8 +3,8 @@
  * allows), a random fault mix drawn from the seed (loss, duplication, latency, partitions, crashes,
  * restarts, and either a lost disk or joins and graceful leaves), about 100 operations, then heal,
  * restart, quiesce and check the history (lost writes, resurrected and phantom values, divergence,
- * undelivered hints; the most clock entries of any key, the failed writes and the values back because
- * one write was stamped twice are reported, the last failing the seed with SWARM_VALUES=1). Some seeds also write a few large values (up to the 1 MiB
+ * undelivered hints, values back because one write was stamped twice; the most clock entries of any
+ * key and the failed writes are reported). Some seeds also write a few large values (up to the 1 MiB
  * value limit) or pile blind writes onto one hot key (many siblings). Same seed, same run.
  *
  * A lost disk (replace) needs a second copy of every acknowledged write, so it is drawn only with
@@ -187,9 +187,9 @@ export async function runSwarmSeed(seed: number, ops = 100): Promise<SwarmResult
   // Each key's versions, with dots, as every member holds them (records and hints) merged.
   const versions = await finalVersions(h.keys(), nodes)
   for (const r of resurrectedValues(h, final, versions)) problems.push(`resurrected ${r.id} in ${r.key}: superseded by acknowledged ${r.supersededBy?.id}; final read: ${final.get(r.key)?.join(',')}`)
-  // One write stamped twice, one stamp overwritten, the other back: counted; failures with SWARM_VALUES=1.
+  // One write stamped twice, one stamp overwritten, the other back: judged by values too.
   const restamped = restampedValues(h, final, versions)
-  if (process.env.SWARM_VALUES) for (const r of restamped) problems.push(`resurrected ${r.id} in ${r.key} (stamped twice; judged by values): superseded by acknowledged ${r.supersededBy?.id}; final read: ${final.get(r.key)?.join(',')}`)
+  for (const r of restamped) problems.push(`resurrected ${r.id} in ${r.key} (stamped twice; judged by values): superseded by acknowledged ${r.supersededBy?.id}; final read: ${final.get(r.key)?.join(',')}`)
   for (const p of phantomValues(h, final)) problems.push(`phantom ${p.id} in ${p.key}: nobody wrote it there; final read: ${final.get(p.key)?.join(',')}`)
   const maxClock = Math.max(0, ...[...contexts.values()].map((c) => Object.keys(decodeContext(c)).length))
   for (const d of divergentPartitions(nodes)) problems.push(`partition ${d.partition} diverged: ${JSON.stringify(d.roots)}`)
@@ -225,8 +225,7 @@ async function finalVersions(keys: string[], nodes: DynameshNode[]): Promise<Map
 /**
  * Registers one half of the swarm as a vitest test (two files, so the halves run in parallel).
  * SWARM_SEEDS sets how many seeds run in all (default 2,000); SWARM_SEED=<n> replays one seed;
- * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run; SWARM_VALUES=1 also fails a seed on a
- * value back because one write was stamped twice (restampedValues: judged by values as well as dots).
+ * SWARM_TOMBSTONE_MS=<ms> collects tombstones within the run.
  */
 /** The vitest time-out of one half: 15 minutes, and 100 ms more per seed past the default 2,000 (a seed takes 40 ms on one core here). */
 export const swarmTimeoutMs = (total: number): number => 900_000 + 100 * Math.max(0, total - 2000)
@@ -253,7 +252,7 @@ export async function swarmHalf(half: 0 | 1, total: number, only: string | undef
   const secs = (Date.now() - started) / 1000
   if (seeds.length) {
     const clocks = `clock entries per key at the end: max ${maxClock}, mean of each seed's max ${(sumClock / seeds.length).toFixed(2)}`
-    console.log(`swarm ${'ab'[half]}: ${seeds.length} seeds in ${secs.toFixed(1)} s (${(seeds.length / secs).toFixed(1)} seeds/s), ${failures.length} failed; ${failed} writes failed; ${restamped} values stamped twice came back${process.env.SWARM_VALUES ? '' : ' (failures with SWARM_VALUES=1)'}; ${clocks}`)
+    console.log(`swarm ${'ab'[half]}: ${seeds.length} seeds in ${secs.toFixed(1)} s (${(seeds.length / secs).toFixed(1)} seeds/s), ${failures.length} failed; ${failed} writes failed; ${restamped} values stamped twice came back; ${clocks}`)
   }
   return failures
 }

@@ -6,16 +6,18 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_GONE, contextOf, emptySet, equalSets, merge, sawGone, update, values, type VersionSet } from '../../src/core/clock.js'
-import { decodeSet, encodeSet } from '../../src/core/record.js'
+import { MAX_GONE, contextOf, emptySet, equalSets, holdsOp, merge, update, values, type OpStamp, type VersionSet } from '../../src/core/clock.js'
+import { decodeSet, encodeSet, setSize } from '../../src/core/record.js'
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
 const texts = (s: VersionSet): string[] => values(s).map((v) => new TextDecoder().decode(v)).sort()
+/** The stamp of operation `tag`, first forwarded at time 10 * tag (later ops, later times). */
+const op = (tag: number, at = 10 * tag): OpStamp => ({ tag, at })
 
 /** The value "v" of operation 7 stamped by x (its answer lost) and again by y. */
 function stampedTwice(): { x: VersionSet; y: VersionSet } {
-  const x = update(emptySet, {}, 'x', bytes('v'), 100, { op: 7 })
-  const y = update(emptySet, {}, 'y', bytes('v'), 105, { op: 7 })
+  const x = update(emptySet, {}, 'x', bytes('v'), 100, { op: op(7) })
+  const y = update(emptySet, {}, 'y', bytes('v'), 105, { op: op(7) })
   return { x, y }
 }
 
@@ -25,8 +27,9 @@ describe('a write stamped twice', () => {
     // A client read x's stamp only and wrote "w" over it.
     const w = update(x, contextOf(x), 'x', bytes('w'), 200)
     expect(texts(w)).toEqual(['w'])
-    expect(w.gone).toEqual([7])
-    expect(sawGone(w, 7)).toBe(true)
+    expect(w.gone).toEqual([op(7)])
+    expect(holdsOp(w, op(7))).toBe(true)
+    expect(holdsOp(w, op(7, 71))).toBe(false)
     // The other stamp, delivered later (a hint), does not bring "v" back, in either order.
     expect(texts(merge(w, y))).toEqual(['w'])
     expect(texts(merge(y, w))).toEqual(['w'])
@@ -47,38 +50,46 @@ describe('a write stamped twice', () => {
     expect(texts(merge(bare, merge(x, y)))).toEqual(['w'])
   })
 
-  it('leaves other writes alone: different ops, and writes with none', () => {
-    const a = update(emptySet, {}, 'x', bytes('a'), 100, { op: 1 })
-    const b = update(emptySet, {}, 'y', bytes('b'), 100, { op: 2 })
+  it('leaves other writes alone: other stamps (one tag, another time), and writes with none', () => {
+    const a = update(emptySet, {}, 'x', bytes('a'), 100, { op: op(1) })
+    const b = update(emptySet, {}, 'y', bytes('b'), 100, { op: op(1, 11) })
     const c = update(emptySet, {}, 'z', bytes('c'), 100)
     const w = update(a, contextOf(a), 'x', bytes('w'), 200)
     expect(texts(merge(merge(w, b), c))).toEqual(['b', 'c', 'w'])
   })
 
-  it('remembers the MAX_GONE highest (latest) superseded operations, highest first', () => {
+  it('remembers the MAX_GONE latest superseded operations, latest first, by time and then tag', () => {
     let s = emptySet
-    for (let op = 1; op <= MAX_GONE + 3; op++) {
-      const stamp = update(emptySet, {}, `r${op}`, bytes(`v${op}`), 1000 + op, { op })
+    // Tags fall as times rise: the order is the times'.
+    for (let i = 1; i <= MAX_GONE + 3; i++) {
+      const stamp = update(emptySet, {}, `r${i}`, bytes(`v${i}`), 1000 + i, { op: op(100 - i, i) })
       s = merge(s, stamp)
-      s = update(s, contextOf(s), 'me', bytes(`w${op}`), 2000 + op)
+      s = update(s, contextOf(s), 'me', bytes(`w${i}`), 2000 + i)
     }
-    expect(s.gone).toEqual([7, 6, 5, 4])
+    expect(s.gone).toEqual([op(93, 7), op(94, 6), op(95, 5), op(96, 4)])
     expect(MAX_GONE).toBe(4)
+    // At one time, the higher tag first.
+    const t1 = update(emptySet, {}, 'p', bytes('p'), 1, { op: op(1, 50) })
+    const t2 = update(emptySet, {}, 'q', bytes('q'), 1, { op: op(2, 50) })
+    const both = merge(t1, t2)
+    expect(update(both, contextOf(both), 'me', bytes('w'), 2).gone).toEqual([op(2, 50), op(1, 50)])
   })
 
   it('is never stamped twice by one replica: update refuses an op it holds or saw superseded', () => {
     const { x } = stampedTwice()
-    expect(() => update(x, {}, 'x', bytes('v'), 300, { op: 7 })).toThrow('operation already stamped here')
+    expect(() => update(x, {}, 'x', bytes('v'), 300, { op: op(7) })).toThrow('operation already stamped here')
     const w = update(x, contextOf(x), 'x', bytes('w'), 200)
-    expect(() => update(w, {}, 'x', bytes('v'), 300, { op: 7 })).toThrow('operation already stamped here')
-    expect(() => update(w, {}, 'x', bytes('v'), 300, { op: 0 })).toThrow('op must be a safe integer >= 1')
+    expect(() => update(w, {}, 'x', bytes('v'), 300, { op: op(7) })).toThrow('operation already stamped here')
+    for (const bad of [op(-1), op(2 ** 32), op(1.5), op(1, -1), op(1, 0.5), op(1, Infinity)]) {
+      expect(() => update(w, {}, 'x', bytes('v'), 300, { op: bad })).toThrow('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
+    }
   })
 
   it('lists an op gone on two replicas once', () => {
     const { x, y } = stampedTwice()
     const wx = update(x, contextOf(x), 'x', bytes('w'), 200)
     const wy = update(y, contextOf(y), 'y', bytes('u'), 200)
-    expect(merge(wx, wy).gone).toEqual([7])
+    expect(merge(wx, wy).gone).toEqual([op(7)])
     expect(texts(merge(wy, wx))).toEqual(['u', 'w'])
   })
 
@@ -89,11 +100,14 @@ describe('a write stamped twice', () => {
     expect(equalSets(again, w)).toBe(true)
     expect(again.gone).toEqual(w.gone)
     const withOp = decodeSet(encodeSet(merge(x, y)))
-    expect(withOp.siblings.map((s) => s.op)).toEqual([7, 7])
+    expect(withOp.siblings.map((s) => s.op)).toEqual([op(7), op(7)])
     expect(equalSets(withOp, merge(x, y))).toBe(true)
-    expect(equalSets({ ...w, gone: [8] }, w)).toBe(false)
-    expect(equalSets({ ...w, gone: [8, 7] }, w)).toBe(false)
-    expect(equalSets({ ...x, siblings: [{ ...x.siblings[0]!, op: 8 }] }, x)).toBe(false)
+    expect(equalSets({ ...w, gone: [op(8)] }, w)).toBe(false)
+    expect(equalSets({ ...w, gone: [op(7, 1)] }, w)).toBe(false)
+    expect(equalSets({ ...w, gone: [op(8), op(7)] }, w)).toBe(false)
+    expect(equalSets({ ...x, siblings: [{ ...x.siblings[0]!, op: op(8) }] }, x)).toBe(false)
+    expect(equalSets({ ...x, siblings: [{ ...x.siblings[0]!, op: op(7, 1) }] }, x)).toBe(false)
+    expect(equalSets(x, { ...x, siblings: [{ ...x.siblings[0]!, op: undefined }] } as VersionSet)).toBe(false)
   })
 })
 
@@ -120,10 +134,10 @@ describe('merge with operations stays a join', () => {
         const s = sets[st.at]!
         if (st.kind === 'sync') sets[st.at] = merge(s, sets[st.from]!)
         // A coordinator holding a stamp of the op, or its supersession, reuses that (coordinator.ts).
-        else if (st.op !== undefined && (sawGone(s, st.op) || s.siblings.some((x) => x.op === st.op))) continue
+        else if (st.op !== undefined && holdsOp(s, op(st.op))) continue
         else {
           const value = st.op === undefined ? st.v : `op${st.op}`
-          sets[st.at] = update(s, st.kind === 'overwrite' ? contextOf(s) : {}, ids[st.at]!, bytes(value), t++, st.op === undefined ? {} : { op: st.op })
+          sets[st.at] = update(s, st.kind === 'overwrite' ? contextOf(s) : {}, ids[st.at]!, bytes(value), t++, st.op === undefined ? {} : { op: op(st.op) })
         }
       }
       return sets as [VersionSet, VersionSet, VersionSet]
@@ -142,7 +156,7 @@ describe('merge with operations stays a join', () => {
   })
 })
 
-describe('the record encoding of ops and superseded ops', () => {
+describe('the record encoding of stamps and superseded operations', () => {
   const refusal = (b: Uint8Array | number[]): string => {
     try {
       decodeSet(Uint8Array.from(b))
@@ -153,30 +167,49 @@ describe('the record encoding of ops and superseded ops', () => {
   }
   const base = update(emptySet, {}, 'x', bytes('v'), 100)
   const plain = [...encodeSet(base)]
+  /** The 4-byte tag and the short time form of a stamp. */
+  const stampBytes = (tag: number, at: number): number[] => [tag >>> 24, (tag >>> 16) & 255, (tag >>> 8) & 255, tag & 255, 2 + 2 * at]
 
   it('accepts exactly the canonical list after the siblings', () => {
-    expect(decodeSet(Uint8Array.from([...plain, 2, 9, 7])).gone).toEqual([9, 7])
-    expect(refusal([...plain, 2, 7, 9])).toBe('version set: superseded operations not in canonical order')
-    expect(refusal([...plain, 2, 9, 9])).toBe('version set: superseded operations not in canonical order')
-    expect(refusal([...plain, MAX_GONE + 1, 9, 8, 7, 6, 5])).toBe('version set: bad count of superseded operations')
-    expect(refusal([...plain, 1, 0])).toBe('version set: op must be >= 1')
-    const stamped = [...encodeSet(update(emptySet, {}, 'x', bytes('v'), 100, { op: 7 }))]
-    expect(refusal([...stamped, 1, 7])).toBe('version set: a superseded operation is live')
-    expect(refusal([...stamped, 1, 8])).toBe('accepted')
+    // (9 at 20), then (7 at 20 - 3 = 17): latest first.
+    expect(decodeSet(Uint8Array.from([...plain, 2, ...stampBytes(9, 20), 0, 0, 0, 7, 3])).gone).toEqual([op(9, 20), op(7, 17)])
+    // Same time: the higher tag first; a tie in both is a repeat.
+    expect(decodeSet(Uint8Array.from([...plain, 2, ...stampBytes(9, 20), 0, 0, 0, 7, 0])).gone).toEqual([op(9, 20), op(7, 20)])
+    expect(refusal([...plain, 2, ...stampBytes(7, 20), 0, 0, 0, 9, 0])).toBe('version set: superseded operations not in canonical order')
+    expect(refusal([...plain, 2, ...stampBytes(7, 20), 0, 0, 0, 7, 0])).toBe('version set: superseded operations not in canonical order')
+    // The time step cannot pass zero.
+    expect(refusal([...plain, 2, ...stampBytes(9, 20), 0, 0, 0, 7, 21])).toBe('version set: count or index 21 over 20')
+    expect(refusal([...plain, MAX_GONE + 1, ...stampBytes(9, 50), ...[8, 7, 6, 5].flatMap((t) => [0, 0, 0, t, 1])])).toBe('version set: bad count of superseded operations')
+    expect(refusal([...plain, 1, 0, 0, 7])).toBe('version set: truncated')
+    expect(refusal([...plain, 1, 0, 0, 0, 7, 1, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0])).toBe('version set: op time must be an integer')
+    const stamped = [...encodeSet(update(emptySet, {}, 'x', bytes('v'), 100, { op: op(7, 30) }))]
+    expect(refusal([...stamped, 1, ...stampBytes(7, 30)])).toBe('version set: a superseded operation is live')
+    expect(refusal([...stamped, 1, ...stampBytes(7, 31)])).toBe('accepted')
+  })
+
+  it('reads a tag of all 32 bits', () => {
+    const s = update(emptySet, {}, 'x', bytes('v'), 100, { op: op(2 ** 32 - 1, 5) })
+    expect(decodeSet(encodeSet(s)).siblings[0]!.op).toEqual(op(2 ** 32 - 1, 5))
+    const g = decodeSet(Uint8Array.from([...plain, 2, ...stampBytes(0xfedcba98, 9), 0x80, 0, 0, 1, 1]))
+    expect(g.gone).toEqual([op(0xfedcba98, 9), op(0x80000001, 8)])
   })
 
   it('encodes only what it would decode', () => {
-    const stamped = update(emptySet, {}, 'x', bytes('v'), 100, { op: 7 })
-    expect(() => encodeSet({ ...base, gone: [7, 9] })).toThrow('superseded operations not highest first')
-    expect(() => encodeSet({ ...stamped, gone: [7] })).toThrow('a superseded operation is live')
-    expect(() => encodeSet({ ...base, gone: [9, 8, 7, 6, 5] })).toThrow('too many superseded operations')
-    expect(() => encodeSet({ ...base, siblings: [{ ...base.siblings[0]!, op: 0 }] })).toThrow('op must be a safe integer >= 1')
+    const stamped = update(emptySet, {}, 'x', bytes('v'), 100, { op: op(7) })
+    expect(() => encodeSet({ ...base, gone: [op(7), op(9)] })).toThrow('superseded operations not latest first')
+    expect(() => encodeSet({ ...base, gone: [op(7), op(7)] })).toThrow('superseded operations not latest first')
+    expect(() => encodeSet({ ...stamped, gone: [op(7)] })).toThrow('a superseded operation is live')
+    expect(() => encodeSet({ ...base, gone: [op(9), op(8), op(7), op(6), op(5)] })).toThrow('too many superseded operations')
+    expect(() => encodeSet({ ...base, siblings: [{ ...base.siblings[0]!, op: op(2 ** 32) }] })).toThrow('op: tag must be a 32-bit unsigned integer')
+    expect(() => encodeSet({ ...base, gone: [op(1, 0.5)] })).toThrow('op: tag must be a 32-bit unsigned integer')
     // An empty list is no list: the same bytes as none.
     expect([...encodeSet({ ...base, gone: [] })]).toEqual(plain)
+    expect(encodeSet({ ...base, gone: [op(9), op(8)] }).length).toBe(setSize({ ...base, gone: [op(9), op(8)] }))
   })
 
-  it('costs the op on a forwarded write version and nothing on others', () => {
-    const stamped = update(emptySet, {}, 'x', bytes('v'), 100, { op: 2 ** 52 })
-    expect(encodeSet(stamped).length - plain.length).toBe(8)
+  it("costs the stamp on a forwarded write's version and nothing on others", () => {
+    const stamped = update(emptySet, {}, 'x', bytes('v'), 100, { op: op(2 ** 31, 1_700_000_000_000) })
+    expect(encodeSet(stamped).length - plain.length).toBe(4 + 6)
+    expect(setSize(stamped)).toBe(encodeSet(stamped).length)
   })
 })

@@ -50,7 +50,7 @@ describe('the budget', () => {
     const msgs: Msg[] = [
       { t: 'store', rid, items: [{ key, rec, hint }], ack: true },
       { t: 'get-r', rid, rec },
-      { t: 'fwd', rid, op: Number.MAX_SAFE_INTEGER, again: true, key, value: new Uint8Array(MAX_RECORD_BYTES), ctx: 'c'.repeat(1000), w: 64, n: 64, timeoutMs: 600_000 },
+      { t: 'fwd', rid, op: Number.MAX_SAFE_INTEGER, at: Number.MAX_SAFE_INTEGER, again: true, key, value: new Uint8Array(MAX_RECORD_BYTES), ctx: 'c'.repeat(1000), w: 64, n: 64, timeoutMs: 600_000 },
     ]
     for (const m of msgs) {
       const bytes = encodeMessage(m)
@@ -66,7 +66,7 @@ describe('the budget', () => {
     const over = encodeMessage({ t: 'get-r', rid: 1, rec: new Uint8Array(HARD_MESSAGE_BYTES) })
     expect(() => decodeMessage(over)).toThrow(/message too large/)
     // A forwarded value is never more than a record.
-    expect(() => decodeMessage(encodeMessage({ t: 'fwd', rid: 1, op: 1, again: false, key, value: new Uint8Array(MAX_RECORD_BYTES + 1), ctx: '', w: 1, n: 1, timeoutMs: 1 }))).toThrow(/value/)
+    expect(() => decodeMessage(encodeMessage({ t: 'fwd', rid: 1, op: 1, at: 0, again: false, key, value: new Uint8Array(MAX_RECORD_BYTES + 1), ctx: '', w: 1, n: 1, timeoutMs: 1 }))).toThrow(/value/)
   })
 
   it('batches never hold more than their budget, except a single item larger than it, and keep every item in order', () => {

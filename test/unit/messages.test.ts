@@ -18,7 +18,7 @@ describe('wire messages', () => {
       { t: 'get-r', rid: 1, rec: null },
       { t: 'store', rid: 2, items: [{ key: bytes(2), rec: bytes(10), hint: asNodeId('b') }], ack: true },
       { t: 'store-r', rid: 2, ok: true },
-      { t: 'fwd', rid: 3, op: 7, again: false, key: bytes(1), value: null, ctx: '', w: 2, n: 3, timeoutMs: 500 },
+      { t: 'fwd', rid: 3, op: 7, at: 0, again: false, key: bytes(1), value: null, ctx: '', w: 2, n: 3, timeoutMs: 500 },
       { t: 'fwd-r', rid: 3, ok: false, ctx: '', code: 'TIMEOUT', message: 'late' },
       { t: 'ae-roots', sid: 4, parts: [[5, bytes(16)]] },
       { t: 'ae-step', sid: 4, parts: [[5, bytes(3), bytes(0)]] },

@@ -140,7 +140,7 @@ describe('decodeSet refuses, each for its reason', () => {
 
   it('trailing bytes', () => {
     // After the siblings only a list of superseded operations may follow, and nothing after it.
-    expect(setRefusal([...set([entry('a', 1)], []), 1, 5, 4, 0])).toBe('version set: trailing bytes')
+    expect(setRefusal([...set([entry('a', 1)], []), 1, 0, 0, 0, 5, 4, 0])).toBe('version set: trailing bytes')
     expect(setRefusal([...set([entry('a', 1)], []), 0])).toBe('version set: bad count of superseded operations')
   })
 
