@@ -407,7 +407,7 @@ class Reader extends ByteReader {
   stamp(): OpStamp {
     const tag = this.tag()
     const at = this.time()
-    if (!Number.isSafeInteger(at)) this.fail('op time must be an integer')
+    if (!Number.isSafeInteger(at) || at < 0) this.fail('op time must be an integer >= 0')
     return { tag, at }
   }
   stime(ref: number): number {

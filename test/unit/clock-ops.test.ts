@@ -181,7 +181,9 @@ describe('the record encoding of stamps and superseded operations', () => {
     expect(refusal([...plain, 2, ...stampBytes(9, 20), 0, 0, 0, 7, 21])).toBe('version set: count or index 21 over 20')
     expect(refusal([...plain, MAX_GONE + 1, ...stampBytes(9, 50), ...[8, 7, 6, 5].flatMap((t) => [0, 0, 0, t, 1])])).toBe('version set: bad count of superseded operations')
     expect(refusal([...plain, 1, 0, 0, 7])).toBe('version set: truncated')
-    expect(refusal([...plain, 1, 0, 0, 0, 7, 1, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0])).toBe('version set: op time must be an integer')
+    expect(refusal([...plain, 1, 0, 0, 0, 7, 1, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0])).toBe('version set: op time must be an integer >= 0')
+    // -2 in the long form (the short one holds only times >= 0).
+    expect(refusal([...plain, 1, 0, 0, 0, 7, 1, 0xc0, 0, 0, 0, 0, 0, 0, 0])).toBe('version set: op time must be an integer >= 0')
     const stamped = [...encodeSet(update(emptySet, {}, 'x', bytes('v'), 100, { op: op(7, 30) }))]
     expect(refusal([...stamped, 1, ...stampBytes(7, 30)])).toBe('version set: a superseded operation is live')
     expect(refusal([...stamped, 1, ...stampBytes(7, 31)])).toBe('accepted')
