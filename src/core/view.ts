@@ -41,6 +41,7 @@ const lastInfo: Info[] = []
 
 /** infoOf(e) for an entry of id number k. */
 function infoAt(k: number, e: MemberEntry): Info {
+  // Stryker disable next-line ConditionalExpression: a cache; infoOf gives the same info
   if (lastEntry[k] === e) return lastInfo[k]!
   const info = infoOf(e)
   lastEntry[k] = e
@@ -50,6 +51,7 @@ function infoAt(k: number, e: MemberEntry): Info {
 
 function infoOf(e: MemberEntry): Info {
   let info = infos.get(e)
+  // Stryker disable next-line ConditionalExpression: a cache; made again, the info is equal (memoized hash, same number)
   if (!info) {
     const [h0, h1, check] = entryHashOf(`${e.id}\n${e.weight}\n${e.status}\n${e.version}`)
     info = { num: numberOf(e.id), h0, h1, check }
@@ -137,12 +139,14 @@ export class MemberView {
 
   get(id: string): MemberEntry | undefined {
     const k = numbers.get(id)
+    // Stryker disable next-line ConditionalExpression: slots[undefined] is undefined too
     return k === undefined ? undefined : this.slots[k]
   }
 
   /** The entries, in the order their ids were numbered in the process. */
   *values(): IterableIterator<MemberEntry> {
     const slots = this.slots
+    // Stryker disable next-line EqualityOperator: slots[length] is undefined, and skipped
     for (let k = 0; k < slots.length; k++) {
       const e = slots[k]
       if (e !== undefined) yield e
@@ -153,6 +157,7 @@ export class MemberView {
   set(entry: MemberEntry): void {
     const info = infoOf(entry)
     const k = info.num
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: slots are only presized; a write past the end grows the array
     if (k >= this.slots.length) this.grow(k + 1)
     const old = this.slots[k]
     if (old) this.xor(infoAt(k, old))
@@ -162,8 +167,11 @@ export class MemberView {
   }
 
   /** Grows the slots to at least `n` (doubling, filled: an array of holes would turn into a dictionary). */
+  // Stryker disable next-line BlockStatement: slots are only presized; a write past the end grows the array
   private grow(n: number): void {
+    // Stryker disable next-line ArrayDeclaration,MethodExpression,ArithmeticOperator: only presizes; a write past the end grows the array
     const next = new Array<MemberEntry | undefined>(Math.max(n, ids.length, this.slots.length * 2)).fill(undefined)
+    // Stryker disable next-line EqualityOperator: one more copies slots[length], undefined, into an undefined slot
     for (let k = 0; k < this.slots.length; k++) next[k] = this.slots[k]
     this.slots = next
   }
@@ -177,7 +185,9 @@ export class MemberView {
   /** The id a peer's short id names here, if any. */
   idOfShort(short: number): NodeId | undefined {
     const k = byShort.get(short)
+    // Stryker disable next-line ConditionalExpression: a shortcut; no numbered id has this short, so the walk finds none
     if (k === undefined) return undefined
+    // Stryker disable next-line ConditionalExpression: a shortcut; the walk (in number order) finds the same id
     if (this.slots[k] !== undefined) return ids[k]
     // Another id with the same short id (a 48-bit collision) may be the one held here.
     for (const j of bucketIds[bucketOfShort(short)]!) if (this.slots[j] !== undefined && shortNumOf[j] === short) return ids[j]
@@ -186,6 +196,7 @@ export class MemberView {
 
   /** 8 bytes summarising the whole view (kept until the view changes: do not modify). */
   digest(): Uint8Array {
+    // Stryker disable next-line ConditionalExpression: a cache; made again, the bytes are equal
     if (!this.digestBytes) {
       this.digestBytes = new Uint8Array(8)
       const dv = new DataView(this.digestBytes.buffer)
@@ -199,6 +210,7 @@ export class MemberView {
   bucketSums(nb: number): Uint8Array {
     const shift = FINE_BITS - Math.log2(nb)
     const coarse = new Uint32Array(nb)
+    // Stryker disable next-line EqualityOperator: coarse[nb] is past the end, and a typed array ignores the write
     for (let b = 0; b < MAX_GOSSIP_BUCKETS; b++) coarse[b >>> shift]! ^= this.sums[b * 2]!
     const out = new Uint8Array(nb * 4)
     const dv = new DataView(out.buffer)
@@ -210,6 +222,7 @@ export class MemberView {
   differingBuckets(theirs: Uint8Array): number[] {
     const mine = this.bucketSums(theirs.length / 4)
     const out: number[] = []
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: past the end both sides read undefined, so no bucket is added
     for (let c = 0; c < theirs.length / 4; c++) {
       const o = c * 4
       if (mine[o] !== theirs[o] || mine[o + 1] !== theirs[o + 1] || mine[o + 2] !== theirs[o + 2] || mine[o + 3] !== theirs[o + 3]) out.push(c)
@@ -264,6 +277,7 @@ export class MemberView {
         give.push(e)
         want.push(short)
       }
+      // Stryker disable next-line ConditionalExpression: deleting a short not in the map does nothing
       if (t !== undefined) remaining.delete(short)
     }
     for (const short of remaining.keys()) want.push(short)
@@ -284,6 +298,7 @@ export class MemberView {
   private xor(s: Info): void {
     const i = idBucket(s.num) * 2
     this.sums[i] = this.sums[i]! ^ s.h0
+    // Stryker disable next-line ArithmeticOperator: the odd (h1) words of sums are never read
     this.sums[i + 1] = this.sums[i + 1]! ^ s.h1
     this.d0 = (this.d0 ^ s.h0) >>> 0
     this.d1 = (this.d1 ^ s.h1) >>> 0
@@ -303,6 +318,7 @@ const entryHashOf = memoByString(200_000, (fields) => {
 /** Parses a version list; `fail` throws. */
 export function parseVersions(blob: Uint8Array, fail: (why: string) => never): VersionLines {
   // At most one line per 9 bytes (6 + 2 + a 1-byte varint): sized for that, trimmed at the end.
+  // Stryker disable next-line ArithmeticOperator: only sizes the arrays, which are trimmed to n
   const most = Math.floor(blob.length / (SHORT_ID_BYTES + 3))
   const shorts = new Float64Array(most), versions = new Float64Array(most), checks = new Uint16Array(most)
   const r = new Reader(blob, fail)

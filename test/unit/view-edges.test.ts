@@ -1,0 +1,127 @@
+/**
+ * The edges of core/view.ts that whole gossip exchanges (gossip.test.ts) do not pin down: the bucket
+ * resolution at its steps and its cap, a replaced entry leaving the sums and the count, which buckets
+ * differ when only one byte of a sum does, every outcome of comparing a version list line, the want
+ * list's round trip, and which id a short id names, also for two ids whose short ids collide (48
+ * bits of SHA-256: a pair found offline by sorting the prefixes of 48 million ids).
+ */
+import { describe, expect, it } from 'vitest'
+import { hash, toBytes, toHex } from '../../src/core/hash.js'
+import type { MemberEntry, MemberStatus } from '../../src/core/membership.js'
+import { MemberView, bucketsFor, numberOf, parseShorts, parseVersions } from '../../src/core/view.js'
+import { MAX_GOSSIP_BUCKETS } from '../../src/limits.js'
+import { asNodeId } from '../../src/types.js'
+
+const fail = (why: string): never => {
+  throw new Error(why)
+}
+const entry = (id: string, version: number, status: MemberStatus = 'up'): MemberEntry => ({ id: asNodeId(id), weight: 1, status, version })
+const viewOf = (...entries: MemberEntry[]): MemberView => {
+  const v = new MemberView()
+  for (const e of entries) v.set(e)
+  return v
+}
+/** The short id of `id` as the view documents it: the first 6 bytes of SHA-256 of its UTF-8. */
+const shortOf = (id: string): number => parseInt(toHex(hash(toBytes(id)).subarray(0, 6)), 16)
+/** A view's version list of all its entries (one bucket), parsed as its peer would. */
+const linesOf = (v: MemberView) => parseVersions(v.versions(1, [0]), fail)
+
+describe('view edges: bucketsFor', () => {
+  it('doubles past 8 members a bucket, up to the cap', () => {
+    const sizes = [0, 1, 8, 9, 16, 17, 32, 33, 8 * 512, 8 * 512 + 1, 8 * 1024, 8 * 1024 + 1, 1e9]
+    expect(sizes.map(bucketsFor)).toEqual([1, 1, 1, 2, 2, 4, 4, 8, 512, 1024, 1024, 1024, 1024])
+    expect(MAX_GOSSIP_BUCKETS).toBe(1024)
+  })
+})
+
+describe('view edges: set', () => {
+  it('takes a replaced entry out of the sums and the count', () => {
+    const v = viewOf(entry('rep-a', 1), entry('rep-b', 1), entry('rep-a', 2, 'leaving'))
+    const fresh = viewOf(entry('rep-a', 2, 'leaving'), entry('rep-b', 1))
+    expect(v.size).toBe(2)
+    expect(v.digest()).toEqual(fresh.digest())
+    expect(v.bucketSums(MAX_GOSSIP_BUCKETS)).toEqual(fresh.bucketSums(MAX_GOSSIP_BUCKETS))
+    expect(v.digest()).not.toEqual(viewOf(entry('rep-a', 1), entry('rep-b', 1)).digest())
+  })
+
+  it('would take only an entry that supersedes what it holds, or one of an id it lacks', () => {
+    const v = viewOf(entry('take-a', 2))
+    expect(v.wouldTake(entry('take-a', 1))).toBe(false)
+    expect(v.wouldTake(entry('take-a', 2))).toBe(false)
+    expect(v.wouldTake(entry('take-a', 3))).toBe(true)
+    expect(v.wouldTake(entry('take-a', 2, 'left'))).toBe(true)
+    expect(v.wouldTake(entry('take-b', 1))).toBe(true)
+  })
+})
+
+describe('view edges: differingBuckets', () => {
+  it('reports a bucket whose sum differs in any one of its four bytes', () => {
+    const v = viewOf(...Array.from({ length: 40 }, (_, i) => entry(`diff-${i}`, 1)))
+    const mine = v.bucketSums(4)
+    expect(v.differingBuckets(mine)).toEqual([])
+    for (let byte = 0; byte < 4; byte++) {
+      const theirs = Uint8Array.from(mine)
+      theirs[2 * 4 + byte]! ^= 0x10
+      expect(v.differingBuckets(theirs)).toEqual([2])
+    }
+  })
+})
+
+describe('view edges: compare', () => {
+  const mine = viewOf(entry('cmp-x', 3))
+  const x = shortOf('cmp-x')
+  /** What `mine` gives (as id@version) and wants, against the version list of a view of `theirs`. */
+  const against = (...theirs: MemberEntry[]) => {
+    const { give, want } = mine.compare(1, [0], linesOf(viewOf(...theirs)))
+    return { give: give.map((e) => `${e.id}@${e.version}`), want }
+  }
+
+  it('gives what the peer lacks or holds older, and wants what it holds newer', () => {
+    expect(against()).toEqual({ give: ['cmp-x@3'], want: [] })
+    expect(against(entry('cmp-x', 1))).toEqual({ give: ['cmp-x@3'], want: [] })
+    expect(against(entry('cmp-x', 5))).toEqual({ give: [], want: [x] })
+    expect(against(entry('cmp-x', 3), entry('cmp-y', 1))).toEqual({ give: [], want: [shortOf('cmp-y')] })
+  })
+
+  it('trades both ways on the same version with other content, and not at all on the same entry', () => {
+    expect(against(entry('cmp-x', 3, 'leaving'))).toEqual({ give: ['cmp-x@3'], want: [x] })
+    expect(against(entry('cmp-x', 3))).toEqual({ give: [], want: [] })
+  })
+})
+
+describe('view edges: want lists', () => {
+  it('round-trip, and a length that is not whole short ids is refused', () => {
+    const shorts = [shortOf('want-a'), 0, 2 ** 48 - 1]
+    const bytes = new MemberView().shortsOf(shorts)
+    expect(bytes).toHaveLength(18)
+    expect(parseShorts(bytes, fail)).toEqual(shorts)
+    expect(parseShorts(new Uint8Array(0), fail)).toEqual([])
+    expect(() => parseShorts(new Uint8Array(7), fail)).toThrow('want list: length')
+  })
+})
+
+describe('view edges: idOfShort', () => {
+  it('names an id only in a view that holds it', () => {
+    const v = viewOf(entry('short-a', 1))
+    viewOf(entry('short-b', 1)) // numbered in the process, not held by v
+    expect(v.idOfShort(shortOf('short-a'))).toBe('short-a')
+    expect(v.idOfShort(shortOf('short-b'))).toBe(undefined)
+    expect(new MemberView().idOfShort(shortOf('short-a'))).toBe(undefined)
+    expect(v.idOfShort(shortOf('short-never-numbered'))).toBe(undefined)
+  })
+
+  it('on a 48-bit collision names the id the view holds, or the first numbered when it holds both', () => {
+    const [first, second] = ['collide-1736521', 'collide-9235547']
+    const neighbour = 'collide-neighbour-1304' // same fine bucket (top 10 bits), another short id
+    const short = shortOf(first)
+    expect(shortOf(second)).toBe(short)
+    expect(Math.floor(shortOf(neighbour) / 2 ** 38)).toBe(Math.floor(short / 2 ** 38))
+    expect(shortOf(neighbour)).not.toBe(short)
+    for (const id of [first, neighbour, second]) numberOf(asNodeId(id))
+
+    expect(viewOf(entry(first, 1)).idOfShort(short)).toBe(first)
+    expect(viewOf(entry(neighbour, 1), entry(second, 1)).idOfShort(short)).toBe(second)
+    expect(viewOf(entry(second, 1), entry(first, 1)).idOfShort(short)).toBe(first)
+    expect(viewOf(entry(neighbour, 1)).idOfShort(short)).toBe(undefined)
+  })
+})
