@@ -128,7 +128,8 @@ export class MemberView {
    */
   private slots: Array<MemberEntry | undefined> = []
   private count = 0
-  private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS * 2)
+  /** Per fine bucket, the XOR of its entries' h0 words (h1 goes only into the digest). */
+  private readonly sums = new Uint32Array(MAX_GOSSIP_BUCKETS)
   private d0 = 0
   private d1 = 0
   private digestBytes: Uint8Array | undefined
@@ -211,7 +212,7 @@ export class MemberView {
     const shift = FINE_BITS - Math.log2(nb)
     const coarse = new Uint32Array(nb)
     // Stryker disable next-line EqualityOperator: coarse[nb] is past the end, and a typed array ignores the write
-    for (let b = 0; b < MAX_GOSSIP_BUCKETS; b++) coarse[b >>> shift]! ^= this.sums[b * 2]!
+    for (let b = 0; b < MAX_GOSSIP_BUCKETS; b++) coarse[b >>> shift]! ^= this.sums[b]!
     const out = new Uint8Array(nb * 4)
     const dv = new DataView(out.buffer)
     for (let c = 0; c < nb; c++) dv.setUint32(c * 4, coarse[c]!)
@@ -296,10 +297,8 @@ export class MemberView {
   }
 
   private xor(s: Info): void {
-    const i = idBucket(s.num) * 2
+    const i = idBucket(s.num)
     this.sums[i] = this.sums[i]! ^ s.h0
-    // Stryker disable next-line ArithmeticOperator: the odd (h1) words of sums are never read
-    this.sums[i + 1] = this.sums[i + 1]! ^ s.h1
     this.d0 = (this.d0 ^ s.h0) >>> 0
     this.d1 = (this.d1 ^ s.h1) >>> 0
     this.digestBytes = undefined
