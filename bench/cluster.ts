@@ -22,6 +22,7 @@
  *   unshare -n sh -c 'ip link set lo up && npx tsx bench/cluster.ts'      (as root; loopback only)
  *   options: --ops 5000 --keys 1000 --concurrency 8 --value 1024 --pings 1000
  *            --cpu-prof DIR   (every peer process writes a V8 CPU profile into DIR when it stops)
+ *            --sync           (peers fsync every write before acknowledging it: dynamesh node --sync)
  */
 import { readFileSync } from 'node:fs'
 import { Agent, request, type IncomingHttpHeaders } from 'node:http'
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     pings: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '42' },
     'cpu-prof': { type: 'string' },
+    sync: { type: 'boolean', default: false },
   },
 })
 const OPS = Number(args.ops)
@@ -58,7 +60,7 @@ const PEERS = 5
 const loopbackOnly = Object.keys(networkInterfaces()).every((name) => name === 'lo')
 console.log(`$ ${loopbackOnly ? "unshare -n sh -c 'ip link set lo up && " : ''}npx tsx bench/cluster.ts${process.argv.slice(2).map((a) => ` ${a}`).join('')}${loopbackOnly ? "'" : ''}`)
 console.log(`# node ${process.version}; ${PEERS} peer processes + signaling on loopback${loopbackOnly ? ' (loopback-only network namespace)' : ''}; (N,R,W)=(3,2,2)`)
-console.log(`# ${KEYS} keys preloaded, ${VALUE_BYTES}-byte values, ${OPS} ops per workload, concurrency ${CONCURRENCY}, zipfian theta 0.99 (scrambled)`)
+console.log(`# ${KEYS} keys preloaded, ${VALUE_BYTES}-byte values, ${OPS} ops per workload, concurrency ${CONCURRENCY}, zipfian theta 0.99 (scrambled)${args.sync ? '; peers fsync every write (--sync)' : ''}`)
 
 // A bounded run: whatever happens, stop (the exit hook of procs.ts kills the children).
 setTimeout(() => {
@@ -347,7 +349,7 @@ async function main(): Promise<void> {
   const t0 = performance.now()
   const profDir = args['cpu-prof']
   const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []
-  const c = await TestCluster.start({ peers: PEERS, n: 3, r: 2, w: 2, nodeArgs: ['--quiet'], execArgv })
+  const c = await TestCluster.start({ peers: PEERS, n: 3, r: 2, w: 2, nodeArgs: ['--quiet', ...(args.sync ? ['--sync'] : [])], execArgv })
   try {
     await c.waitConverged({ timeoutMs: 60_000 })
     console.log(`# cluster up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
