@@ -81,7 +81,7 @@ describe('a write stamped twice', () => {
     expect(decodeSet(encodeSet(s)).siblings[0]!.op).toEqual(op(0, 0))
   })
 
-  it('keeps, of two copies of one dot that differ only in their stamp, the same one in either order: a stamp over none, the later stamp', () => {
+  it('keeps, of two copies of one dot, the same one in either order: the larger value, then a stamp over none, then the later stamp', () => {
     // Only a confused replica (a reused id) makes such copies; every replica must still agree.
     for (const value of [bytes('v'), null]) {
       const base = update(emptySet, {}, 'x', value, 100)
@@ -92,6 +92,12 @@ describe('a write stamped twice', () => {
         expect(merge(a, b).siblings.map((x) => x.op)).toEqual([kept.siblings[0]!.op])
       }
     }
+    // Copies that differ in value: the larger bytes, whatever their stamps.
+    const base = update(emptySet, {}, 'x', bytes('a'), 100)
+    const other: VersionSet = { ...base, siblings: [{ ...base.siblings[0]!, value: bytes('b') }] }
+    const stamped: VersionSet = { ...base, siblings: [{ ...base.siblings[0]!, op: op(5) }] }
+    expect(texts(merge(stamped, other))).toEqual(['b'])
+    expect(texts(merge(other, stamped))).toEqual(['b'])
   })
 
   it('is never stamped twice by one replica: update refuses an op it holds or saw superseded', () => {
@@ -99,7 +105,7 @@ describe('a write stamped twice', () => {
     expect(() => update(x, {}, 'x', bytes('v'), 300, { op: op(7) })).toThrow('operation already stamped here')
     const w = update(x, contextOf(x), 'x', bytes('w'), 200)
     expect(() => update(w, {}, 'x', bytes('v'), 300, { op: op(7) })).toThrow('operation already stamped here')
-    for (const bad of [op(-1), op(2 ** 32), op(1.5), op(1, -1), op(1, 0.5), op(1, Infinity)]) {
+    for (const bad of [op(-1, 5), op(2 ** 32), op(1.5), op(1, -1), op(1, 0.5), op(1, Infinity)]) {
       expect(() => update(w, {}, 'x', bytes('v'), 300, { op: bad })).toThrow('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
     }
   })
