@@ -98,6 +98,10 @@ describe('a write stamped twice', () => {
     const stamped: VersionSet = { ...base, siblings: [{ ...base.siblings[0]!, op: op(5) }] }
     expect(texts(merge(stamped, other))).toEqual(['b'])
     expect(texts(merge(other, stamped))).toEqual(['b'])
+    // A value over a tombstone, whatever their stamps.
+    const tomb: VersionSet = { ...base, siblings: [{ ...base.siblings[0]!, value: null, op: op(6) }] }
+    expect(texts(merge(tomb, base))).toEqual(['a'])
+    expect(texts(merge(base, tomb))).toEqual(['a'])
   })
 
   it('is never stamped twice by one replica: update refuses an op it holds or saw superseded', () => {
