@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import type { VersionVector } from '../../src/core/clock.js'
-import { hash } from '../../src/core/hash.js'
 import { MerkleTree } from '../../src/core/merkle.js'
 import { decodeVectors, encodeVectors } from '../../src/core/record.js'
 import {
@@ -19,16 +18,9 @@ import {
   unionTow,
   type SketchSource,
 } from '../../src/core/riblt.js'
+import { h, source } from './riblt-fixtures.js'
 import { isDynameshError } from '../../src/errors.js'
 
-/** Deterministic 16-byte entry hashes. */
-const h = (label: string): Uint8Array => hash(new TextEncoder().encode(label)).slice(0, 16)
-
-function source(p: number, hashes: Uint8Array[]): SketchSource {
-  const sketch = new PartitionSketch(p)
-  for (const x of hashes) sketch.toggle(x, 1)
-  return { sketch, hashes: () => hashes }
-}
 
 /** Feeds `theirs`' cells to a Difference against `mine`, `step` cells at a time, until it decodes. */
 function decode(mine: SketchSource[], theirs: SketchSource[], step = 16, limit = 20_000): { diff: Difference; cells: number } {
@@ -105,6 +97,10 @@ describe('rateless reconciliation cells', () => {
     expect(diff.inconsistent).toBe(true)
     expect(diff.done).toBe(false)
     expect(diff.mine.length + diff.theirs.length).toBeLessThanOrEqual(400)
+    // Once inconsistent, more cells decode nothing more.
+    const decoded = diff.mine.length + diff.theirs.length
+    diff.add(encodeCells(unionCells([source(2, [...base, ...extra])], 400, 600)), unionCells([source(2, base)], 400, 600))
+    expect(diff.mine.length + diff.theirs.length).toBe(decoded)
   })
 
   it('the tug-of-war estimate lands near the true difference', () => {
