@@ -186,9 +186,11 @@ export function update(
   if (opts.op !== undefined && holdsOp(s, opts.op)) throw new TypeError('operation already stamped here')
 
   const ts = now + 0 // -0 becomes 0, which is what a decoded copy holds
-  const superseded = s.siblings.filter((x) => covers(ctx, x.dot))
+  const kept: Sibling[] = []
+  const superseded: Sibling[] = []
+  for (const x of s.siblings) (covers(ctx, x.dot) ? superseded : kept).push(x)
   const gone = joinGone(s.gone, undefined, superseded)
-  const siblings = live(s.siblings.filter((x) => !covers(ctx, x.dot)), gone)
+  const siblings = live(kept, gone)
   const vv = mergeVV(s.vv, ctx)
   const n = (entryOf(vv, replica)?.n ?? 0) + 1
   setEntry(vv, replica, { n, ts })
@@ -208,9 +210,9 @@ export const sameOp = (a: OpStamp | undefined, b: OpStamp): boolean => a !== und
 export const holdsOp = (s: VersionSet, op: OpStamp): boolean =>
   s.siblings.some((x) => sameOp(x.op, op)) || (s.gone?.some((g) => sameOp(g, op)) ?? false)
 
-/** Latest first: by time, then by tag. */
+/** Latest first: by time, then by tag (the order of a set's `gone`). */
 // Stryker disable next-line EqualityOperator: a.at <= b.at differs only on equal times, which take the other branch
-const compareOps = (a: OpStamp, b: OpStamp): number => (a.at !== b.at ? (a.at < b.at ? 1 : -1) : b.tag - a.tag)
+export const compareOps = (a: OpStamp, b: OpStamp): number => (a.at !== b.at ? (a.at < b.at ? 1 : -1) : b.tag - a.tag)
 
 /**
  * The superseded operations of two sets and of the `superseded` siblings: the MAX_GONE latest,
@@ -265,7 +267,7 @@ export function merge(a: VersionSet, b: VersionSet): VersionSet {
   const aDots = new Set(a.siblings.map((x) => dotKey(x.dot)))
   const bDots = new Set(b.siblings.map((x) => dotKey(x.dot)))
   const kept: Sibling[] = []
-    // Stryker disable next-line ArrayDeclaration: a string in the list has no stamp, so joinGone skips it
+  // Stryker disable next-line ArrayDeclaration: a string in the list has no stamp, so joinGone skips it
   const superseded: Sibling[] = []
   for (const x of a.siblings) (!covers(b.vv, x.dot) || bDots.has(dotKey(x.dot)) ? kept : superseded).push(x)
   for (const y of b.siblings) (!covers(a.vv, y.dot) || aDots.has(dotKey(y.dot)) ? kept : superseded).push(y)

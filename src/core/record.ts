@@ -30,7 +30,7 @@
  */
 import { DynameshError, type ErrorCode } from '../errors.js'
 import { Reader as ByteReader, Writer as ByteWriter, fromBase64url as fromB64, toBase64url, varintSize } from './bytes.js'
-import { MAX_GONE, compareDots, compareIds, covers, entryOf, isOpStamp, sameOp, setEntry, type OpStamp, type Sibling, type VersionSet, type VersionVector } from './clock.js'
+import { MAX_GONE, compareDots, compareIds, compareOps, covers, entryOf, isOpStamp, sameOp, setEntry, type OpStamp, type Sibling, type VersionSet, type VersionVector } from './clock.js'
 import { compareBytes, hash } from './hash.js'
 import { HARD_SIBLINGS } from '../limits.js'
 
@@ -89,12 +89,13 @@ export function encodeSet(s: VersionSet): Uint8Array {
   if (s.gone !== undefined && s.gone.length > 0) {
     if (s.gone.length > MAX_GONE) throw new TypeError('too many superseded operations')
     const gone = s.gone
-    for (let i = 1; i < gone.length; i++) if (!laterOp(gone[i - 1]!, gone[i]!)) throw new TypeError('superseded operations not latest first')
+    for (let i = 1; i < gone.length; i++) if (compareOps(gone[i - 1]!, gone[i]!) >= 0) throw new TypeError('superseded operations not latest first')
     if (siblings.some((x) => gone.some((g) => sameOp(x.op, g)))) throw new TypeError('a superseded operation is live')
     w.varint(gone.length)
     w.stamp(gone[0]!)
     for (let i = 1; i < gone.length; i++) {
       w.tag(gone[i]!.tag)
+      if (!isOpStamp(gone[i]!)) throw new TypeError(STAMP_ERROR)
       w.varint(gone[i - 1]!.at - gone[i]!.at)
     }
   }
@@ -134,7 +135,7 @@ export function decodeSet(b: Uint8Array): VersionSet {
     for (let i = 0; i < n; i++) {
       const prev = gone[i - 1]
       const g = prev === undefined ? r.stamp() : { tag: r.tag(), at: prev.at - r.varint(prev.at) }
-      if (prev !== undefined && !laterOp(prev, g)) r.fail('superseded operations not in canonical order')
+      if (prev !== undefined && compareOps(prev, g) >= 0) r.fail('superseded operations not in canonical order')
       if (siblings.some((x) => sameOp(x.op, g))) r.fail('a superseded operation is live')
       gone.push(g)
     }
@@ -248,9 +249,6 @@ type Entry = [string, { n: number; ts: number }]
 
 const sortedEntries = (vv: VersionVector): Entry[] => Object.entries(vv).sort((a, b) => compareIds(a[0], b[0]))
 
-/** True when `a` comes strictly before `b` in a set's list of superseded operations. */
-const laterOp = (a: OpStamp, b: OpStamp): boolean => a.at > b.at || (a.at === b.at && a.tag > b.tag)
-
 function sizeOf(entries: Entry[], siblings: Sibling[], gone: readonly OpStamp[] | undefined): number {
   let n = 1 + entriesSize(entries) + varintSize(siblings.length)
   const index = new Map(entries.map(([id, e], i) => [id, { at: i, ts: e.ts }]))
@@ -335,6 +333,8 @@ function idSize(id: string): number {
   return varintSize(n) + n
 }
 
+const STAMP_ERROR = 'op: tag must be a 32-bit unsigned integer, at a safe integer >= 0'
+
 /** The shared writer plus the record's fields: counters, times and replica ids. */
 class Writer extends ByteWriter {
   counter(n: number): void {
@@ -358,7 +358,7 @@ class Writer extends ByteWriter {
     this.u8(tag & 0xff)
   }
   stamp(op: OpStamp): void {
-    if (!isOpStamp(op)) throw new TypeError('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
+    if (!isOpStamp(op)) throw new TypeError(STAMP_ERROR)
     this.tag(op.tag)
     this.time(op.at)
   }

@@ -42,8 +42,6 @@ export interface NodeParts {
   seeds: NodeId[]
 }
 
-/** How long a leaving node keeps trying to hand its last member entry to somebody. */
-
 export class Node implements DynameshNode, NodeContext {
   readonly id: NodeId
   readonly env: Env

@@ -240,6 +240,10 @@ describe('the record encoding of stamps and superseded operations', () => {
     // Time decides before the tag: a higher tag at an earlier time comes after.
     expect(() => encodeSet({ ...base, gone: [op(9, 5), op(7, 10)] })).toThrow('superseded operations not latest first')
     expect(encodeSet({ ...base, gone: [op(7, 10), op(9, 5)] }).length).toBeGreaterThan(plain.length)
+    // Later entries' times too: they are written as steps back, which only whole times >= 0 allow.
+    for (const at of [10.5, -5]) {
+      expect(() => encodeSet({ ...base, gone: [op(9, 20), { tag: 7, at }] })).toThrow('op: tag must be a 32-bit unsigned integer, at a safe integer >= 0')
+    }
     for (const tag of [-1, 1.5, 2 ** 32]) {
       expect(() => encodeSet({ ...base, gone: [op(9, 20), { tag, at: 10 }] })).toThrow(`op tag must be a 32-bit unsigned integer, got ${tag}`)
     }
