@@ -76,6 +76,30 @@ const shortNumOf: number[] = []
 const bucketIds: number[][] = Array.from({ length: MAX_GOSSIP_BUCKETS }, () => [])
 /** Id number by short id, the first numbered when two ids share one (48 bits: not in practice). */
 const byShort = new Map<number, number>()
+/**
+ * Id numbers in id order (JavaScript's string order), kept as ids are numbered (a binary search and
+ * a shift of 4-byte numbers each): a view lists its entries in id order without sorting them.
+ */
+let inIdOrder = new Int32Array(64)
+
+/** Puts number `k` (of `id`) in its place in `inIdOrder`; ids.length - 1 numbers are there already. */
+function placeInOrder(k: number, id: NodeId): void {
+  const count = ids.length - 1
+  if (count === inIdOrder.length) {
+    const grown = new Int32Array(2 * count)
+    grown.set(inIdOrder)
+    inIdOrder = grown
+  }
+  let lo = 0
+  let hi = count
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ids[inIdOrder[mid]!]! < id) lo = mid + 1
+    else hi = mid
+  }
+  inIdOrder.copyWithin(lo + 1, lo, count)
+  inIdOrder[lo] = k
+}
 
 /** The process-wide number of `id` (given one now if it has none); see `idOfNumber`. */
 export function numberOf(id: NodeId): number {
@@ -90,6 +114,7 @@ export function numberOf(id: NodeId): number {
     shortNumOf.push(num)
     bucketIds[bucketOfShort(num)]!.push(k)
     if (!byShort.has(num)) byShort.set(num, k)
+    placeInOrder(k, id)
   }
   return k
 }
@@ -152,6 +177,16 @@ export class MemberView {
       const e = slots[k]
       if (e !== undefined) yield e
     }
+  }
+
+  /** The entries in id order (JavaScript's string order). */
+  sorted(): MemberEntry[] {
+    const out: MemberEntry[] = []
+    for (let i = 0; i < ids.length; i++) {
+      const e = this.slots[inIdOrder[i]!]
+      if (e !== undefined) out.push(e)
+    }
+    return out
   }
 
   /** Puts `entry` in place of any entry of the same id (no version check: see `offer`). */

@@ -95,9 +95,7 @@ export class Gossip {
    * call, not kept: a kept copy is a pointer per member in every node, for an answer read rarely.
    */
   members(): MemberEntry[] {
-    return [...this.view.values()]
-      .map((m) => (this.expired.has(m.id) && m.status !== 'left' ? { ...m, status: 'left' as const } : m))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return this.view.sorted().map((m) => (this.expired.has(m.id) && m.status !== 'left' ? { ...m, status: 'left' as const } : m))
   }
 
   status(id: NodeId): MemberStatus | undefined {
@@ -105,7 +103,7 @@ export class Gossip {
   }
 
   ringMembers(): RingMember[] {
-    return ringMembersOf(this.view.values(), this.expired)
+    return ringMembersOf(this.view.sorted(), this.expired)
   }
 
   /**

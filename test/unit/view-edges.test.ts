@@ -125,3 +125,21 @@ describe('view edges: idOfShort', () => {
     expect(viewOf(entry(neighbour, 1)).idOfShort(short)).toBe(undefined)
   })
 })
+
+describe('view edges: sorted', () => {
+  it('lists the entries in id order, whatever order their ids were numbered in', () => {
+    // Numbered out of order, more of them than the order table's first size (64), and ids that
+    // sort differently as text than as numbers would.
+    const ids = Array.from({ length: 150 }, (_, i) => `ord-${(i * 37) % 150}`)
+    for (const id of ids) numberOf(asNodeId(id))
+    const held = ids.filter((_, i) => i % 3 !== 0)
+    const v = viewOf(...held.map((id) => entry(id, 1)))
+    expect(v.sorted().map((e) => e.id)).toEqual([...held].sort())
+    expect(new MemberView().sorted()).toEqual([])
+  })
+
+  it('holds each id once, at its latest entry', () => {
+    const v = viewOf(entry('ord-z', 1), entry('ord-a', 1), entry('ord-z', 2, 'leaving'))
+    expect(v.sorted().map((e) => [e.id, e.version])).toEqual([['ord-a', 1], ['ord-z', 2]])
+  })
+})
