@@ -34,7 +34,8 @@ export function checkCount(name: string, v: number | undefined, fallback: number
 
 export function checkTimeout(v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 600_000) {
+  // Number.isFinite is false for anything but a finite number (no coercion: '5' too).
+  if (!Number.isFinite(v) || v <= 0 || v > 600_000) {
     throw new DynameshError('INVALID_OPTION', `timeoutMs must be a number of milliseconds from 1 to 600000, got ${String(v)}`)
   }
   return v
