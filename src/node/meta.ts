@@ -29,6 +29,7 @@ const MEMBERS_RANGE = { gte: metaKey('member/'), lt: metaKey('member0') }
 export async function loadMeta(storage: Storage, id: string, env: Env): Promise<Meta> {
   const raw = await storage.get(SELF)
   let meta: Meta | undefined
+  // Stryker disable next-line ConditionalExpression: unpacking nothing throws and is caught below, the same fresh start
   if (raw) {
     try {
       const m = packr.unpack(raw) as Meta
@@ -65,6 +66,7 @@ export async function loadMembers(storage: Storage): Promise<MemberEntry[]> {
 
 const STATUSES: readonly unknown[] = ['joining', 'up', 'leaving', 'left']
 const wellFormed = (m: MemberEntry): boolean =>
+  // Stryker disable next-line OptionalChaining: a null entry would throw inside loadMembers' try, skipped alike
   typeof m?.id === 'string' &&
   Number.isInteger(m.version) &&
   typeof m.weight === 'number' &&
