@@ -60,6 +60,7 @@ const entryOutput = new Uint8Array(32)
 function entryHash(key: Uint8Array, digest: Uint8Array): Uint8Array {
   const n = key.length
   const len = 4 + n + digest.length
+  // Stryker disable next-line EqualityOperator,ArithmeticOperator: how the scratch input grows only saves allocations
   if (entryInput.length < len) entryInput = new Uint8Array(Math.max(len, 2 * entryInput.length))
   const buf = entryInput
   buf[0] = n >>> 24
@@ -74,13 +75,17 @@ function entryHash(key: Uint8Array, digest: Uint8Array): Uint8Array {
 
 /** Latin-1 string of the bytes: a Map key that is one char per byte, cheaper than hex. */
 function keyId(key: Uint8Array): string {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: the chunks build the same string; one call only saves the loop
   if (key.length <= 4096) return String.fromCharCode.apply(null, key as unknown as number[])
+  // Stryker disable next-line StringLiteral: a prefix of every long key's id, and a short key's id is shorter than any
   let s = ''
+  // Stryker disable next-line EqualityOperator: one more chunk past the end is empty
   for (let i = 0; i < key.length; i += 4096) s += String.fromCharCode.apply(null, key.subarray(i, i + 4096) as unknown as number[])
   return s
 }
 
 function xorInto(into: Uint8Array, x: Uint8Array): void {
+  // Stryker disable next-line EqualityOperator: byte HASH_BYTES lies past every hash, where typed-array writes are dropped
   for (let i = 0; i < HASH_BYTES; i++) into[i]! ^= x[i]!
 }
 
@@ -110,6 +115,7 @@ const byKeyBytes = (a: MerkleEntry, b: MerkleEntry): number => compareBytes(a.ke
 
 /** XORs the entry hash of `e` into `into`. */
 function xorHashInto(into: Uint8Array, e: Packed): void {
+  // Stryker disable next-line EqualityOperator: byte HASH_BYTES lies past every hash, where typed-array writes are dropped
   for (let i = 0; i < HASH_BYTES; i++) into[i]! ^= e[HASH_AT + i]!
 }
 
@@ -228,6 +234,7 @@ export class MerkleTree {
     const out: Uint8Array[] = []
     for (let c = 0; c < FANOUT; c++) {
       const child = index * FANOUT + c
+      // Stryker disable next-line ConditionalExpression,BlockStatement: a kept node holds what #eachUnder would compute, only slower
       if (level < INNER) {
         out.push(this.#levels[level]!.get(child)?.h.slice() ?? new Uint8Array(HASH_BYTES))
         continue
@@ -255,6 +262,7 @@ export class MerkleTree {
   count(level: number, index: number): number {
     if (!checkNode(level, index, DEPTH)) throw new TypeError(`no node (${level}, ${index})`)
     if (level === 0) return this.#root.n
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a kept node's count is what #eachUnder would count, only slower
     if (level <= INNER) return this.#levels[level - 1]!.get(index)?.n ?? 0
     let n = 0
     this.#eachUnder(level, index, () => n++)
@@ -274,6 +282,7 @@ export class MerkleTree {
     const out: number[] = []
     for (let c = 0; c < FANOUT; c++) {
       const child = index * FANOUT + c
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: the kept nodes only skip subtrees without leaves
       if (level + 1 > INNER || this.#levels[level]!.has(child)) out.push(...this.leavesUnder(level + 1, child))
     }
     return out
@@ -282,6 +291,7 @@ export class MerkleTree {
   /** An independent copy, without rehashing: entries are shared (immutable), nodes are copied. */
   clone(): MerkleTree {
     const t = new MerkleTree(this.sketch?.partition)
+    // Stryker disable next-line LogicalOperator: a clone has a sketch exactly when its original has one
     if (this.sketch && t.sketch) {
       if (this.sketch.cells) t.sketch.cells = this.sketch.cells.slice()
       t.sketch.tow.set(this.sketch.tow)
@@ -290,6 +300,7 @@ export class MerkleTree {
     t.#root.n = this.#root.n
     this.#levels.forEach((level, k) => level.forEach((node, i) => t.#levels[k]!.set(i, { h: node.h.slice(), n: node.n })))
     for (const [id, e] of this.#byKey) t.#byKey.set(id, e)
+    // Stryker disable next-line OptionalChaining: a clone has a tag index exactly when its original has one
     this.#byTag?.forEach((same, tag) => t.#byTag?.set(tag, [...same]))
     this.#leaves.forEach((leaf, b) => t.#leaves.set(b, [...leaf]))
     return t
@@ -325,6 +336,7 @@ export class MerkleTree {
       if (!node) level.set(idx, (node = { h: new Uint8Array(HASH_BYTES), n: 0 }))
       xorInto(node.h, delta)
       node.n += dn
+      // Stryker disable next-line ConditionalExpression: an emptied node reads as zero hash and count whether kept or not
       if (node.n === 0) level.delete(idx)
     }
   }
@@ -340,7 +352,9 @@ function push(index: Map<number, Packed[]>, k: number, e: Packed): void {
 /** Removes `e` from the list at `k`, and the list once empty. */
 function pull(index: Map<number, Packed[]>, k: number, e: Packed): void {
   const list = index.get(k)
+  // Stryker disable next-line UnaryOperator: an entry being removed is always in its list
   const at = list ? list.indexOf(e) : -1
+  // Stryker disable next-line ConditionalExpression: an entry being removed is always in its list
   if (at < 0) return
   if (list!.length === 1) index.delete(k)
   else list!.splice(at, 1)
@@ -424,7 +438,9 @@ export function compareLeaves(tree: MerkleTree, listings: LeafListing[]): { they
   const seenKeys = new Set<string>()
   for (const l of listings) {
     const level = l.level ?? DEPTH
+    // Stryker disable next-line ConditionalExpression,ArithmeticOperator: any numbering that keeps the nodes apart serves (also the leaves')
     const at = level === DEPTH ? l.leaf : -1 - ((FANOUT ** level - 1) / (FANOUT - 1) + l.leaf)
+    // Stryker disable next-line ConditionalExpression: a repeated listing's keys are all seen already, so it adds nothing
     if (seenLeaves.has(at)) continue // a repeated listing must not double-count
     seenLeaves.add(at)
     for (const e of l.entries) {
@@ -436,6 +452,7 @@ export function compareLeaves(tree: MerkleTree, listings: LeafListing[]): { they
       iNeed.push(e.key)
       if (mine) theyNeed.push(e.key)
     }
+    // Stryker disable next-line ConditionalExpression: listUnder of a leaf is that leaf
     for (const e of level === DEPTH ? tree.leaf(l.leaf) : tree.listUnder(level, l.leaf)) {
       const id = keyId(e.key)
       if (!seenKeys.has(id)) theyNeed.push(e.key)
