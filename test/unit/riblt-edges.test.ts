@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  CELL_BYTES,
   Difference,
   KEPT_CELLS,
   TOW,
@@ -215,6 +216,42 @@ describe('decoding a difference', () => {
     diff.add(encodeCells(unionCells([none], 320, 330)), unionCells([many], 320, 330))
     expect(diff.done).toBe(true)
     expect(diff.mine).toHaveLength(128)
+  })
+
+  it('takes the items it decoded on either side out of later cells', () => {
+    const diff = new Difference()
+    batch(diff, 0, 400)
+    batch(diff, 400, 420)
+    expect(diff.inconsistent).toBe(false)
+    expect(diff.done).toBe(true)
+    expect([diff.mine.length, diff.theirs.length]).toEqual([40, 40])
+  })
+
+  it('is done only when every word of every cell is zero', () => {
+    const zero = new Difference()
+    zero.add(new Uint8Array(CELL_BYTES * 5), new Int32Array(4 * 5))
+    expect(zero.done).toBe(true)
+    // One word set, to 2: no cell is pure (a count of 2, or words without a count).
+    for (let w = 0; w < 4 * 5; w++) {
+      const local = new Int32Array(4 * 5)
+      local[w] = 2
+      const diff = new Difference()
+      diff.add(new Uint8Array(CELL_BYTES * 5), local)
+      expect(diff.done, `word ${w}`).toBe(false)
+    }
+  })
+
+  it('decodes no cell whose count is other than one or minus one, though its words name an item', () => {
+    const x = h('not pure')
+    const [lo, hi] = [itemLo(x), itemHi(1, x)]
+    for (const count of [0, 2, 3, -2, -3]) {
+      const diff = new Difference()
+      diff.add(new Uint8Array(CELL_BYTES), Int32Array.of(lo, hi, checksumOf(lo, hi), count))
+      expect([diff.mine, diff.theirs, diff.done], `count ${count}`).toEqual([[], [], false])
+    }
+    const diff = new Difference()
+    diff.add(new Uint8Array(CELL_BYTES), Int32Array.of(lo, hi, checksumOf(lo, hi), -1))
+    expect([diff.mine, diff.theirs, diff.done]).toEqual([[], [[lo, hi]], true])
   })
 
 })
