@@ -99,5 +99,6 @@ export class Collector {
 function note(proofs: Map<NodeId, Map<number, number>>, peer: NodeId, partitions: Iterable<number>, seq: number): void {
   let m = proofs.get(peer)
   if (!m) proofs.set(peer, (m = new Map()))
+  // Stryker disable next-line EqualityOperator: setting an equal count again changes nothing
   for (const p of partitions) if ((m.get(p) ?? -1) < seq) m.set(p, seq)
 }

@@ -67,3 +67,59 @@ describe('ForwardedOps', () => {
     expect(await copy).toEqual(ok('c1'))
   })
 })
+
+describe('ForwardedOps: what makes two requests one write, and when entries go', () => {
+  it('tells writes apart by the bytes of the key and the context, not only their lengths', async () => {
+    const { ops, runs, run } = setup()
+    await ops.run(req(1, { key: bytes('a'), ctx: 'x' }), run(ok('c1')))
+    expect(await ops.run(req(1, { key: bytes('b'), ctx: 'x' }), run(ok('c2')))).toEqual(ok('c2'))
+    expect(await ops.run(req(1, { key: bytes('a'), ctx: 'y' }), run(ok('c3')))).toEqual(ok('c3'))
+    expect(runs()).toBe(3)
+  })
+
+  it('keeps the first write of an op id when another write reuses the id', async () => {
+    const { ops, runs, run } = setup()
+    await ops.run(req(1), run(ok('c1')))
+    await ops.run(req(1, { key: bytes('other') }), run(ok('c2')))
+    expect(await ops.run(req(1), run(ok('c3')))).toEqual(ok('c1'))
+    expect(runs()).toBe(2)
+  })
+
+  it('keeps an op that ended late for its budget after the end', async () => {
+    const { ops, runs, run, at } = setup()
+    let finish!: (o: FwdOutcome) => void
+    const first = ops.run(req(1), () => new Promise<FwdOutcome>((r) => (finish = r)))
+    at(1000)
+    finish(ok('c1'))
+    await first
+    at(1099)
+    expect(await ops.run(req(1), run(ok('c2')))).toEqual(ok('c1'))
+    at(1100)
+    expect(await ops.run(req(1), run(ok('c3')))).toEqual(ok('c3'))
+    expect(runs()).toBe(1)
+  })
+
+  it('forgets an ended op at exactly four times its budget', async () => {
+    const { ops, runs, run, at } = setup()
+    await ops.run(req(1), run(ok('c1')))
+    at(400)
+    expect(await ops.run(req(1), run(ok('c2')))).toEqual(ok('c2'))
+    expect(runs()).toBe(2)
+  })
+
+  it('makes room by taking only as many ended ops as needed, oldest first', async () => {
+    const { ops, runs, run, at } = setup(3)
+    await ops.run(req(1), run(ok('c1')))
+    await ops.run(req(2), run(ok('c2')))
+    at(10)
+    // Two held, room for a third: nothing not yet due goes.
+    await ops.run(req(3), run(ok('c3')))
+    expect(ops.size).toBe(3)
+    // Full: one goes (op 1), and only that one.
+    await ops.run(req(4), run(ok('c4')))
+    expect(ops.size).toBe(3)
+    // A copy of op 3 makes room again (op 2 goes) and still finds op 3.
+    expect(await ops.run(req(3), run(ok('again')))).toEqual(ok('c3'))
+    expect(runs()).toBe(4)
+  })
+})
