@@ -214,20 +214,14 @@ describe('collector: deleting graves', () => {
     expect(h.purged).toEqual(['g'])
   })
 
-  it('deletes a grave of a partition it no longer owns without waiting for anyone', async () => {
-    const h = setup()
-    h.grave('g', 1, 5, 0)
-    h.at(GRAVE_MS)
-    await h.c.sweep()
-    expect(h.purged).toEqual(['g'])
-  })
-
-  it('does not delete graves once the node stops', async () => {
-    const h = setup()
-    h.grave('g', 1, 5, 0)
-    h.at(GRAVE_MS)
-    h.stop()
-    await h.c.sweep()
-    expect(h.purged).toEqual([])
-  })
+  for (const stopped of [false, true]) {
+    it(`deletes a grave of a partition it no longer owns without waiting for anyone${stopped ? ', not once the node stops' : ''}`, async () => {
+      const h = setup()
+      h.grave('g', 1, 5, 0)
+      h.at(GRAVE_MS)
+      if (stopped) h.stop()
+      await h.c.sweep()
+      expect(h.purged).toEqual(stopped ? [] : ['g'])
+    })
+  }
 })
