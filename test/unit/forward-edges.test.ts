@@ -61,14 +61,17 @@ describe('forward', () => {
     expect(h.calls.every((c) => c.req.op === 7)).toBe(true)
   })
 
-  it('settles with the first answer and sends nothing after it', async () => {
-    const h = setup()
-    const p = forward(h.ctx, TO, fwd, 600)
-    h.calls[0]!.answer(answer)
-    expect(await p).toBe(answer)
-    h.at(600)
-    expect(h.calls.length).toBe(1)
-  })
+  const stopped: Miss = { t: 'miss', why: 'stopped', detail: '' }
+  for (const [what, reply] of [['an answer', answer], ['a miss that is not silence', stopped]] as const) {
+    it(`settles at once with ${what}, and sends nothing after it`, async () => {
+      const h = setup()
+      const p = forward(h.ctx, TO, fwd, 600)
+      h.calls[0]!.answer(reply)
+      expect(await p).toBe(reply)
+      h.at(600)
+      expect(h.calls.length).toBe(1)
+    })
+  }
 
   it('takes silence as final only once no copy is out and none is still to go', async () => {
     const h = setup()
@@ -84,16 +87,6 @@ describe('forward', () => {
     h.calls[3]!.answer(timeout)
     await tick()
     expect(settled).toEqual(timeout)
-  })
-
-  it('settles at once with a miss that is not silence', async () => {
-    const h = setup()
-    const p = forward(h.ctx, TO, fwd, 600)
-    const stopped: Miss = { t: 'miss', why: 'stopped', detail: '' }
-    h.calls[0]!.answer(stopped)
-    expect(await p).toEqual(stopped)
-    h.at(600)
-    expect(h.calls.length).toBe(1)
   })
 
   it('sends no copy once the node stops, and a silent last copy then ends the call', async () => {
