@@ -41,19 +41,21 @@ export class InboundLimits {
       // the sweep runs is not observable: it only bounds memory.
       const t = this.now()
       // Stryker disable next-line ConditionalExpression,EqualityOperator: when to sweep only bounds memory
-      if (this.peers.size >= 4096)
-        for (const [id, x] of this.peers)
-          if (
-            // Stryker disable next-line ConditionalExpression: a sweep that forgets none only costs memory
-            x.queued === 0 &&
-            // Stryker disable next-line EqualityOperator: refilled() is at most the rate; > forgets none, which only costs memory
-            this.refilled(x, t) >= this.rate
-          )
-            this.peers.delete(id)
+      if (this.peers.size >= 4096) {
+        for (const [id, x] of this.peers) if (this.idle(x, t)) this.peers.delete(id)
+      }
       b = { tokens: this.rate, at: t, queued: 0 }
       this.peers.set(from, b)
     }
     return b
+  }
+
+  /** Nothing queued and the bucket full again by `t`: forgotten, the peer would come back the same. */
+  private idle(x: Bucket, t: number): boolean {
+    // Stryker disable next-line ConditionalExpression: a sweep that forgets none only costs memory
+    if (x.queued !== 0) return false
+    // Stryker disable next-line EqualityOperator: refilled() is at most the rate; > forgets none, which only costs memory
+    return this.refilled(x, t) >= this.rate
   }
 
   /** True when a message from `from` may be handled now; counts it otherwise. */
