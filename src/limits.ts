@@ -96,6 +96,12 @@ export const MAX_VIEW_MEMBERS = 65_536
 /** Finest resolution of gossip's bucket sums (a power of two): members per bucket stay few up to ~8,000 members. */
 export const MAX_GOSSIP_BUCKETS = 1024
 
+/**
+ * Cells of rateless reconciliation a view keeps current (core/view.ts): views differing in up to
+ * ~750 entries reconcile in cells; further apart they compare bucket sums.
+ */
+export const VIEW_CELLS = 1024
+
 /** Longest member id, in characters. */
 export const MAX_MEMBER_ID = 128
 

@@ -82,6 +82,16 @@ export function addItem(cells: Int32Array, from: number, to: number, lo: number,
   }
 }
 
+/**
+ * The cells below `to` the item (lo, hi) maps to, in order: what `addItem` walks, for a caller that
+ * keeps them (a membership entry is added to and removed from every view in a process).
+ */
+export function cellsOf(lo: number, hi: number, to: number): Uint16Array {
+  const out: number[] = []
+  for (let i = 0, s = seedOf(lo, hi); i < to; s = nextState(s), i = nextIndex(i, s)) out.push(i)
+  return Uint16Array.from(out)
+}
+
 /** The item's draw after `s` (xorshift32). */
 const nextState = (s: number): number => {
   s ^= s << 13

@@ -1,17 +1,20 @@
 /**
  * A membership view indexed for cheap reconciliation (Scuttlebutt-style: exchange summaries, then
  * only what differs). Every entry hashes to 8 bytes; the view keeps the XOR of those hashes over the
- * whole view (the digest) and over each of 1,024 buckets of ids, both updated in O(1) per change.
- * Two views with equal digests agree; otherwise comparing bucket sums at a resolution chosen for
- * the view's size, then the (short id, version) lists of the differing buckets, finds the entries
- * that differ while sending a few bytes per member only where something changed. Pure.
+ * whole view (the digest) and over each of 1,024 buckets of ids, both updated in O(1) per change,
+ * and the first VIEW_CELLS cells of rateless reconciliation over its entries (riblt.ts). Two views
+ * with equal digests agree; otherwise the cells decode the entries that differ at ~1.35 cells each,
+ * whatever the views' size, and where they cannot (views far apart), comparing bucket sums at a
+ * resolution chosen for the view's size, then the (short id, version) lists of the differing
+ * buckets, finds them while sending a few bytes per member only where something changed. Pure.
  */
 import { Reader, Writer, varintSize } from './bytes.js'
 import { memoByString } from './memo.js'
 import { hash, toBytes } from './hash.js'
 import { supersedes, type MemberEntry } from './membership.js'
 import type { NodeId } from '../types.js'
-import { MAX_GOSSIP_BUCKETS, MAX_MEMBER_VERSION } from '../limits.js'
+import { MAX_GOSSIP_BUCKETS, MAX_MEMBER_VERSION, VIEW_CELLS } from '../limits.js'
+import { cellsOf, checksumOf } from './riblt.js'
 
 /** Bytes of an id's short form in version lists and wants (48 bits: no collision in practice below millions of members). */
 export const SHORT_ID_BYTES = 6
@@ -28,6 +31,11 @@ interface Info {
   h0: number
   h1: number
   check: number
+  /** The entry as a rateless-reconciliation item (`itemOf`), its checksum, and the kept cells it maps to. */
+  lo: number
+  hi: number
+  chk: number
+  cells: Uint16Array
 }
 
 const infos = new WeakMap<MemberEntry, Info>()
@@ -54,7 +62,9 @@ function infoOf(e: MemberEntry): Info {
   // Stryker disable next-line ConditionalExpression: a cache; made again, the info is equal (memoized hash, same number)
   if (!info) {
     const [h0, h1, check] = entryHashOf(`${e.id}\n${e.weight}\n${e.status}\n${e.version}`)
-    info = { num: numberOf(e.id), h0, h1, check }
+    const num = numberOf(e.id)
+    const [lo, hi] = itemOf(shortNumOf[num]!, e.version)
+    info = { num, h0, h1, check, lo, hi, chk: checksumOf(lo, hi), cells: cellsOf(lo, hi, VIEW_CELLS) }
     infos.set(e, info)
   }
   return info
@@ -131,6 +141,25 @@ const shortNumber = (b: Uint8Array, at: number): number =>
 /** The fine bucket of a short id: its top bits. */
 const bucketOfShort = (num: number): number => Math.floor(num / 2 ** (SHORT_ID_BYTES * 8 - FINE_BITS))
 
+/**
+ * An entry as an item of rateless reconciliation (riblt.ts): its 48-bit short id and the low 16 bits
+ * of its version, as two 32-bit words. Two entries of one id at versions 65,536 apart, or at one
+ * version with other content, are the same item: cells miss that difference, the digests do not,
+ * and the bucket sums find it.
+ */
+export function itemOf(short: number, version: number): [number, number] {
+  return [Math.floor(short / 2 ** 16) | 0, (((short % 2 ** 16) << 16) | (version % 2 ** 16)) | 0]
+}
+
+/** The short id and low 16 version bits of an item. */
+const shortOfItem = (lo: number, hi: number): number => (lo >>> 0) * 2 ** 16 + (hi >>> 16)
+
+/** True when version bits `t` (a peer's, modulo 2^16) stand for a version above `v`: fewer than 2^15 steps ahead. */
+const aheadOf = (t: number, v: number): boolean => {
+  const d = (t - (v % 2 ** 16) + 2 ** 16) % 2 ** 16
+  return d > 0 && d < 2 ** 15
+}
+
 /** A peer's version list, parsed: line i is (shorts[i], versions[i], checks[i]). */
 export interface VersionLines {
   shorts: Float64Array
@@ -158,6 +187,8 @@ export class MemberView {
   private d0 = 0
   private d1 = 0
   private digestBytes: Uint8Array | undefined
+  /** The first VIEW_CELLS cells of rateless reconciliation over the view's items, kept on every change. */
+  private readonly cells = new Int32Array(4 * VIEW_CELLS)
 
   get size(): number {
     return this.count
@@ -196,10 +227,10 @@ export class MemberView {
     // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: slots are only presized; a write past the end grows the array
     if (k >= this.slots.length) this.grow(k + 1)
     const old = this.slots[k]
-    if (old) this.xor(infoAt(k, old))
+    if (old) this.xor(infoAt(k, old), -1)
     else this.count++
     this.slots[k] = entry
-    this.xor(info)
+    this.xor(info, 1)
   }
 
   /** Grows the slots to at least `n` (doubling, filled: an array of holes would turn into a dictionary). */
@@ -331,12 +362,52 @@ export class MemberView {
     return out
   }
 
-  private xor(s: Info): void {
+  /** Cells [at, at + k) of the view's items (k + at <= VIEW_CELLS), a copy. */
+  cellsAt(at: number, k: number): Int32Array {
+    return this.cells.slice(4 * at, 4 * (at + k))
+  }
+
+  /**
+   * What a decoded difference of items means: `mine` are items only this view holds, `theirs` only
+   * the peer's. The peer should get this view's entry of every short id in `mine` unless the peer's
+   * item of that id is ahead; this view wants every short id in `theirs` it lacks or holds behind
+   * it. At equal version bits (other content, or 2^16 versions apart) both sides send theirs and
+   * the merge decides.
+   */
+  reconcile(mine: ReadonlyArray<readonly [number, number]>, theirs: ReadonlyArray<readonly [number, number]>): { give: MemberEntry[]; want: number[] } {
+    const ahead = new Map<number, number>()
+    for (const [lo, hi] of theirs) ahead.set(shortOfItem(lo, hi), hi & 0xffff)
+    const give: MemberEntry[] = []
+    const want: number[] = []
+    for (const [lo, hi] of mine) {
+      const short = shortOfItem(lo, hi)
+      const id = this.idOfShort(short)
+      const e = id === undefined ? undefined : this.get(id)
+      const t = ahead.get(short)
+      if (e && (t === undefined || !aheadOf(t, e.version))) give.push(e)
+    }
+    for (const [short, t] of ahead) {
+      const id = this.idOfShort(short)
+      const e = id === undefined ? undefined : this.get(id)
+      if (!e || aheadOf(t, e.version) || t === e.version % 2 ** 16) want.push(short)
+    }
+    return { give, want }
+  }
+
+  private xor(s: Info, dc: 1 | -1): void {
     const i = idBucket(s.num)
     this.sums[i] = this.sums[i]! ^ s.h0
     this.d0 = (this.d0 ^ s.h0) >>> 0
     this.d1 = (this.d1 ^ s.h1) >>> 0
     this.digestBytes = undefined
+    const c = this.cells
+    for (const cell of s.cells) {
+      const at = 4 * cell
+      c[at]! ^= s.lo
+      c[at + 1]! ^= s.hi
+      c[at + 2]! ^= s.chk
+      c[at + 3]! += dc
+    }
   }
 }
 

@@ -43,13 +43,17 @@ export class Dispatcher {
     if (node.gossip.self?.status === 'left' && this.refuseAsLeft(from, msg)) return
     switch (msg.t) {
       case 'g-sum':
-        return node.gossip.onSum(from, msg.d, msg.n, msg.reply)
+        return node.gossip.onSum(from, msg.d, msg.n, msg.reply, msg.bkt === true)
+      case 'g-cells':
+        return node.gossip.onCells(from, msg.at, msg.c)
+      case 'g-more':
+        return node.gossip.onMore(from, msg.at, msg.k)
       case 'g-bkt':
         return node.gossip.onBuckets(from, msg.h)
       case 'g-ver':
         return node.gossip.onVersions(from, msg.nb, msg.b, msg.v)
       case 'g-delta':
-        return node.gossip.onDelta(from, msg.members, msg.want, msg.end === true)
+        return node.gossip.onDelta(from, msg.members, msg.want, msg.end === true, msg.ask === true)
       case 'get':
         void node.store
           .readAll(msg.key)

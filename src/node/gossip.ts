@@ -2,10 +2,19 @@
  * Membership gossip (Dynamo paper section 4.8), reconciled the Scuttlebutt way (van Renesse et al.
  * 2008) so a round costs what differs, not what the view holds:
  *
- *   A → B  g-sum    A's 8-byte view digest                       equal: B answers with its digest; done
+ *   A → B  g-sum    A's 8-byte view digest and size              equal: B answers with its digest; done
+ *   B → A  g-cells  the first cells of B's view (rateless reconciliation, riblt.ts), as many as
+ *                   recent differences needed; A asks for more (g-more) until they decode
+ *   A → B  g-delta  the signed entries B lacks, and the short ids A lacks (ask)
+ *   B → A  g-delta  those entries (end)
+ *
+ * Cells cost ~1.35 × 13 bytes per differing entry, whatever the view's size. Views far apart in
+ * size (a joiner's first exchange), or whose cells did not decode within VIEW_CELLS, compare bucket
+ * sums instead:
+ *
  *   B → A  g-bkt    B's bucket sums (4 bytes × ~n/8 buckets)
  *   A → B  g-ver    A's (short id, version) list of the differing buckets only
- *   B → A  g-delta  the signed entries A lacks, and the short ids B lacks
+ *   B → A  g-delta  the signed entries A lacks, and the short ids B lacks (end)
  *   A → B  g-delta  those entries
  *
  * Every period a node starts one such exchange with a random member (every fourth period with a
@@ -28,7 +37,8 @@ import { bucketsFor, idOfNumber, MemberView, numberIfAny, numberOf, parseShorts,
 import { nextRing, sharedRing, type Ring, type RingMember } from '../core/ring.js'
 import { DynameshError } from '../errors.js'
 import { equalBytes } from '../core/hash.js'
-import { MAX_MEMBER_VERSION } from '../limits.js'
+import { MAX_MEMBER_VERSION, VIEW_CELLS } from '../limits.js'
+import { CELL_BYTES, Difference, encodeCells } from '../core/riblt.js'
 import type { NodeId } from '../types.js'
 import type { NodeContext } from './context.js'
 import { foreignPartitions } from './handoff.js'
@@ -39,6 +49,12 @@ export const GREET_EXTRA = 3
 const DELTA_CHUNK = 1024
 /** Peers a member's own news (leaving, left) is pushed to directly; gossip takes it from there. */
 const PUSH_FANOUT = 4
+/** Fewest cells a reply to a differing digest carries. */
+const MIN_CELLS = 16
+/** Views whose sizes differ by more than this compare bucket sums: cells would not decode. */
+const CELLS_SIZE_GAP = Math.floor(VIEW_CELLS / 2)
+/** Exchanges whose cells this node is decoding at once (one per peer); the oldest is dropped past this. */
+const MAX_DECODING = 16
 
 const fail = (why: string): never => {
   throw new DynameshError('INVALID_MESSAGE', why)
@@ -62,6 +78,10 @@ export class Gossip {
   private readonly ringTouched = new Set<NodeId>()
   /** The last ring ring() built (the ones it hands out may be deferred). */
   private built: Ring | undefined
+  /** Cells received so far, per peer whose cells this node is decoding (its own exchanges). */
+  private readonly decoding = new Map<NodeId, Difference>()
+  /** Differing entries recent decoded cells held (a moving average): how many cells the next reply starts with. */
+  private lastDifference = 0
 
   constructor(
     private readonly ctx: NodeContext,
@@ -265,14 +285,55 @@ export class Gossip {
 
   // ---- the exchange ------------------------------------------------------------------------------
 
-  onSum(from: NodeId, digest: Uint8Array, size: number, reply: boolean): void {
+  onSum(from: NodeId, digest: Uint8Array, size: number, reply: boolean, bkt = false): void {
     const mine = this.view.digest()
     if (equalBytes(digest, mine)) {
       if (reply) this.ctx.send(from, { t: 'g-sum', d: mine, n: this.view.size, reply: false })
       this.settled(from, true)
       return
     }
-    this.ctx.send(from, { t: 'g-bkt', h: this.view.bucketSums(bucketsFor(Math.max(size, this.view.size))) })
+    const gap = Math.abs(size - this.view.size)
+    if (bkt || gap > CELLS_SIZE_GAP) {
+      this.ctx.send(from, { t: 'g-bkt', h: this.view.bucketSums(bucketsFor(Math.max(size, this.view.size))) })
+      return
+    }
+    // Cells enough for the difference, most of the time at once: ~1.35 are needed per item, twice
+    // as many as the size gap or what recent exchanges found are sent (whole rows of 8).
+    const likely = Math.ceil((2 * Math.max(gap, this.lastDifference)) / 8) * 8
+    this.onMore(from, 0, Math.min(VIEW_CELLS, Math.max(MIN_CELLS, likely)))
+  }
+
+  /** Sends cells [at, at + k) of this view. */
+  onMore(from: NodeId, at: number, k: number): void {
+    this.ctx.send(from, { t: 'g-cells', at, c: encodeCells(this.view.cellsAt(at, k)) })
+  }
+
+  /**
+   * Decodes a peer's cells against this view's: once every cell peels, sends what the peer lacks
+   * and asks for what this view lacks; until then asks for as many cells again. Cells that will not
+   * decode (VIEW_CELLS reached, or the views changed between batches), or that decode to nothing
+   * to send while the digests differed (entries that map to one item), fall back to bucket sums.
+   */
+  onCells(from: NodeId, at: number, cells: Uint8Array): void {
+    let diff = this.decoding.get(from)
+    if (at === 0) {
+      this.decoding.delete(from)
+      if (this.decoding.size >= MAX_DECODING) this.decoding.delete(this.decoding.keys().next().value!)
+      this.decoding.set(from, (diff = new Difference()))
+    }
+    if (!diff || diff.size !== at) return // not an exchange of this node's, or an old batch
+    const k = cells.length / CELL_BYTES
+    diff.add(cells, this.view.cellsAt(at, k))
+    if (diff.done) {
+      this.decoding.delete(from)
+      this.lastDifference = 0.7 * this.lastDifference + 0.3 * (diff.mine.length + diff.theirs.length)
+      const { give, want } = this.view.reconcile(diff.mine, diff.theirs)
+      if (give.length > 0 || want.length > 0) return this.sendDelta(from, give, this.view.shortsOf(want), false, true)
+    } else if (!diff.inconsistent && diff.size < VIEW_CELLS) {
+      return this.ctx.send(from, { t: 'g-more', at: diff.size, k: Math.min(diff.size, VIEW_CELLS - diff.size) })
+    }
+    this.decoding.delete(from)
+    this.ctx.send(from, { t: 'g-sum', d: this.view.digest(), n: this.view.size, reply: true, bkt: true })
   }
 
   onBuckets(from: NodeId, sums: Uint8Array): void {
@@ -287,9 +348,9 @@ export class Gossip {
     this.sendDelta(from, give, this.view.shortsOf(want), true)
   }
 
-  onDelta(from: NodeId, members: MemberEntry[], want: Uint8Array, end = false): void {
+  onDelta(from: NodeId, members: MemberEntry[], want: Uint8Array, end = false, ask = false): void {
     this.apply(members)
-    if (want.length > 0) {
+    if (want.length > 0 || ask) {
       const wanted: MemberEntry[] = []
       for (const short of parseShorts(want, fail)) {
         const id = this.view.idOfShort(short)
@@ -297,20 +358,20 @@ export class Gossip {
         if (e) wanted.push(e)
         if (id === this.ctx.id) this.wantedSelf.add(from)
       }
-      this.sendDelta(from, wanted, new Uint8Array(0), false)
+      this.sendDelta(from, wanted, new Uint8Array(0), ask)
     }
     // Only the answer to this node's g-ver ends its exchange: a peer's own news (announce) or the
     // entries it was asked for say nothing about what that peer now holds of this node's view.
     if (end) this.settled(from, false)
   }
 
-  /** Entries in chunks; the last carries the want and, answering a g-ver, the exchange's end. */
-  private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array, end: boolean): void {
+  /** Entries in chunks; the last carries the want, the ask for an answer, and the exchange's end (answering a g-ver or an ask). */
+  private sendDelta(to: NodeId, entries: MemberEntry[], want: Uint8Array, end: boolean, ask = false): void {
     const last = Math.max(0, Math.ceil(entries.length / DELTA_CHUNK) - 1)
     for (let c = 0; c <= last; c++) {
       const members = entries.slice(c * DELTA_CHUNK, (c + 1) * DELTA_CHUNK)
       if (c < last) this.ctx.send(to, { t: 'g-delta', members, want: new Uint8Array(0) })
-      else this.ctx.send(to, { t: 'g-delta', members, want, ...(end ? { end: true as const } : {}) })
+      else this.ctx.send(to, { t: 'g-delta', members, want, ...(end ? { end: true as const } : {}), ...(ask ? { ask: true as const } : {}) })
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import { Packr } from 'msgpackr'
 import { DynameshError } from '../errors.js'
-import { HARD_MESSAGE_BYTES, MAX_CELLS_PER_MESSAGE, MAX_SESSION_CELLS, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT } from '../limits.js'
+import { HARD_MESSAGE_BYTES, MAX_CELLS_PER_MESSAGE, MAX_SESSION_CELLS, MAX_GOSSIP_BUCKETS, MAX_GOSSIP_MEMBERS, MAX_KEY_BYTES, MAX_LIST_ITEMS, MAX_MEMBER_ID, MAX_MEMBER_VERSION, MAX_Q, MAX_VIEW_MEMBERS, MAX_RECORD_BYTES, MAX_WEIGHT, VIEW_CELLS } from '../limits.js'
 import { parseShorts, parseVersions, SHORT_ID_BYTES } from '../core/view.js'
 import { CELL_BYTES, WANT_BYTES, decodeTow } from '../core/riblt.js'
 import { decodeVectors } from '../core/record.js'
@@ -30,18 +30,27 @@ export interface StoreItem {
 }
 
 export type Msg =
-  /** Gossip, step 1: the sender's view digest and size; `reply` asks for the receiver's digest back. */
-  | { t: 'g-sum'; d: Uint8Array; n: number; reply: boolean }
+  /**
+   * Gossip, step 1: the sender's view digest and size; `reply` asks for the receiver's digest back,
+   * `bkt` for bucket sums rather than cells when they differ (after cells did not decode).
+   */
+  | { t: 'g-sum'; d: Uint8Array; n: number; reply: boolean; bkt?: true }
+  /** Step 2 when digests differ and the views are close in size: cells [at, at + k) of the sender's view (riblt.ts). */
+  | { t: 'g-cells'; at: number; c: Uint8Array }
+  /** The cells did not decode yet: cells [at, at + k) next. */
+  | { t: 'g-more'; at: number; k: number }
   /** Step 2, when digests differ: the sender's bucket sums, 4 bytes for each of a power-of-two count of buckets. */
   | { t: 'g-bkt'; h: Uint8Array }
   /** Step 3: the sender's version list (core/view.ts) of the buckets, at resolution `nb`, whose sums differed. */
   | { t: 'g-ver'; nb: number; b: number[]; v: Uint8Array }
   /**
    * Steps 4 and 5: signed entries for the receiver, and the short ids the sender wants (answered
-   * once, with an empty want). `end` marks the answer to a g-ver, the last message of the exchange
-   * its receiver began (entries pushed outside an exchange, or sent because they were wanted, have none).
+   * once, with an empty want). `ask` asks for that answer even when nothing is wanted (the cells
+   * decoded: the sender gives and wants at once). `end` marks the answer to a g-ver or to an `ask`,
+   * the last message of the exchange its receiver began (entries pushed outside an exchange, or
+   * sent because they were wanted in the receiver's answer, have none).
    */
-  | { t: 'g-delta'; members: MemberEntry[]; want: Uint8Array; end?: true }
+  | { t: 'g-delta'; members: MemberEntry[]; want: Uint8Array; end?: true; ask?: true }
   | { t: 'get'; rid: number; key: Uint8Array }
   /** `err`: why a replica that has the request could not answer it (e.g. MESSAGE_TOO_LARGE); then `rec` is null. */
   | { t: 'get-r'; rid: number; rec: Uint8Array | null; err?: string }
@@ -131,6 +140,9 @@ const int = (v: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): 
 const str = (v: unknown, max: number, what: string): string =>
   typeof v === 'string' && v.length <= max ? v : fail(`${what}: expected string up to ${max}`)
 const bool = (v: unknown, what: string): boolean => (typeof v === 'boolean' ? v : fail(`${what}: expected boolean`))
+/** An optional field that is either absent or true: `{ [what]: true }` or nothing. */
+const flag = <K extends string>(v: unknown, what: K): { [k in K]?: true } =>
+  v === undefined ? {} : v === true ? ({ [what]: true } as { [k in K]?: true }) : fail(`${what}: expected true`)
 const list = (v: unknown, what: string, max = MAX_ITEMS): unknown[] =>
   Array.isArray(v) && v.length <= max ? v : fail(`${what}: expected list up to ${max}`)
 
@@ -202,7 +214,17 @@ export function decodeMessage(data: Uint8Array): Msg {
     case 'g-sum': {
       const d = bytes(v.d, 8, 'd')
       if (d.length !== 8) fail('g-sum: digest of 8 bytes expected')
-      return { t: 'g-sum', d, n: int(v.n, 'n', 0, MAX_VIEW_MEMBERS), reply: bool(v.reply, 'reply') }
+      return { t: 'g-sum', d, n: int(v.n, 'n', 0, MAX_VIEW_MEMBERS), reply: bool(v.reply, 'reply'), ...flag(v.bkt, 'bkt') }
+    }
+    case 'g-cells': {
+      const at = int(v.at, 'at', 0, VIEW_CELLS - 1)
+      const c = bytes(v.c, (VIEW_CELLS - at) * CELL_BYTES, 'c')
+      if (c.length === 0 || c.length % CELL_BYTES !== 0) fail(`g-cells: a whole number of ${CELL_BYTES}-byte cells expected`)
+      return { t: 'g-cells', at, c }
+    }
+    case 'g-more': {
+      const at = int(v.at, 'at', 1, VIEW_CELLS - 1)
+      return { t: 'g-more', at, k: int(v.k, 'k', 1, VIEW_CELLS - at) }
     }
     case 'g-bkt': {
       const h = bytes(v.h, MAX_GOSSIP_BUCKETS * 4, 'h')
@@ -220,14 +242,14 @@ export function decodeMessage(data: Uint8Array): Msg {
     case 'g-delta': {
       const want = bytes(v.want, MAX_GOSSIP_MEMBERS * SHORT_ID_BYTES, 'want')
       parseShorts(want, fail)
-      return { t: 'g-delta', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), want, ...(v.end === undefined ? {} : { end: v.end === true ? true : fail('end: expected true') }) }
+      return { t: 'g-delta', members: list(v.members, 'members', MAX_GOSSIP_MEMBERS).map(member), want, ...flag(v.end, 'end'), ...flag(v.ask, 'ask') }
     }
     case 'get':
       return { t: 'get', rid: int(v.rid, 'rid'), key: bytes(v.key, MAX_KEY_BYTES, 'key') }
     case 'get-r':
       return { t: 'get-r', rid: int(v.rid, 'rid'), rec: optBytes(v.rec, HARD_MESSAGE_BYTES, 'rec'), ...optCode(v.err) }
     case 'store':
-      return { t: 'store', rid: int(v.rid, 'rid'), items: list(v.items, 'items').map(storeItem), ack: bool(v.ack, 'ack'), ...(v.own === undefined ? {} : { own: v.own === true ? true : fail('own: expected true') }) }
+      return { t: 'store', rid: int(v.rid, 'rid'), items: list(v.items, 'items').map(storeItem), ack: bool(v.ack, 'ack'), ...flag(v.own, 'own') }
     case 'store-r':
       return { t: 'store-r', rid: int(v.rid, 'rid'), ok: bool(v.ok, 'ok'), ...optCode(v.err) }
     case 'fwd':

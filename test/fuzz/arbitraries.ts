@@ -18,7 +18,7 @@ import { encodeContext, encodeSet, encodeVectors, MAX_ID_BYTES } from '../../src
 import { CELL_BYTES, WANT_BYTES, TOW, encodeTow } from '../../src/core/riblt.js'
 import { encodeVarints } from '../../src/core/bytes.js'
 import { identityFromSecret, type Identity } from '../../src/identity.js'
-import { MAX_CELLS_PER_MESSAGE, MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_SESSION_CELLS, MAX_WEIGHT } from '../../src/limits.js'
+import { MAX_CELLS_PER_MESSAGE, MAX_GOSSIP_BUCKETS, MAX_KEY_BYTES, MAX_MEMBER_VERSION, MAX_Q, MAX_SESSION_CELLS, MAX_WEIGHT, VIEW_CELLS } from '../../src/limits.js'
 import { SHORT_ID_BYTES } from '../../src/core/view.js'
 import { helloMessage } from '../../src/transport/handshake.js'
 import { encodeMessage as encodeSignal, toBase64, type ClientMessage, type ServerMessage, type SignalErrorCode } from '../../src/transport/signal-protocol.js'
@@ -177,7 +177,11 @@ const powerOfTwo = fc.integer({ min: 0, max: Math.log2(MAX_GOSSIP_BUCKETS) }).ma
 
 /** Gossip, every step of the exchange (node/gossip.ts). Ids come from FUZZ_MEMBERS. */
 export const gossipMessage: fc.Arbitrary<Msg> = fc.oneof(
-  fc.record({ t: fc.constant('g-sum' as const), d: bytes(8, 8), n: fc.nat(2000), reply: fc.boolean() }),
+  fc.record({ t: fc.constant('g-sum' as const), d: bytes(8, 8), n: fc.nat(2000), reply: fc.boolean(), bkt: fc.constant(true as const) }, { requiredKeys: ['t', 'd', 'n', 'reply'] }),
+  fc.integer({ min: 0, max: VIEW_CELLS - 1 }).chain((at) =>
+    fc.integer({ min: 1, max: Math.min(64, VIEW_CELLS - at) }).chain((k) => fc.record({ t: fc.constant('g-cells' as const), at: fc.constant(at), c: bytes(k * CELL_BYTES, k * CELL_BYTES) })),
+  ),
+  fc.integer({ min: 1, max: VIEW_CELLS - 1 }).chain((at) => fc.record({ t: fc.constant('g-more' as const), at: fc.constant(at), k: fc.integer({ min: 1, max: VIEW_CELLS - at }) })),
   powerOfTwo.chain((nb) => fc.record({ t: fc.constant('g-bkt' as const), h: bytes(nb * 4, nb * 4) })),
   powerOfTwo.chain((nb) => fc.record({ t: fc.constant('g-ver' as const), nb: fc.constant(nb), b: fc.uniqueArray(fc.nat(nb - 1), { maxLength: 8 }), v: versionList })),
   fc.record({
@@ -185,6 +189,7 @@ export const gossipMessage: fc.Arbitrary<Msg> = fc.oneof(
     members: fc.array(memberEntry, { maxLength: 6 }),
     want: fc.array(bytes(SHORT_ID_BYTES, SHORT_ID_BYTES), { maxLength: 4 }).map((ws) => Uint8Array.from(ws.flatMap((w) => [...w]))),
     end: fc.constant(true as const),
+    ask: fc.constant(true as const),
   }, { requiredKeys: ['t', 'members', 'want'] }),
 )
 
@@ -242,7 +247,7 @@ const others = {
 } satisfies Partial<Record<Msg['t'], fc.Arbitrary<Msg>>>
 
 /** Every tag the generators know; a decoder may know more (new variants are tolerated by the checks). */
-export const MSG_TAGS: readonly string[] = ['g-sum', 'g-bkt', 'g-ver', 'g-delta', ...Object.keys(others)]
+export const MSG_TAGS: readonly string[] = ['g-sum', 'g-cells', 'g-more', 'g-bkt', 'g-ver', 'g-delta', ...Object.keys(others)]
 /** Any valid message, each variant equally likely. */
 export const message: fc.Arbitrary<Msg> = fc.oneof(gossipMessage, ...Object.values(others))
 export const wireBytes: fc.Arbitrary<Uint8Array> = message.map(encodeMessage)

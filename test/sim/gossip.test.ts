@@ -139,7 +139,7 @@ describe('hostile gossip', () => {
       }
     })
     await rogue.transport.start()
-    rogue.transport.send('a' as NodeId, encodeMessage({ t: 'g-sum', d: new Uint8Array(8), n: 0, reply: true }))
+    rogue.transport.send('a' as NodeId, encodeMessage({ t: 'g-sum', d: new Uint8Array(8), n: 0, reply: true, bkt: true }))
     await c.net.advance(100)
     const oldE = captured.find((m) => m.id === 'e')!
     expect(oldE).toMatchObject({ status: 'up', version: 1 })

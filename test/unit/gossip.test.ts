@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { FailureDetector } from '../../src/core/detector.js'
 import { signedPart, type MemberEntry } from '../../src/core/membership.js'
 import { buildRing, placementsMade } from '../../src/core/ring.js'
+import { encodeCells } from '../../src/core/riblt.js'
 import { MAX_MEMBER_VERSION } from '../../src/limits.js'
 import type { NodeContext } from '../../src/node/context.js'
 import { Gossip } from '../../src/node/gossip.js'
@@ -70,10 +71,12 @@ function world() {
       const g = nodes.get(s.to)?.g
       if (!g) continue // a member of the view with no Gossip of its own here
       const m = decodeMessage(s.bytes)
-      if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply)
+      if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply, m.bkt === true)
+      else if (m.t === 'g-cells') g.onCells(s.from, m.at, m.c)
+      else if (m.t === 'g-more') g.onMore(s.from, m.at, m.k)
       else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
       else if (m.t === 'g-ver') g.onVersions(s.from, m.nb, m.b, m.v)
-      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want, m.end === true)
+      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want, m.end === true, m.ask === true)
     }
   }
 
@@ -116,7 +119,7 @@ describe('gossip exchange', () => {
     expect(sizes[0]).toBeLessThan(80)
   })
 
-  it('one differing entry among 1,000 costs that entry and one bucket\'s version list, under 1 KB', () => {
+  it('one differing entry among 1,000 costs that entry and 16 cells, under 600 bytes, either way round', () => {
     const w = world()
     const a = w.add('a')
     const b = w.add('b')
@@ -124,22 +127,107 @@ describe('gossip exchange', () => {
     a.g.load(all)
     b.g.load(all)
     b.g.load([entry('m17', 2, 'leaving')])
-    // b is newer: b's answer carries the entry and asks for nothing, so there is no fifth message.
+    // b is newer: a decodes b's cells, asks for m17 and gets it in b's answer, which ends the exchange.
     const sent = w.exchange('a', 'b')
-    expect(sent.map((s) => s.t)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta'])
-    const delta = decodeMessage(sent[3]!.bytes) as Extract<Msg, { t: 'g-delta' }>
-    expect(delta.members.map((m) => `${m.id}@${m.version}`)).toEqual(['m17@2'])
-    const ver = decodeMessage(sent[2]!.bytes) as Extract<Msg, { t: 'g-ver' }>
-    expect(ver.b).toHaveLength(1)
-    expect(bytesOf(sent)).toBeLessThan(1024)
+    expect(sent.map((s) => s.t)).toEqual(['g-sum', 'g-cells', 'g-delta', 'g-delta'])
+    expect((decodeMessage(sent[1]!.bytes) as Extract<Msg, { t: 'g-cells' }>).c).toHaveLength(16 * 13)
+    const ask = decodeMessage(sent[2]!.bytes) as Extract<Msg, { t: 'g-delta' }>
+    expect(ask).toMatchObject({ members: [], ask: true })
+    expect(ask.want).toHaveLength(6)
+    const answer = decodeMessage(sent[3]!.bytes) as Extract<Msg, { t: 'g-delta' }>
+    expect(answer.members.map((m) => `${m.id}@${m.version}`)).toEqual(['m17@2'])
+    expect(answer.end).toBe(true)
+    expect(bytesOf(sent)).toBeLessThan(600)
     expect(a.g.view.get('m17')?.status).toBe('leaving')
     expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-sum'])
-    // The other way round, a's newer entry is asked for and sent in a fifth message.
+    // The other way round, a gives its newer entry at once and wants nothing; b's answer only ends the exchange.
     a.g.load([entry('m99', 3, 'left')])
     const back = w.exchange('a', 'b')
-    expect(back.map((s) => s.t)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'g-delta'])
-    expect((decodeMessage(back[4]!.bytes) as Extract<Msg, { t: 'g-delta' }>).members.map((m) => m.id)).toEqual(['m99'])
+    expect(back.map((s) => s.t)).toEqual(['g-sum', 'g-cells', 'g-delta', 'g-delta'])
+    const give = decodeMessage(back[2]!.bytes) as Extract<Msg, { t: 'g-delta' }>
+    expect(give.members.map((m) => `${m.id}@${m.version}`)).toEqual(['m99@3'])
+    expect(give.want).toHaveLength(0)
+    expect(decodeMessage(back[3]!.bytes)).toMatchObject({ members: [], end: true })
     expect(b.g.view.get('m99')?.status).toBe('left')
+    expect(bytesOf(back)).toBeLessThan(600)
+  })
+
+  it('entries missing on either side cost cells in proportion: more asked for until they decode, the same bytes at 300 and at 3,000 members', () => {
+    const costs: number[] = []
+    for (const n of [300, 3000]) {
+      const w = world()
+      const a = w.add('a')
+      const b = w.add('b')
+      const common = [...ids(n), 'a', 'b'].map((id) => (id === 'a' ? a.g.self! : id === 'b' ? b.g.self! : entry(id)))
+      a.g.load(common)
+      b.g.load(common)
+      a.g.load(ids(20, 'x').map((id) => entry(id)))
+      b.g.load(ids(20, 'y').map((id) => entry(id)))
+      const sent = w.exchange('a', 'b')
+      // 40 differing items need more than the first 16 cells: a asks for as many again until they
+      // decode (these 40 take 128; ~54 on average).
+      expect(sent.map((s) => s.t)).toEqual(['g-sum', 'g-cells', 'g-more', 'g-cells', 'g-more', 'g-cells', 'g-more', 'g-cells', 'g-delta', 'g-delta'])
+      expect(sent.filter((s) => s.t === 'g-more').map((s) => decodeMessage(s.bytes))).toEqual([
+        { t: 'g-more', at: 16, k: 16 },
+        { t: 'g-more', at: 32, k: 32 },
+        { t: 'g-more', at: 64, k: 64 },
+      ])
+      expect(a.g.view.digest()).toEqual(b.g.view.digest())
+      expect(a.g.view.size).toBe(n + 42)
+      costs.push(bytesOf(sent.filter((s) => s.t !== 'g-delta')))
+    }
+    expect(costs[0]).toBe(costs[1])
+    // The next reply starts with cells enough for a difference that size.
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    a.g.load(ids(20, 'x').map((id) => entry(id)))
+    b.g.load(ids(20, 'y').map((id) => entry(id)))
+    w.exchange('b', 'a')
+    b.g.load(ids(30, 'z').map((id) => entry(id)))
+    expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-cells', 'g-delta', 'g-delta'])
+  })
+
+  it('ignores cells of an exchange it is not decoding, and batches out of order', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    a.g.load(ids(20, 'x').map((id) => entry(id)))
+    b.g.load(ids(20, 'y').map((id) => entry(id)))
+    const cells = (at: number, k: number): Uint8Array => encodeCells(b.g.view.cellsAt(at, k))
+    a.g.onCells('b' as NodeId, 16, cells(16, 16)) // no exchange under way with b
+    expect(w.log).toHaveLength(0)
+    a.g.onCells('b' as NodeId, 0, cells(0, 16))
+    expect(w.log.map((s) => decodeMessage(s.bytes))).toEqual([{ t: 'g-more', at: 16, k: 16 }])
+    a.g.onCells('b' as NodeId, 32, cells(32, 16)) // not the batch asked for
+    a.g.onCells('b' as NodeId, 0 + 16, cells(16, 16).subarray(0, 13)) // the batch asked for, from its start
+    expect(w.log.slice(1).map((s) => decodeMessage(s.bytes))).toEqual([{ t: 'g-more', at: 17, k: 17 }])
+    w.drop()
+  })
+
+  it('views far apart in size, cells that do not decode, and entries that differ in content only compare bucket sums', () => {
+    const w = world()
+    const a = w.add('a')
+    const b = w.add('b')
+    // More than VIEW_CELLS / 2 entries apart in size: straight to bucket sums.
+    b.g.load(ids(600).map((id) => entry(id)))
+    expect(w.exchange('a', 'b').map((s) => s.t)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'g-delta'])
+    expect(a.g.view.digest()).toEqual(b.g.view.digest())
+    // 1,200 entries differ though the sizes are equal: every cell up to VIEW_CELLS, then bucket sums.
+    a.g.load(ids(600, 'x').map((id) => entry(id)))
+    b.g.load(ids(600, 'y').map((id) => entry(id)))
+    const far = w.exchange('a', 'b').map((s) => s.t)
+    expect(far.slice(0, 2)).toEqual(['g-sum', 'g-cells'])
+    expect(far.filter((t) => t === 'g-more')).toHaveLength(6) // 16 cells, then 16, 32, ..., 512: 1,024 in all
+    expect(far.slice(far.lastIndexOf('g-cells') + 1)).toEqual(['g-sum', 'g-bkt', 'g-ver', 'g-delta', 'g-delta'])
+    expect(a.g.view.digest()).toEqual(b.g.view.digest())
+    // One entry at the same version with other content (a weight): the same item in both views'
+    // cells, which decode to nothing; the digests still differ, so bucket sums find it.
+    a.g.load([entry('m5', 2, 'up', 1)])
+    b.g.load([entry('m5', 2, 'up', 3)])
+    const same = w.exchange('a', 'b').map((s) => s.t)
+    expect(same).toEqual(['g-sum', 'g-cells', 'g-sum', 'g-bkt', 'g-ver', 'g-delta', 'g-delta'])
+    expect(a.g.view.digest()).toEqual(b.g.view.digest())
   })
 
   it('an empty view pulls the whole view in one exchange, and the other side learns the newcomer', () => {
