@@ -8,8 +8,9 @@
 import { describe, expect, it } from 'vitest'
 import { hash, toBytes, toHex } from '../../src/core/hash.js'
 import type { MemberEntry, MemberStatus } from '../../src/core/membership.js'
-import { MemberView, bucketsFor, numberOf, parseShorts, parseVersions } from '../../src/core/view.js'
-import { MAX_GOSSIP_BUCKETS } from '../../src/limits.js'
+import { MemberView, bucketsFor, itemOf, numberOf, parseShorts, parseVersions } from '../../src/core/view.js'
+import { Difference, encodeCells } from '../../src/core/riblt.js'
+import { MAX_GOSSIP_BUCKETS, VIEW_CELLS } from '../../src/limits.js'
 import { asNodeId } from '../../src/types.js'
 
 const fail = (why: string): never => {
@@ -141,5 +142,57 @@ describe('view edges: sorted', () => {
   it('holds each id once, at its latest entry', () => {
     const v = viewOf(entry('ord-z', 1), entry('ord-a', 1), entry('ord-z', 2, 'leaving'))
     expect(v.sorted().map((e) => [e.id, e.version])).toEqual([['ord-a', 1], ['ord-z', 2]])
+  })
+})
+
+describe('view edges: cells', () => {
+  /** The difference of two views' first `k` cells, decoded: items only in `a`, only in `b`. */
+  const decode = (a: MemberView, b: MemberView, k = 64): Difference => {
+    const d = new Difference()
+    d.add(encodeCells(b.cellsAt(0, k)), a.cellsAt(0, k))
+    expect(d.done).toBe(true)
+    return d
+  }
+  const shortsOfItems = (items: ReadonlyArray<readonly [number, number]>): number[] => items.map(([lo, hi]) => (lo >>> 0) * 2 ** 16 + (hi >>> 16)).sort()
+
+  it('an entry is its short id and its version modulo 2^16, and leaves the cells when replaced', () => {
+    const [lo, hi] = itemOf(shortOf('cell-a'), 65_536 + 7)
+    expect((lo >>> 0) * 2 ** 16 + (hi >>> 16)).toBe(shortOf('cell-a'))
+    expect(hi & 0xffff).toBe(7)
+    const v = viewOf(entry('cell-a', 1), entry('cell-b', 1), entry('cell-a', 2))
+    expect(v.cellsAt(0, VIEW_CELLS)).toEqual(viewOf(entry('cell-b', 1), entry('cell-a', 2)).cellsAt(0, VIEW_CELLS))
+    expect(v.cellsAt(3, 5)).toEqual(v.cellsAt(0, VIEW_CELLS).subarray(12, 32))
+    expect(viewOf().cellsAt(0, VIEW_CELLS).every((w) => w === 0)).toBe(true)
+  })
+
+  it('decodes into what to give and what to want, by whose version is ahead', () => {
+    const mine = viewOf(entry('c-same', 4), entry('c-mine-only', 1), entry('c-newer-here', 5), entry('c-older-here', 2))
+    const theirs = viewOf(entry('c-same', 4), entry('c-theirs-only', 3), entry('c-newer-here', 4), entry('c-older-here', 3))
+    const d = decode(mine, theirs)
+    expect(shortsOfItems(d.mine)).toEqual(['c-mine-only', 'c-newer-here', 'c-older-here'].map(shortOf).sort())
+    const { give, want } = mine.reconcile(d.mine, d.theirs)
+    expect(give.map((e) => `${e.id}@${e.version}`).sort()).toEqual(['c-mine-only@1', 'c-newer-here@5'])
+    expect(want.sort()).toEqual(['c-older-here', 'c-theirs-only'].map(shortOf).sort())
+  })
+
+  it('compares versions by their low 16 bits, ahead by fewer than 2^15 steps, across the wrap', () => {
+    const at = (v: number): MemberView => viewOf(entry('c-wrap', v))
+    const outcome = (here: number, there: number): string => {
+      const d = decode(at(here), at(there))
+      const { give, want } = at(here).reconcile(d.mine, d.theirs)
+      return `${give.length > 0 ? 'give' : ''}${want.length > 0 ? 'want' : ''}`
+    }
+    expect(outcome(65_535, 65_536)).toBe('want') // 0xffff then 0x0000: one step ahead
+    expect(outcome(65_536, 65_535)).toBe('give')
+    expect(outcome(1, 1 + 2 ** 15 - 1)).toBe('want') // the farthest still ahead
+    expect(outcome(1 + 2 ** 15 - 1, 1)).toBe('give')
+    expect(outcome(1, 1 + 2 ** 15)).toBe('give') // half way round reads as behind: this side's entry is sent, the merge decides
+  })
+
+  it('wants an item whose version bits equal its own (the view changed since its cells were taken), and skips items it cannot name', () => {
+    const v = viewOf(entry('c-held', 9))
+    const { give, want } = v.reconcile([itemOf(shortOf('c-unknown'), 1)], [itemOf(shortOf('c-held'), 9), itemOf(shortOf('c-unknown-2'), 1)])
+    expect(give).toEqual([])
+    expect(want.sort()).toEqual(['c-held', 'c-unknown-2'].map(shortOf).sort())
   })
 })
