@@ -53,6 +53,12 @@ const PUSH_FANOUT = 4
 const MIN_CELLS = 16
 /** Views whose sizes differ by more than this compare bucket sums: cells would not decode. */
 const CELLS_SIZE_GAP = Math.floor(VIEW_CELLS / 2)
+/**
+ * Members whose changes a node tracks for its next ring (built from the last one and those); past
+ * this many the next ring is built from the whole view, and no more are tracked until then (a node
+ * that reads no ring while a cluster forms would otherwise track every member).
+ */
+const RING_TOUCHED_MAX = 256
 /** Exchanges whose cells this node is decoding at once (one per peer); the oldest is dropped past this. */
 const MAX_DECODING = 16
 
@@ -74,8 +80,10 @@ export class Gossip {
   /** Peers whose last exchange asked for this node's own entry (see confirm). */
   private readonly wantedSelf = new Set<NodeId>()
   private readonly settleWaiters = new Map<NodeId, Array<(agreed: boolean) => void>>()
-  /** Members whose entries or expiry changed since ring() last answered. */
+  /** Members whose entries or expiry changed since ring() last answered (see touch). */
   private readonly ringTouched = new Set<NodeId>()
+  /** More than RING_TOUCHED_MAX changed: the next ring is built from the whole view. */
+  private ringAll = false
   /** The last ring ring() built (the ones it hands out may be deferred). */
   private built: Ring | undefined
   /** Cells received so far, per peer whose cells this node is decoding (its own exchanges). */
@@ -128,18 +136,22 @@ export class Gossip {
 
   /**
    * The ring of this view. Built from the last ring this method built and the members that changed
-   * since (`nextRing`: costs what changed rather than a sort of the whole view), and only when first
+   * since (`nextRing`: costs what changed rather than a sort of the whole view; from the whole view
+   * when more than RING_TOUCHED_MAX changed), and only when first
    * read: until then it is a deferred ring whose q and n are known and whose other fields build it
    * (from the view as it is then, once). A node whose view changes every period and that reads
    * nothing of its ring (nothing stored, no call to coordinate) builds none.
    */
   ring(prev: Ring | undefined, opts: { q: number; n: number }): Ring {
-    if (!prev || !this.built || prev.q !== opts.q || prev.n !== opts.n || this.built.q !== opts.q || this.built.n !== opts.n) {
+    const whole = (): Ring => {
       this.ringTouched.clear()
+      this.ringAll = false
       return (this.built = sharedRing(this.ringMembers(), opts))
     }
-    if (this.ringTouched.size === 0) return this.built
+    if (!prev || !this.built || prev.q !== opts.q || prev.n !== opts.n || this.built.q !== opts.q || this.built.n !== opts.n) return whole()
+    if (this.ringTouched.size === 0 && !this.ringAll) return this.built
     return deferredRing(opts.q, opts.n, () => {
+      if (this.ringAll) return whole()
       const touched = [...this.ringTouched]
       this.ringTouched.clear()
       return (this.built = nextRing(this.built!, touched.map((id) => {
@@ -412,8 +424,19 @@ export class Gossip {
 
   private set(e: MemberEntry): void {
     this.view.set(e)
-    this.ringTouched.add(e.id)
+    this.touch(e.id)
     this.track(e)
+  }
+
+  /** Notes that `id`'s ring-relevant state may have changed, for the next ring (see RING_TOUCHED_MAX). */
+  private touch(id: NodeId): void {
+    if (this.ringAll) return
+    if (this.ringTouched.size < RING_TOUCHED_MAX) {
+      this.ringTouched.add(id)
+      return
+    }
+    this.ringAll = true
+    this.ringTouched.clear()
   }
 
   private track(e: MemberEntry): void {
@@ -450,14 +473,14 @@ export class Gossip {
       if (!m || id === this.ctx.id || m.status === 'left' || this.expired.has(id)) continue
       if (this.ctx.detector.suspectedFor(id) < this.ctx.config.removeAfterMs) continue
       this.expired.add(id)
-      this.ringTouched.add(id)
+      this.touch(id)
       changed.push({ ...m, status: 'left' })
       ringChanged ||= inRing(m)
     }
     for (const id of this.expired) {
       if (!this.ctx.detector.isUp(id)) continue
       this.expired.delete(id)
-      this.ringTouched.add(id)
+      this.touch(id)
       const m = this.view.get(id)!
       changed.push(m)
       ringChanged ||= inRing(m)

@@ -276,6 +276,28 @@ describe('gossip exchange', () => {
     expect(placementsMade()).toBe(before + 1)
     expect(owners).toEqual(buildRing(a.g.ringMembers(), opts).owners)
   })
+
+  it('after more than 256 changed members the next ring comes from the whole view, the same ring', () => {
+    for (const changed of [256, 257, 600]) {
+      const w = world()
+      const a = w.add('a')
+      const b = w.add('b')
+      const opts = { q: 64, n: 3 }
+      a.g.load(ids(100, 'base').map((id) => entry(id)))
+      let ring = a.g.ring(undefined, opts)
+      expect(ring.members).toHaveLength(101)
+      b.g.load([...ids(changed - 10, 'new').map((id) => entry(id)), ...ids(10, 'base').map((id) => entry(id, 2, 'left'))])
+      w.exchange('a', 'b')
+      ring = a.g.ring(ring, opts)
+      expect(ring.members.map((m) => m.id)).toEqual(buildRing(a.g.ringMembers(), opts).members.map((m) => m.id))
+      expect(ring.owners).toEqual(buildRing(a.g.ringMembers(), opts).owners)
+      expect(ring.members).toHaveLength(101 + changed - 10 + 1 - 10)
+      // And changes after that are tracked again, one at a time.
+      b.g.load([entry('base50', 3, 'left')])
+      w.exchange('a', 'b')
+      expect(a.g.ring(ring, opts).owners).toEqual(buildRing(a.g.ringMembers(), opts).owners)
+    }
+  })
 })
 
 describe('confirming a leave', () => {
