@@ -20,10 +20,13 @@ export function hash64(data: Uint8Array): bigint {
 const scratch = new Uint8Array(32)
 const scratchView = new DataView(scratch.buffer)
 
-/** Hex of bytes. */
+/** Each byte's two hex digits. */
+const HEX = Array.from({ length: 256 }, (_, x) => x.toString(16).padStart(2, '0'))
+
+/** Hex of bytes (a table per byte: keys are turned to hex several times per operation). */
 export function toHex(b: Uint8Array): string {
   let s = ''
-  for (const x of b) s += x.toString(16).padStart(2, '0')
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!]
   return s
 }
 

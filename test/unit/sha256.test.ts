@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { sha256 as noble } from '@noble/hashes/sha2.js'
 import { describe, expect, it } from 'vitest'
 import { sha256 } from '../../src/core/sha256.js'
+import { toHex } from '../../src/core/hash.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
@@ -37,5 +38,15 @@ describe('sha256', () => {
     expect(sha256(new Uint8Array([1, 2, 3]), out)).toBe(out)
     expect(hex(out.subarray(0, 32))).toBe(hex(noble(new Uint8Array([1, 2, 3]))))
     expect(() => sha256(new Uint8Array(1), new Uint8Array(31))).toThrow(TypeError)
+  })
+})
+
+describe('toHex', () => {
+  it('writes every byte as two lower-case digits, in order', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+    expect(toHex(all)).toBe(Array.from(all, (x) => x.toString(16).padStart(2, '0')).join(''))
+    expect(toHex(new Uint8Array([0, 1, 15, 16, 171, 255]))).toBe('00010f10abff')
+    expect(toHex(new Uint8Array(0))).toBe('')
+    expect(toHex(new Uint8Array([9, 8, 7, 6]).subarray(1, 3))).toBe('0807')
   })
 })
