@@ -113,12 +113,13 @@ export class RecordCache {
 
   private bump(key: string): void {
     const s = slotOf(key)
+    // Stryker disable next-line ArithmeticOperator: stamps are only compared for equality; - 1 moves them as surely
     this.stamps[s] = (this.stamps[s]! + 1) >>> 0
   }
 
   private put(key: string, set: VersionSet, bytes: number): void {
     this.remove(key)
-    if (bytes > this.maxBytes || this.maxEntries === 0) return
+    if (bytes > this.maxBytes) return
     this.entries.set(key, { set, bytes })
     this.bytes += bytes
     for (const [k, e] of this.entries) {
@@ -139,6 +140,7 @@ export class RecordCache {
 /** FNV-1a of the key's characters, folded into the slot count. */
 function slotOf(key: string): number {
   let h = 0x811c9dc5
+  // Stryker disable next-line EqualityOperator: <= adds a round times an odd prime, a bijection of the low 10 bits: the same keys share a slot
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
   return (h >>> 0) & (SLOTS - 1)
 }
