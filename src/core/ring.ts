@@ -85,11 +85,15 @@ export const partitionOf = (key: Uint8Array, q: number): number => partitionOfHa
  * first two bytes only), for callers that hash the key once for several uses.
  */
 export function partitionOfDigest(d: Uint8Array, q: number): number {
-  const bits = checkQ(q)
-  return bits === 0 ? 0 : ((d[0]! << 8) | d[1]!) >>> (16 - bits)
+  // q = 1 (bits 0) shifts all 16 bits out: partition 0.
+  return ((d[0]! << 8) | d[1]!) >>> (16 - checkQ(q))
 }
 
-const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+function byId(a: { id: string }, b: { id: string }): number {
+  if (a.id < b.id) return -1
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: V8's sort only asks whether a result is < 0
+  return a.id > b.id ? 1 : 0
+}
 
 function checkMember(id: unknown, weight: unknown): void {
   if (typeof id !== 'string') throw new TypeError('member id must be a string')
@@ -124,12 +128,7 @@ export const placementsMade = (): number => placements
  * each member's registration there (-1: none) and token count (-1: by its weight).
  */
 function assemble(sorted: readonly RingMember[], q: number, n: number, fp: readonly [number, number], reuse?: { index: TokenView['index']; regs: Int32Array; counts: Uint32Array }): Ring {
-  const m = sorted.length
-  let counts = reuse?.counts
-  if (!counts) {
-    counts = new Uint32Array(m)
-    for (let i = 0; i < m; i++) counts[i] = tokenCount(sorted[i]!.weight)
-  }
+  const counts = reuse?.counts ?? Uint32Array.from(sorted, (m) => tokenCount(m.weight))
   const tokens = tokenView((i) => sorted[i]!.id, counts, reuse)
   // Placement is the costly part of a ring, and many rings are never asked where a partition goes
   // (a node whose view changes every period, asked only for its members or nothing at all): it is
@@ -139,8 +138,10 @@ function assemble(sorted: readonly RingMember[], q: number, n: number, fp: reado
     if (placed) return placed
     placements++
     const owners = place(sorted, tokens, q, n)
+    // Stryker disable next-line ArrayDeclaration: only presizes
     const ids: (readonly NodeId[])[] = new Array(q)
     for (let p = 0; p < q; p++) {
+      // Stryker disable next-line ArrayDeclaration: only presizes
       const o = owners[p]!, x: NodeId[] = new Array(o.length)
       for (let k = 0; k < o.length; k++) x[k] = sorted[o[k]!]!.id
       ids[p] = Object.freeze(x)
@@ -186,11 +187,11 @@ export function buildRing(members: readonly RingMember[], opts: { q: number; n: 
 const recentRings = new Map<string, Ring>()
 const RECENT_RINGS = 16
 
+/** Whether members of one length (a key of recentRings holds it) are the same, id and weight. */
 function sameMembers(a: readonly RingMember[], b: readonly RingMember[]): boolean {
-  if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!, y = b[i]!
-    if (x !== y && (x.id !== y.id || x.weight !== y.weight)) return false
+    if (x.id !== y.id || x.weight !== y.weight) return false
   }
   return true
 }
@@ -278,6 +279,7 @@ export function nextRing(prev: Ring, changes: readonly RingChange[]): Ring {
   run(old.length)
   if (!changed) return prev
   const fp = [f0 >>> 0, f1 >>> 0] as const
+  // Stryker disable next-line ObjectLiteral: reuse only saves work; a ring reads the same through any index
   return recent(prev.q, prev.n, sorted, fp, () => assemble(sorted, prev.q, prev.n, fp, { index: prev.tokens.index, regs: regs.subarray(0, k), counts: counts.subarray(0, k) }))
 }
 
@@ -311,11 +313,8 @@ export function preferenceList(ring: Ring, partition: number, n: number, isUp: (
   const seen = new Uint8Array(ring.members.length)
   for (const i of primaries) seen[i] = 1
   const next = walker(ring, partition, seen) // one walk: extra primaries first, then fallbacks
-  while (primaries.length < Math.min(n, ring.members.length)) {
-    const i = next()
-    if (i < 0) break
-    primaries.push(i)
-  }
+  // Every member holds a token (tokenCount >= 1), so the walk meets each one: no -1 here.
+  while (primaries.length < Math.min(n, ring.members.length)) primaries.push(next())
   const out: PrefEntry[] = [], down: NodeId[] = []
   for (const i of primaries) {
     const node = ring.members[i]!.id

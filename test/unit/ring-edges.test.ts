@@ -3,7 +3,8 @@
  * weights and partitions and what their errors say, the partition of a negative hash and of a
  * digest, ids holding colons, the fingerprint as documented, what a ring freezes and when it
  * places, the cache of recent rings (its size, what a hit refreshes), nextRing's bookkeeping of
- * joins, leaves and weight changes, and whom fallbacks stand in for.
+ * joins, leaves and weight changes, member sets whose fingerprints collide, and whom fallbacks stand
+ * in for (and when there are none).
  */
 import { describe, expect, it } from 'vitest'
 import { hash, hash64, toBytes } from '../../src/core/hash.js'
@@ -25,6 +26,29 @@ function fingerprintOf(ms: readonly RingMember[]): [number, number] {
     f1 ^= ((h[4]! << 24) | (h[5]! << 16) | (h[6]! << 8) | h[7]!)
   }
   return [f0 >>> 0, f1 >>> 0]
+}
+
+/** The first 64 bits of SHA-256(`${id}:${weight}`): a member's share of the fingerprint, as one number. */
+function memberWord(key: string): bigint {
+  const h = hash(toBytes(key))
+  let v = 0n
+  for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(h[i]!)
+  return v
+}
+
+/** Indexes of a non-empty subset of `vs` whose XOR is 0 (Gaussian elimination over GF(2)). */
+function xorZero(vs: readonly bigint[]): number[] {
+  const basis = new Map<number, { v: bigint; mask: bigint }>()
+  for (let j = 0; j < vs.length; j++) {
+    let v = vs[j]!, mask = 1n << BigInt(j)
+    while (v !== 0n) {
+      const top = v.toString(2).length - 1, b = basis.get(top)
+      if (!b) { basis.set(top, { v, mask }); break }
+      v ^= b.v; mask ^= b.mask
+    }
+    if (v === 0n) return vs.map((_, i) => i).filter((i) => ((mask >> BigInt(i)) & 1n) === 1n)
+  }
+  throw new Error('no dependent subset')
 }
 
 describe('ring edges: partitions of hashes and digests', () => {
@@ -126,6 +150,31 @@ describe('ring edges: recent rings', () => {
     expect(ringOf(3)).toBe(first[3])
     expect(ringOf(2)).not.toBe(first[2])
   })
+
+  it('tell apart member sets whose fingerprints collide: other ids, or the same ids at other weights', () => {
+    // A fingerprint is a XOR of 64-bit words, so 66 members hold an even-sized subset whose words
+    // XOR to 0: any split of it into halves gives two member sets of one size and one fingerprint.
+    const ids = Array.from({ length: 80 }, (_, j) => `collide-${j}`)
+    const even = xorZero(ids.map((x) => memberWord(`${x}:1`) | (1n << 64n)))
+    const half = even.length / 2
+    const a = members(Object.fromEntries(even.slice(0, half).map((j) => [ids[j]!, 1])))
+    const b = members(Object.fromEntries(even.slice(half).map((j) => [ids[j]!, 1])))
+    const ra = sharedRing(a, { q: 4, n: 1 })
+    expect(fingerprintOf(b)).toEqual(ra.fingerprint)
+    const rb = sharedRing(b, { q: 4, n: 1 })
+    expect(rb).not.toBe(ra)
+    expect(rb.members.map((m) => m.id)).toEqual(b.map((m) => m.id).sort())
+    expect(sharedRing([...b].reverse(), { q: 4, n: 1 })).toBe(rb) // one ring a key: the latest
+    // Weights 1 and 2 of the same ids: the words of the two weights XOR to the same over a subset.
+    const same = xorZero(ids.map((x) => memberWord(`${x}:1`) ^ memberWord(`${x}:2`)))
+    const one = members(Object.fromEntries(same.map((j) => [ids[j]!, 1])))
+    const two = members(Object.fromEntries(same.map((j) => [ids[j]!, 2])))
+    const r1 = sharedRing(one, { q: 4, n: 1 })
+    expect(fingerprintOf(two)).toEqual(r1.fingerprint)
+    const r2 = sharedRing(two, { q: 4, n: 1 })
+    expect(r2).not.toBe(r1)
+    expect(r2.members.every((m) => m.weight === 2)).toBe(true)
+  })
 })
 
 describe('ring edges: nextRing', () => {
@@ -189,6 +238,42 @@ describe('ring edges: lookups', () => {
         { node: rest[0], primary: false, hintFor: o0 },
         { node: rest[1], primary: false, hintFor: o2 },
       ])
+    }
+  })
+
+  it('name a fractional or NaN partition in their error', () => {
+    const r = five()
+    expect(() => isPrimary(r, 0.5, id('a'))).toThrow('partition 0.5 out of range [0, 8)')
+    expect(() => preferenceList(r, Number.NaN, 3, () => true)).toThrow('partition NaN out of range [0, 8)')
+  })
+
+  it('skip down non-primaries as fallbacks, and give a fallback only to down primaries', () => {
+    const r = buildRing(members({ a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1 }), { q: 8, n: 3 })
+    for (let p = 0; p < 8; p++) {
+      const [o0, o1, o2] = r.owners[p]!
+      const rest = preferenceList(r, p, 7, () => true).slice(3).map((e) => e.node)
+      expect(new Set([o0, o1, o2, ...rest]).size).toBe(7)
+      const down = new Set([o0, o2, rest[0]])
+      expect(preferenceList(r, p, 3, (x) => !down.has(x))).toEqual([
+        { node: o1, primary: true },
+        { node: rest[1], primary: false, hintFor: o0 },
+        { node: rest[2], primary: false, hintFor: o2 },
+      ])
+      expect(preferenceList(r, p, 3, (x) => x !== o1)).toEqual([
+        { node: o0, primary: true },
+        { node: o2, primary: true },
+        { node: rest[0], primary: false, hintFor: o1 },
+      ])
+    }
+  })
+
+  it('end the list when the walk has no member left to stand in', () => {
+    const r = buildRing(members({ a: 1, b: 1, c: 1 }), { q: 4, n: 3 })
+    for (let p = 0; p < 4; p++) {
+      const list = preferenceList(r, p, 3, (x) => x !== id('a'))
+      expect(list.map((e) => e.node).sort()).toEqual(['b', 'c'])
+      expect(list.every((e) => e.primary)).toBe(true)
+      expect(preferenceList(r, p, 5, (x) => x !== id('c')).map((e) => e.node).sort()).toEqual(['a', 'b'])
     }
   })
 
