@@ -1223,23 +1223,12 @@ describe('coordinateGet: slow replicas and the search', () => {
 })
 
 describe('after the call ended', () => {
-  it('a put that timed out asks nobody more for late failures', async () => {
-    const h = setup() // 20 ms: no share shorter than the call, so nobody slow
-    const w = watch(coordinatePut(h.ctx, KEY, bytes('v'), emptySet.vv, { n: 3, w: 3, timeoutMs: 20 }))
-    await tick()
-    h.at(20)
-    await tick()
-    expect(codeOf(w.error)).toBe('TIMEOUT')
-    const asked = h.calls.length
-    expect(asked).toBe(2)
-    for (const x of h.calls) x.answer(refused())
-    await tick()
-    expect(h.calls.length).toBe(asked)
-  })
-
-  it('a get that timed out asks nobody more for late failures', async () => {
-    const h = setup({ chance: 1 })
-    const w = watch(coordinateGet(h.ctx, KEY, { n: 3, r: 3, timeoutMs: 20 }))
+  it.each([
+    ['put', (h: ReturnType<typeof setup>) => coordinatePut(h.ctx, KEY, bytes('v'), emptySet.vv, { n: 3, w: 3, timeoutMs: 20 })],
+    ['get', (h: ReturnType<typeof setup>) => coordinateGet(h.ctx, KEY, { n: 3, r: 3, timeoutMs: 20 })],
+  ] as const)('a %s that timed out asks nobody more for late failures', async (_kind, call) => {
+    const h = setup({ chance: 1 }) // 20 ms: no share shorter than the call, so nobody slow
+    const w = watch(call(h))
     await tick()
     h.at(20)
     await tick()

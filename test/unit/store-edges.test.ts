@@ -72,6 +72,17 @@ async function keysOf(storage: Storage): Promise<string[]> {
   return out
 }
 
+/** A store opened, reads recorded, over storage holding one record `k` with a write of this node ('self'). */
+async function reopenedWithOwnRecord() {
+  const storage = memoryStorage()
+  const k = enc('k')
+  await new ReplicaStore(storage, Q).modify(k, undefined, (known) => put(known, 'self', 'v', 1, {}))
+  const r = recording(storage)
+  const store = new ReplicaStore(r.storage, Q)
+  await store.open()
+  return { r, store, k, p: store.partitionOf(k) }
+}
+
 describe('store edges: deletedOnly and ownPart', () => {
   it('deletedOnly: a set of tombstones only; never the empty set or a set with a value', () => {
     const del = put(emptySet, 'a', null)
@@ -1014,14 +1025,7 @@ describe('store edges: copies leaving without writes of this node read nothing m
   })
 
   it('a record with a write of this node and no hints or trace reads only itself', async () => {
-    const storage = memoryStorage()
-    const first = new ReplicaStore(storage, Q)
-    const k = enc('k')
-    await first.modify(k, undefined, (known) => put(known, 'self', 'v', 1, {}))
-    const r = recording(storage)
-    const store = new ReplicaStore(r.storage, Q)
-    await store.open()
-    const p = store.partitionOf(k)
+    const { r, store, k, p } = await reopenedWithOwnRecord()
     expect(await store.deleteRecords(p, [{ key: k, digest: store.tree(p).get(k)! }], 'self')).toBe(1)
     expect(r.gets.map(dec)).toEqual([dec(recordKey(p, k))])
     expect(store.traces).toBe(1)
@@ -1042,14 +1046,7 @@ describe('store edges: copies leaving without writes of this node read nothing m
   })
 
   it('a record deletion that landed though it failed is done again without error, and traces nothing it cannot read', async () => {
-    const storage = memoryStorage()
-    const first = new ReplicaStore(storage, Q)
-    const k = enc('k')
-    await first.modify(k, undefined, (known) => put(known, 'self', 'v', 1, {}))
-    const r = recording(storage)
-    const store = new ReplicaStore(r.storage, Q)
-    await store.open()
-    const p = store.partitionOf(k)
+    const { r, store, k, p } = await reopenedWithOwnRecord()
     const digest = store.tree(p).get(k)!
     r.failNext('after')
     await expect(store.deleteRecords(p, [{ key: k, digest }])).rejects.toThrow('disk full')
