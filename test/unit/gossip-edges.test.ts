@@ -830,6 +830,32 @@ describe('loading', () => {
   })
 })
 
+describe('odd inputs', () => {
+  it('a want list of a broken length is refused as an invalid message; an unknown id has no status; a left stranger changes no pool', () => {
+    const w = world()
+    const a = w.add('a')
+    let caught: unknown
+    try {
+      a.g.onDelta('x' as NodeId, [], new Uint8Array(5))
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toMatchObject({ code: 'INVALID_MESSAGE', message: 'want list: length' })
+    expect(a.g.status(asNodeId('nobody'))).toBeUndefined()
+    a.g.load(ids(5, 'p').map((id) => plain(id)))
+    a.g.load([plain('stranger', 1, 'left')])
+    expect(new Set(a.g.candidates())).toEqual(new Set(ids(5, 'p')))
+    expect(a.g.candidates()).toHaveLength(5)
+  })
+
+  it('a batch with one member leaving among others is stored at once', () => {
+    const w = world()
+    const a = w.add('a')
+    a.g.onDelta('x' as NodeId, [plain('u1'), plain('l1', 1, 'leaving')], new Uint8Array(0))
+    expect(a.saved.map((x) => x.sort())).toEqual([['a', 'l1', 'u1']])
+  })
+})
+
 describe('the stored view', () => {
   it('entries whose save failed are saved at the next round; nothing to save saves nothing', async () => {
     const w = world()
