@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { FailureDetector } from '../../src/core/detector.js'
-import { signedPart, type MemberEntry } from '../../src/core/membership.js'
+import type { MemberEntry } from '../../src/core/membership.js'
 import { buildRing } from '../../src/core/ring.js'
 import { encodeCells } from '../../src/core/riblt.js'
 import type { NodeContext } from '../../src/node/context.js'
@@ -14,15 +14,10 @@ import { Gossip } from '../../src/node/gossip.js'
 import { simAuth, simSecret } from '../../src/sim/auth.js'
 import { asNodeId, type MemberAuth, type NodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
+import { deliverTo, signedEntry, type Sent } from './gossip-harness.js'
 
 const secret = simSecret(11)
 
-interface Sent {
-  from: NodeId
-  to: NodeId
-  t: Msg['t']
-  bytes: Uint8Array
-}
 
 interface AddOpts {
   signed?: boolean
@@ -88,14 +83,7 @@ function world() {
 
   function deliver(s: Sent): void {
     const g = nodes.get(s.to)?.g
-    if (!g) return
-    const m = decodeMessage(s.bytes)
-    if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply, m.bkt === true)
-    else if (m.t === 'g-cells') g.onCells(s.from, m.at, m.c)
-    else if (m.t === 'g-more') g.onMore(s.from, m.at, m.k)
-    else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
-    else if (m.t === 'g-ver') g.onVersions(s.from, m.nb, m.b, m.v)
-    else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want, m.end === true, m.ask === true)
+    if (g) deliverTo(g, s)
   }
 
   function run(): void {
@@ -121,11 +109,7 @@ function world() {
   return { add, run, exchange, nodes, log, queue, advance, now: () => now, drop: () => void queue.splice(0) }
 }
 
-function entry(id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry {
-  const e = { id: asNodeId(id), weight, status, version }
-  const auth = simAuth(secret, id)
-  return { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) }
-}
+const entry = (id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry => signedEntry(secret, id, version, status, weight)
 
 const plain = (id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry => ({ id: asNodeId(id), weight, status, version })
 const ids = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)

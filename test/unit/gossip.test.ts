@@ -14,15 +14,10 @@ import { simAuth, simSecret } from '../../src/sim/auth.js'
 import { clusterKeyFromSecret, verifyCredential } from '../../src/credential.js'
 import { asNodeId, type MemberAuth, type NodeId } from '../../src/types.js'
 import { decodeMessage, encodeMessage, type Msg } from '../../src/wire/messages.js'
+import { deliverTo, signedEntry, type Sent } from './gossip-harness.js'
 
 const secret = simSecret(7)
 
-interface Sent {
-  from: NodeId
-  to: NodeId
-  t: Msg['t']
-  bytes: Uint8Array
-}
 
 /** A few Gossip instances and the wire between them. */
 function world() {
@@ -69,14 +64,7 @@ function world() {
     while (queue.length > 0) {
       const s = queue.shift()!
       const g = nodes.get(s.to)?.g
-      if (!g) continue // a member of the view with no Gossip of its own here
-      const m = decodeMessage(s.bytes)
-      if (m.t === 'g-sum') g.onSum(s.from, m.d, m.n, m.reply, m.bkt === true)
-      else if (m.t === 'g-cells') g.onCells(s.from, m.at, m.c)
-      else if (m.t === 'g-more') g.onMore(s.from, m.at, m.k)
-      else if (m.t === 'g-bkt') g.onBuckets(s.from, m.h)
-      else if (m.t === 'g-ver') g.onVersions(s.from, m.nb, m.b, m.v)
-      else if (m.t === 'g-delta') g.onDelta(s.from, m.members, m.want, m.end === true, m.ask === true)
+      if (g) deliverTo(g, s) // else a member of the view with no Gossip of its own here
     }
   }
 
@@ -92,11 +80,7 @@ function world() {
 }
 
 /** A signed entry of a simulated member. */
-function entry(id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry {
-  const e = { id: asNodeId(id), weight, status, version }
-  const auth = simAuth(secret, id)
-  return { ...e, key: auth.publicKey, sig: auth.sign(signedPart(e)) }
-}
+const entry = (id: string, version = 1, status: MemberEntry['status'] = 'up', weight = 1): MemberEntry => signedEntry(secret, id, version, status, weight)
 
 const ids = (n: number, prefix = 'm'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 const bytesOf = (sent: Sent[]): number => sent.reduce((n, s) => n + s.bytes.length, 0)
