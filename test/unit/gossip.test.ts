@@ -161,7 +161,8 @@ describe('gossip exchange', () => {
       costs.push(bytesOf(sent.filter((s) => s.t !== 'g-delta')))
     }
     expect(costs[0]).toBe(costs[1])
-    // The next reply starts with cells enough for a difference that size.
+    // Views 30 entries apart in size: the reply starts with cells for at least that gap, and they
+    // decode at once (gossip-edges pins the moving average of recent differences).
     const w = world()
     const a = w.add('a')
     const b = w.add('b')
