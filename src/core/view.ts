@@ -251,13 +251,18 @@ export class MemberView {
 
   /** The id a peer's short id names here, if any. */
   idOfShort(short: number): NodeId | undefined {
+    return this.entryOfShort(short)?.id
+  }
+
+  /** The entry this view holds of the id a peer's short id names, if any. */
+  entryOfShort(short: number): MemberEntry | undefined {
     const k = byShort.get(short)
     // Stryker disable next-line ConditionalExpression: a shortcut; no numbered id has this short, so the walk finds none
     if (k === undefined) return undefined
-    // Stryker disable next-line ConditionalExpression: a shortcut; the walk (in number order) finds the same id
-    if (this.slots[k] !== undefined) return ids[k]
+    // Stryker disable next-line ConditionalExpression: a shortcut; the walk (in number order) finds the same entry
+    if (this.slots[k] !== undefined) return this.slots[k]
     // Another id with the same short id (a 48-bit collision) may be the one held here.
-    for (const j of bucketIds[bucketOfShort(short)]!) if (this.slots[j] !== undefined && shortNumOf[j] === short) return ids[j]
+    for (const j of bucketIds[bucketOfShort(short)]!) if (this.slots[j] !== undefined && shortNumOf[j] === short) return this.slots[j]
     return undefined
   }
 
@@ -381,14 +386,12 @@ export class MemberView {
     const want: number[] = []
     for (const [lo, hi] of mine) {
       const short = shortOfItem(lo, hi)
-      const id = this.idOfShort(short)
-      const e = id === undefined ? undefined : this.get(id)
+      const e = this.entryOfShort(short)
       const t = ahead.get(short)
       if (e && (t === undefined || !aheadOf(t, e.version))) give.push(e)
     }
     for (const [short, t] of ahead) {
-      const id = this.idOfShort(short)
-      const e = id === undefined ? undefined : this.get(id)
+      const e = this.entryOfShort(short)
       if (!e || aheadOf(t, e.version) || t === e.version % 2 ** 16) want.push(short)
     }
     return { give, want }

@@ -365,10 +365,10 @@ export class Gossip {
     if (want.length > 0 || ask) {
       const wanted: MemberEntry[] = []
       for (const short of parseShorts(want, fail)) {
-        const id = this.view.idOfShort(short)
-        const e = id === undefined ? undefined : this.view.get(id)
-        if (e) wanted.push(e)
-        if (id === this.ctx.id) this.wantedSelf.add(from)
+        const e = this.view.entryOfShort(short)
+        if (!e) continue
+        wanted.push(e)
+        if (e.id === this.ctx.id) this.wantedSelf.add(from)
       }
       this.sendDelta(from, wanted, new Uint8Array(0), ask)
     }
